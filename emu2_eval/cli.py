@@ -1,0 +1,122 @@
+"""The ``emu2-eval`` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from emu2_eval.registry import MODELS, UnknownNameError
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _include(paths: tuple[str, ...]) -> None:
+    from emu2_eval.tasks.locations import add_task_dir
+
+    for path in paths:
+        add_task_dir(path)
+
+
+include_option = click.option(
+    "--include-path", multiple=True, type=click.Path(file_okay=False),
+    help="Extra directory of task YAML files (searched first).",
+)
+
+
+@click.group()
+@click.version_option(package_name="emu2_eval")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """Evaluate Emu2 and other multimodal models on VQA, captioning and generation tasks."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command("tasks")
+@include_option
+def list_tasks(include_path: tuple[str, ...]) -> None:
+    """List the registered tasks and their files."""
+    from emu2_eval.tasks.registry import task_index
+
+    _include(include_path)
+    for name, path in sorted(task_index().items()):
+        click.echo(f"{name:32s} {path}")
+
+
+@main.command("models")
+def list_models() -> None:
+    """List the registered model adapters."""
+    for name in MODELS.names():
+        click.echo(name)
+
+
+@main.command()
+@include_option
+def validate(include_path: tuple[str, ...]) -> None:
+    """Load every task config without a model; report each error with its file."""
+    from emu2_eval.tasks.registry import validate_all
+
+    _include(include_path)
+    valid, errors = validate_all()
+    for error in errors:
+        for problem in error.problems:
+            click.echo(f"ERROR {error.path}: {problem}", err=True)
+    click.echo(f"{len(valid)} task(s) valid, {len(errors)} file(s) with errors")
+    if errors:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--model", required=True, help="Registered model adapter (see `emu2-eval models`).")
+@click.option("--model-args", default="", help="Adapter arguments as k=v,k2=v2.")
+@click.option("--tasks", "task_list", required=True, help="Comma-separated task names.")
+@click.option("--limit", type=int, default=None, help="Only the first N docs of each task.")
+@click.option("--batch-size", type=int, default=1, show_default=True)
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run directory (created; re-running the same command resumes from its cache).")
+@click.option("--cache", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Response cache file (default: OUTPUT/cache.sqlite).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@include_option
+def run(model: str, model_args: str, task_list: str, limit: int | None, batch_size: int,
+        output: Path, cache: Path | None, seed: int, no_progress: bool,
+        include_path: tuple[str, ...]) -> None:
+    """Run tasks on a model, write the run directory and print the report."""
+    from emu2_eval.engine.evaluate import evaluate
+    from emu2_eval.models.base import parse_model_args
+    from emu2_eval.reports import results_table
+
+    _include(include_path)
+    try:
+        results = evaluate(
+            model=model, model_args=parse_model_args(model_args), task_names=_split(task_list),
+            output=output, limit=limit, batch_size=batch_size, cache_path=cache, seed=seed,
+            progress=not no_progress,
+        )
+    except (UnknownNameError, ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(results_table(results).to_markdown(index=False))
+    click.echo(f"\nrun directory: {output}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def score(run_dir: Path) -> None:
+    """Re-score a run directory from its raw responses (no model needed)."""
+    from emu2_eval.engine.evaluate import rescore
+    from emu2_eval.reports import results_table
+
+    try:
+        results = rescore(run_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(results_table(results).to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()

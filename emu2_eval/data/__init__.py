@@ -1,0 +1,1 @@
+"""Dataset loaders for the official annotation formats and Hugging Face datasets."""

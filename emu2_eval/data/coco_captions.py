@@ -1,0 +1,75 @@
+"""COCO captioning with the Karpathy split: ``dataset_coco.json`` (+ ``captions_val2014.json``).
+
+The Karpathy file picks the images of a split (test: 5,000 val2014 images); references come from
+the official ``captions_val2014.json`` when given (as OpenFlamingo and the COCO server do), else
+from the Karpathy file's ``raw`` sentences (the same captions, differently whitespace-cleaned).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from emu2_eval.data.docs import (
+    DataFormatError,
+    Doc,
+    LoadedData,
+    fingerprint_files,
+    read_json,
+    require_keys,
+)
+from emu2_eval.prompts import ImagePart
+
+
+def _official_references(path: Path) -> dict[int, list[str]]:
+    payload = read_json(path)
+    if not isinstance(payload, dict) or not isinstance(payload.get("annotations"), list):
+        raise DataFormatError(path, 'expected an object with an "annotations" list')
+    refs: dict[int, list[str]] = defaultdict(list)
+    for index, ann in enumerate(payload["annotations"]):
+        require_keys(ann, ("image_id", "caption"), path, index)
+        refs[ann["image_id"]].append(ann["caption"])
+    return refs
+
+
+def load_coco_karpathy(
+    karpathy: str,
+    images: str,
+    split: str = "test",
+    annotations: str | None = None,
+) -> LoadedData:
+    """Load one split of the Karpathy COCO file; images under ``images/<filepath>/<filename>``."""
+    karpathy_path = Path(karpathy)
+    payload = read_json(karpathy_path)
+    if not isinstance(payload, dict) or not isinstance(payload.get("images"), list):
+        raise DataFormatError(karpathy_path, 'expected an object with an "images" list')
+    official = _official_references(Path(annotations)) if annotations else None
+    docs: list[Doc] = []
+    for index, entry in enumerate(payload["images"]):
+        require_keys(entry, ("split", "filename", "cocoid", "sentences"), karpathy_path, index)
+        if entry["split"] != split:
+            continue
+        cocoid = entry["cocoid"]
+        if official is not None:
+            references = official.get(cocoid)
+            if not references:
+                raise DataFormatError(annotations, "no captions for image", cocoid)
+        else:
+            references = [s["raw"] for s in entry["sentences"] if isinstance(s, dict) and "raw" in s]
+            if not references:
+                raise DataFormatError(karpathy_path, "image has no sentences", cocoid)
+        relative = str(Path(entry.get("filepath", "")) / entry["filename"])
+        docs.append(
+            Doc(
+                doc_id=str(cocoid),
+                fields={
+                    "image_id": cocoid,
+                    "image": ImagePart.from_file(Path(images) / relative, key=relative),
+                    "references": list(references),
+                },
+            )
+        )
+    if not docs:
+        raise DataFormatError(karpathy_path, f"no images in split {split!r}")
+    files = [karpathy_path] + ([Path(annotations)] if annotations else [])
+    return LoadedData(docs=docs, fingerprint=fingerprint_files(files), sources=[str(f) for f in files])

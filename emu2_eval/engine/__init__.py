@@ -1,0 +1,1 @@
+"""Running tasks through a model: batching, caching, logging, scoring."""

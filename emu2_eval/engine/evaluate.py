@@ -1,0 +1,124 @@
+"""Whole runs: build the model, run every task, write the run directory; re-score a run."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.engine.cache import ResponseCache
+from emu2_eval.engine.manifest import build_manifest
+from emu2_eval.engine.runner import finalize_task, run_task, write_json_atomic, write_jsonl_atomic
+from emu2_eval.models.base import ModelAdapter, build_adapter
+from emu2_eval.reports import write_reports
+from emu2_eval.tasks.config import parse_task
+from emu2_eval.tasks.registry import get_task
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    try:
+        import numpy as np
+        import torch
+
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+    except ImportError:
+        pass
+
+
+def evaluate(
+    model: str,
+    model_args: dict[str, Any],
+    task_names: list[str],
+    output: Path,
+    limit: int | None = None,
+    batch_size: int = 1,
+    cache_path: Path | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    adapter: ModelAdapter | None = None,
+) -> dict[str, Any]:
+    """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
+
+    Tasks are resolved (and their configs validated) before the model is loaded, so a typo in a
+    task name fails in a second, not after minutes of loading weights.
+    """
+    if batch_size < 1:
+        raise ValueError("--batch-size must be at least 1")
+    if limit is not None and limit < 1:
+        raise ValueError("--limit must be at least 1")
+    tasks = [get_task(name) for name in task_names]
+    for task in tasks:
+        task.profile  # noqa: B018 - fail early on a missing profile
+    output.mkdir(parents=True, exist_ok=True)
+    _seed_everything(seed)
+    adapter = adapter or build_adapter(model, model_args)
+    for task in tasks:
+        if task.config.request not in adapter.supported_kinds:
+            raise ValueError(
+                f"task {task.name!r} needs {task.config.request!r} requests, which model "
+                f"{model!r} does not support ({', '.join(sorted(adapter.supported_kinds))})"
+            )
+    cache = ResponseCache(cache_path or output / "cache.sqlite")
+    results: dict[str, Any] = {
+        "model": {"name": model, "args": model_args, "fingerprint": adapter.fingerprint(),
+                  **{"info": adapter.describe()}},
+        "run": {"limit": limit, "batch_size": batch_size, "cache": str(cache.path)},
+        "tasks": {},
+        "manifest": build_manifest(sys.argv, seed),
+    }
+    try:
+        for task in tasks:
+            outcome = run_task(task, adapter, cache, limit=limit, batch_size=batch_size,
+                               progress=progress)
+            block, rows = finalize_task(task.config, outcome.records)
+            write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
+            results["tasks"][task.name] = {
+                **block,
+                "n_cached": outcome.n_cached,
+                "n_computed": outcome.n_computed,
+                "config": task.config.raw,
+                "config_path": task.config.path,
+                "config_hash": task.config.config_hash,
+                "prompt_profile": task.profile.describe(),
+                "filters": list(task.config.filters),
+                "dataset": {"fingerprint": outcome.dataset_fingerprint, "sources": outcome.sources},
+            }
+    finally:
+        cache.close()
+    write_json_atomic(output / "results.json", results)
+    write_reports(results, output)
+    return results
+
+
+def rescore(run_dir: Path) -> dict[str, Any]:
+    """Re-apply filters and metrics to a run directory's raw responses, without a model.
+
+    The task configs recorded in results.json are used (not today's files), so a re-score
+    reproduces the run unless the scoring code itself changed.
+    """
+    results_path = run_dir / "results.json"
+    if not results_path.is_file():
+        raise FileNotFoundError(f"{results_path} not found: is {run_dir} a run directory?")
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    for name, block in results["tasks"].items():
+        config = parse_task(block["config"], f"{results_path} (task {name})")
+        samples_path = run_dir / f"samples_{name}.jsonl"
+        if not samples_path.is_file():
+            raise FileNotFoundError(f"{samples_path} not found")
+        records = []
+        with open(samples_path, encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, 1):
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{samples_path}, line {line_no}: invalid JSON ({exc.msg})") from None
+        new_block, rows = finalize_task(config, records)
+        block.update(new_block)
+        write_jsonl_atomic(samples_path, rows)
+    write_json_atomic(results_path, results)
+    write_reports(results, run_dir)
+    return results

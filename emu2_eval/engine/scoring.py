@@ -1,0 +1,61 @@
+"""Scoring: filters then metrics over per-sample records. Shared by ``run`` and ``score``.
+
+Records are the JSON lines of a run directory, so scoring needs neither the model nor the data.
+Scoring never mutates the records it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from emu2_eval.metrics.base import Sample
+from emu2_eval.registry import FILTERS, METRICS
+from emu2_eval.tasks.config import TaskConfig
+
+
+def apply_filters(response: Any, filters: Sequence[str]) -> Any:
+    """Run the task's named filters in order on a text response (other kinds pass through)."""
+    if not isinstance(response, str):
+        return response
+    for name in filters:
+        response = FILTERS.get(name)(response)
+    return response
+
+
+def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Filter and score records; returns the task's result block and per-sample scores.
+
+    Records with an ``error`` are not scored; they are counted in ``n_errors``.
+    """
+    ok = [r for r in records if r.get("error") is None]
+    samples = [
+        Sample(doc_id=r["doc_id"], fields=r["doc"], prediction=apply_filters(r["response"], config.filters))
+        for r in ok
+    ]
+    metrics: dict[str, float] = {}
+    groups: dict[str, dict[str, dict[str, float]]] = {}
+    units: dict[str, str] = {}
+    options: dict[str, dict[str, Any]] = {}
+    per_sample: dict[str, dict[str, float]] = {s.doc_id: {} for s in samples}
+    for spec in config.metrics:
+        metric = METRICS.get(spec.name)(**spec.options)
+        result = metric.score(samples)
+        metrics.update(result.summary)
+        units.update(result.units)
+        options[spec.name] = result.options
+        for group_key, values in result.groups.items():
+            groups[group_key] = values
+        for doc_id, scores in result.per_sample.items():
+            per_sample.setdefault(doc_id, {}).update(scores)
+    return {
+        "metrics": metrics,
+        "groups": groups,
+        "units": units,
+        "metric_options": options,
+        "n_samples": len(records),
+        "n_scored": len(samples),
+        "n_errors": len(records) - len(ok),
+        "filtered": {s.doc_id: s.prediction for s in samples},
+        "per_sample": per_sample,
+    }

@@ -1,0 +1,1 @@
+"""Model adapters: one family of models each, never a task."""

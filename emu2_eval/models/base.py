@@ -1,0 +1,107 @@
+"""The adapter protocol: typed request kinds in, batched; prompts rendered by the adapter.
+
+An adapter declares the request kinds it supports and a fingerprint that identifies the model's
+weights and settings, which keys the response cache.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from emu2_eval.requests import Request
+
+
+class UnsupportedRequestError(TypeError):
+    """The model cannot serve this kind of request (e.g. loglikelihood on an image generator)."""
+
+
+class ModelAdapter:
+    """Base class for adapters registered in ``emu2_eval.registry.MODELS``."""
+
+    name: ClassVar[str] = "model"
+    supported_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def fingerprint(self) -> str:
+        """Identifies weights + settings; cached responses are reused only under the same one."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records about the model (name, path, dtype, device...)."""
+        return {"adapter": self.name}
+
+    def is_deterministic(self, request: Request) -> bool:
+        """Only deterministic requests are cached: sampling without a seed is not reproducible."""
+        options = request.options_dict
+        return not options.get("do_sample", False) or "seed" in options
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        raise UnsupportedRequestError(f"model {self.name!r} does not support generate")
+
+    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+        raise UnsupportedRequestError(f"model {self.name!r} does not support loglikelihood")
+
+    def generate_images(self, requests: Sequence[Request]) -> list[list[Any]]:
+        raise UnsupportedRequestError(f"model {self.name!r} does not support generate_images")
+
+    def run(self, kind: str, requests: Sequence[Request]) -> list[Any]:
+        """Dispatch a batch of one kind to the matching method."""
+        if kind not in self.supported_kinds:
+            raise UnsupportedRequestError(
+                f"model {self.name!r} does not support {kind!r} requests; "
+                f"it supports: {', '.join(sorted(self.supported_kinds))}"
+            )
+        return getattr(self, kind)(requests)
+
+
+def parse_model_args(text: str | None) -> dict[str, Any]:
+    """Parse ``k=v,k2=v2``; values become int, float, bool or None where they look like one."""
+    args: dict[str, Any] = {}
+    if not text:
+        return args
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--model-args: expected key=value, got {item!r}")
+        args[key.strip()] = _coerce(value.strip())
+    return args
+
+
+def _coerce(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def build_adapter(name: str, model_args: dict[str, Any]) -> ModelAdapter:
+    """Instantiate a registered adapter, naming unknown or missing arguments clearly."""
+    from emu2_eval.registry import MODELS
+
+    cls = MODELS.get(name)
+    params = inspect.signature(cls.__init__).parameters
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    valid = [p for p in params if p != "self" and params[p].kind is not params[p].VAR_KEYWORD]
+    unknown = [k for k in model_args if k not in valid]
+    if unknown and not accepts_any:
+        raise ValueError(
+            f"model {name!r} does not accept argument(s) {', '.join(unknown)}; "
+            f"valid: {', '.join(valid)}"
+        )
+    missing = [
+        p for p in valid
+        if params[p].default is inspect.Parameter.empty and p not in model_args
+    ]
+    if missing:
+        raise ValueError(f"model {name!r} needs argument(s) {', '.join(missing)} (--model-args)")
+    return cls(**model_args)

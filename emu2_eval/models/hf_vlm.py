@@ -1,0 +1,170 @@
+"""Generic adapter for transformers-native vision-language models.
+
+Works with models loadable by ``AutoModelForImageTextToText`` and ``AutoProcessor`` whose
+processor expands an image token in the text: LLaVA-style (one image token per image, expanded
+to the patch sequence) and IDEFICS-style (Idefics2/3, SmolVLM: interleaved images in the text).
+``prompt_format=raw`` writes the interleaved parts straight into the text (base models, few-shot);
+``prompt_format=chat`` goes through the processor's chat template (instruction-tuned models).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.fingerprint import checkpoint_fingerprint
+from emu2_eval.prompts import ImagePart, Part, TextPart
+from emu2_eval.requests import Request
+
+logger = logging.getLogger(__name__)
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+PROMPT_FORMATS = ("raw", "chat")
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class HFVisionLanguageAdapter(ModelAdapter):
+    """Any ``AutoModelForImageTextToText`` checkpoint, from a hub id or a local directory."""
+
+    name = "hf-vlm"
+    supported_kinds = frozenset({"generate", "loglikelihood"})
+
+    def __init__(
+        self,
+        pretrained: str,
+        dtype: str = "auto",
+        device: str = "auto",
+        device_map: str | None = None,
+        prompt_format: str = "raw",
+        image_token: str | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        if prompt_format not in PROMPT_FORMATS:
+            raise ValueError(f"prompt_format {prompt_format!r} is not one of {', '.join(PROMPT_FORMATS)}")
+        self.pretrained = str(pretrained)
+        self.device = _resolve_device(device)
+        if dtype == "auto":
+            dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
+        self.dtype = dtype
+        self.prompt_format = prompt_format
+        self.revision = revision
+        self.processor = AutoProcessor.from_pretrained(
+            self.pretrained, revision=revision, trust_remote_code=trust_remote_code
+        )
+        load_kwargs: dict[str, Any] = {
+            "dtype": getattr(torch, dtype), "revision": revision,
+            "trust_remote_code": trust_remote_code,
+        }
+        if device_map:
+            load_kwargs["device_map"] = device_map
+        self.model = AutoModelForImageTextToText.from_pretrained(self.pretrained, **load_kwargs)
+        if not device_map:
+            self.model.to(self.device)
+        self.model.eval()
+        self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        self.tokenizer.padding_side = "left"  # generation reads the last position of each row
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.image_token = image_token or getattr(self.processor, "image_token", None) or "<image>"
+
+    # -- identity -------------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        settings = {"adapter": self.name, "dtype": self.dtype, "prompt_format": self.prompt_format,
+                    "image_token": self.image_token}
+        local = Path(self.pretrained)
+        if local.is_dir():
+            return checkpoint_fingerprint(local, settings)
+        commit = getattr(self.model.config, "_commit_hash", None) or self.revision or "unknown"
+        return checkpoint_fingerprint_remote(self.pretrained, commit, settings)
+
+    def describe(self) -> dict[str, Any]:
+        return {"adapter": self.name, "pretrained": self.pretrained, "dtype": self.dtype,
+                "device": str(self.model.device), "prompt_format": self.prompt_format,
+                "model_class": type(self.model).__name__,
+                "parameters": sum(p.numel() for p in self.model.parameters())}
+
+    # -- rendering ------------------------------------------------------------------------
+    def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
+        """Text with this model's image token at each image, and the decoded images in order."""
+        images = [p.load() for p in parts if isinstance(p, ImagePart)]
+        if self.prompt_format == "chat":
+            content = [
+                {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": "image"}
+                for p in parts
+            ]
+            messages = [{"role": "user", "content": content}]
+            text = self.processor.apply_chat_template(messages, add_generation_prompt=True)
+            return text, images
+        text = "".join(p.text if isinstance(p, TextPart) else self.image_token for p in parts)
+        return text, images
+
+    def _encode(self, texts: list[str], images: list[list[Any]]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"text": texts, "return_tensors": "pt", "padding": True}
+        if any(images):
+            kwargs["images"] = images
+        return self.processor(**kwargs).to(self.model.device)
+
+    # -- requests -------------------------------------------------------------------------
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        import torch
+
+        rendered = [self.render(r.prompt) for r in requests]
+        options = requests[0].options_dict
+        if any(r.options_dict != options for r in requests):
+            raise ValueError("a batch must share generation options")
+        inputs = self._encode([t for t, _ in rendered], [i for _, i in rendered])
+        gen_kwargs = {"max_new_tokens": 10, "do_sample": False, **options}
+        gen_kwargs.pop("seed", None)
+        gen_kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, **gen_kwargs)
+        new_tokens = output[:, inputs["input_ids"].shape[1]:]
+        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+        """Sum of log-probabilities of each continuation given the prompt."""
+        import torch
+
+        results = []
+        for request in requests:
+            text, images = self.render(request.prompt)
+            prompt = self._encode([text], [images])
+            prompt_ids = prompt.pop("input_ids")
+            prompt.pop("attention_mask", None)
+            scores = []
+            for continuation in request.continuations:
+                cont_ids = self.tokenizer(
+                    continuation, add_special_tokens=False, return_tensors="pt"
+                ).input_ids.to(prompt_ids.device)
+                if cont_ids.shape[1] == 0:
+                    raise ValueError(f"continuation {continuation!r} tokenizes to nothing")
+                ids = torch.cat([prompt_ids, cont_ids], dim=1)
+                with torch.inference_mode():
+                    logits = self.model(input_ids=ids, **prompt).logits.float()
+                n = cont_ids.shape[1]
+                logprobs = torch.log_softmax(logits[0, -n - 1:-1], dim=-1)
+                scores.append(float(logprobs.gather(1, cont_ids[0].unsqueeze(1)).sum()))
+            results.append(scores)
+        return results
+
+
+def checkpoint_fingerprint_remote(repo_id: str, commit: str, settings: dict[str, Any]) -> str:
+    """A hub checkpoint is identified by its id and commit hash."""
+    from emu2_eval.requests import stable_hash
+
+    return stable_hash({"repo": repo_id, "commit": commit, **settings})

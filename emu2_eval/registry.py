@@ -1,0 +1,108 @@
+"""Lazy name -> object registries.
+
+Entries are ``"module:attribute"`` strings imported on first use, so listing tasks or importing
+the CLI never imports torch models. YAML configs refer to hooks only by these registered names:
+no arbitrary imports from configuration files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterator
+from typing import Any
+
+
+class UnknownNameError(KeyError):
+    """A name that is not registered; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class Registry:
+    """A mapping from names to lazily imported objects of one kind."""
+
+    def __init__(self, kind: str, entries: dict[str, str] | None = None) -> None:
+        self.kind = kind
+        self._targets: dict[str, str] = dict(entries or {})
+        self._loaded: dict[str, Any] = {}
+
+    def register(self, name: str, target: str | Any) -> None:
+        """Register ``target`` ("module:attr" or an object) under ``name``."""
+        if name in self._targets or name in self._loaded:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        if isinstance(target, str):
+            self._targets[name] = target
+        else:
+            self._loaded[name] = target
+
+    def names(self) -> list[str]:
+        return sorted(set(self._targets) | set(self._loaded))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._targets or name in self._loaded
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def get(self, name: str) -> Any:
+        if name in self._loaded:
+            return self._loaded[name]
+        if name not in self._targets:
+            close = difflib.get_close_matches(name, self.names(), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}{hint}; valid {self.kind}s: {', '.join(self.names())}"
+            )
+        module_name, _, attr = self._targets[name].partition(":")
+        obj = getattr(importlib.import_module(module_name), attr)
+        self._loaded[name] = obj
+        return obj
+
+
+MODELS = Registry(
+    "model",
+    {
+        "hf-vlm": "emu2_eval.models.hf_vlm:HFVisionLanguageAdapter",
+        "tiny-vlm": "emu2_eval.models.tiny_vlm:TinyVLMAdapter",
+    },
+)
+
+FILTERS = Registry(
+    "filter",
+    {
+        "short_answer": "emu2_eval.filters:short_answer",
+        "openflamingo_vqa": "emu2_eval.filters:openflamingo_vqa",
+        "openflamingo_caption": "emu2_eval.filters:openflamingo_caption",
+        "first_line": "emu2_eval.filters:first_line",
+        "strip": "emu2_eval.filters:strip",
+        "lowercase": "emu2_eval.filters:lowercase",
+    },
+)
+
+METRICS = Registry(
+    "metric",
+    {
+        "vqa_accuracy": "emu2_eval.metrics.task_metrics:VQAAccuracyMetric",
+        "caption_metrics": "emu2_eval.metrics.task_metrics:CaptionMetric",
+    },
+)
+
+DATA_LOADERS = Registry(
+    "data loader",
+    {
+        "vqa_official": "emu2_eval.data.vqa:load_vqa_official",
+        "coco_karpathy": "emu2_eval.data.coco_captions:load_coco_karpathy",
+        "hf_datasets": "emu2_eval.data.hf_datasets:load_hf_dataset",
+    },
+)
+
+# Roots that task paths may start with, e.g. "{data_root}/vqav2/..." or "{demo}/vqa/...".
+PATH_ROOTS = Registry(
+    "path root",
+    {
+        "data_root": "emu2_eval.data.roots:data_root",
+        "demo": "emu2_eval.data.demo:demo_root",
+    },
+)

@@ -1,0 +1,1 @@
+"""Task configs (YAML), prompt profiles and the task registry."""

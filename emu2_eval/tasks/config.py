@@ -1,0 +1,194 @@
+"""Task configuration: parse and validate one YAML task file.
+
+YAML is read with ``yaml.safe_load`` only, and every hook (loader, filter, metric, prompt profile)
+is a registered name, so a config file cannot import or execute code. Validation collects every
+problem of a file at once, each message naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from emu2_eval.registry import DATA_LOADERS, FILTERS, METRICS, PATH_ROOTS
+from emu2_eval.requests import REQUEST_KINDS
+
+TASK_KEYS = {
+    "task", "description", "group", "dataset", "prompt", "request", "generation",
+    "continuations", "filters", "metrics", "tags",
+}
+GENERATION_KEYS = {
+    "max_new_tokens", "num_beams", "min_length", "min_new_tokens", "length_penalty", "do_sample",
+    "temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size",
+}
+ROOT_PATTERN = re.compile(r"\{(\w+)\}")
+
+
+class TaskConfigError(ValueError):
+    """One or more problems in a task file; ``problems`` lists them, the message names the file."""
+
+    def __init__(self, path: str | Path, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A registered metric name and its options (e.g. ``variant: official``)."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """A validated task file."""
+
+    name: str
+    path: str
+    loader: str
+    loader_args: dict[str, Any]
+    prompt: str | dict[str, Any]
+    request: str
+    generation: dict[str, Any]
+    filters: tuple[str, ...]
+    metrics: tuple[MetricSpec, ...]
+    continuations: tuple[str, ...] = ()
+    description: str = ""
+    group: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_hash(self) -> str:
+        """sha256 of the file's parsed content: records exactly which config produced a result."""
+        return hashlib.sha256(repr(sorted(self.raw.items())).encode()).hexdigest()
+
+    def resolved_loader_args(self) -> dict[str, Any]:
+        """Loader arguments with ``{root}`` prefixes (``{data_root}``, ``{demo}``) expanded."""
+        return {key: resolve_roots(value) for key, value in self.loader_args.items()}
+
+
+def resolve_roots(value: Any) -> Any:
+    """Expand ``{name}`` in strings using the path-root registry (demo data is built on use)."""
+    if isinstance(value, str):
+        return ROOT_PATTERN.sub(lambda m: str(PATH_ROOTS.get(m.group(1))()), value)
+    if isinstance(value, list):
+        return [resolve_roots(v) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve_roots(v) for k, v in value.items()}
+    return value
+
+
+def _check_roots(value: Any, problems: list[str]) -> None:
+    if isinstance(value, str):
+        for name in ROOT_PATTERN.findall(value):
+            if name not in PATH_ROOTS:
+                problems.append(
+                    f"unknown path root {{{name}}}; valid: "
+                    + ", ".join("{" + n + "}" for n in PATH_ROOTS.names())
+                )
+    elif isinstance(value, (list, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            _check_roots(item, problems)
+
+
+def parse_task(raw: Any, path: str | Path) -> TaskConfig:
+    """Validate a parsed YAML mapping and build a TaskConfig, or raise TaskConfigError."""
+    from emu2_eval.tasks.profiles import PROFILES
+
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise TaskConfigError(path, ["top level must be a mapping"])
+    unknown = set(raw) - TASK_KEYS
+    if unknown:
+        problems.append(f"unknown key(s) {', '.join(sorted(unknown))}")
+    name = raw.get("task")
+    if not isinstance(name, str) or not name:
+        problems.append("'task' (the task name) is required")
+    dataset = raw.get("dataset")
+    loader, loader_args = "", {}
+    if not isinstance(dataset, dict) or "loader" not in dataset:
+        problems.append("'dataset' must be a mapping with 'loader' and 'args'")
+    else:
+        loader, loader_args = dataset["loader"], dataset.get("args") or {}
+        if loader not in DATA_LOADERS:
+            problems.append(f"unknown data loader {loader!r}; valid: {', '.join(DATA_LOADERS)}")
+        if not isinstance(loader_args, dict):
+            problems.append("'dataset.args' must be a mapping")
+            loader_args = {}
+        _check_roots(loader_args, problems)
+    request = raw.get("request", "generate")
+    if request not in REQUEST_KINDS:
+        problems.append(f"unknown request kind {request!r}; valid: {', '.join(REQUEST_KINDS)}")
+    prompt = raw.get("prompt")
+    if isinstance(prompt, str):
+        if prompt not in PROFILES:
+            problems.append(f"unknown prompt profile {prompt!r}; valid: {', '.join(PROFILES)}")
+    elif isinstance(prompt, dict):
+        problems.extend(f"prompt: {p}" for p in PROFILES.check_inline(prompt))
+    else:
+        problems.append("'prompt' must be a profile name or an inline profile mapping")
+    generation = raw.get("generation") or {}
+    if not isinstance(generation, dict):
+        problems.append("'generation' must be a mapping")
+        generation = {}
+    bad_gen = set(generation) - GENERATION_KEYS
+    if bad_gen:
+        problems.append(
+            f"unknown generation setting(s) {', '.join(sorted(bad_gen))}; "
+            f"valid: {', '.join(sorted(GENERATION_KEYS))}"
+        )
+    filters = raw.get("filters") or []
+    if not isinstance(filters, list):
+        problems.append("'filters' must be a list of filter names")
+        filters = []
+    for name_ in filters:
+        if name_ not in FILTERS:
+            problems.append(f"unknown filter {name_!r}; valid: {', '.join(FILTERS)}")
+    metrics: list[MetricSpec] = []
+    raw_metrics = raw.get("metrics")
+    if not isinstance(raw_metrics, list) or not raw_metrics:
+        problems.append("'metrics' must be a non-empty list")
+        raw_metrics = []
+    for item in raw_metrics:
+        spec = {"name": item} if isinstance(item, str) else item
+        if not isinstance(spec, dict) or "name" not in spec:
+            problems.append(f"metric entry {item!r} needs a 'name'")
+            continue
+        if spec["name"] not in METRICS:
+            problems.append(f"unknown metric {spec['name']!r}; valid: {', '.join(METRICS)}")
+            continue
+        options = {k: v for k, v in spec.items() if k != "name"}
+        metrics.append(MetricSpec(spec["name"], options))
+    continuations = raw.get("continuations") or []
+    if request == "loglikelihood" and not continuations:
+        problems.append("a loglikelihood task needs 'continuations'")
+    if problems:
+        raise TaskConfigError(path, problems)
+    return TaskConfig(
+        name=name, path=str(path), loader=loader, loader_args=loader_args, prompt=prompt,
+        request=request, generation=generation, filters=tuple(filters), metrics=tuple(metrics),
+        continuations=tuple(continuations), description=raw.get("description", ""),
+        group=raw.get("group", ""), raw=raw,
+    )
+
+
+def read_yaml(path: str | Path) -> Any:
+    """``yaml.safe_load`` a file, naming the file (and line) on a syntax error."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise TaskConfigError(path, [f"invalid YAML{where}: {exc}"]) from None
+
+
+def load_task_config(path: str | Path) -> TaskConfig:
+    return parse_task(read_yaml(path), path)

@@ -1,0 +1,139 @@
+"""Prompt profiles: named, versioned prompt templates stored as YAML under ``tasks/profiles/``.
+
+A profile lists the parts of a query as ``- image: <doc field>`` or ``- text: "<template>"``;
+templates substitute ``{field}`` from the document by plain lookup (no attribute access or format
+specs, so a config cannot reach into Python objects). The profile name and version are recorded
+in results.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.data.docs import Doc
+from emu2_eval.prompts import ImagePart, Part, TextPart
+
+FIELD = re.compile(r"\{(\w+)\}")
+PROFILE_KEYS = {"profile", "version", "description", "query", "target", "separator"}
+
+
+class PromptError(ValueError):
+    """A prompt could not be built for a document (missing field, wrong type)."""
+
+
+def fill(template: str, doc: Doc) -> str:
+    """Substitute ``{field}`` with ``str(doc[field])``; a missing field is a clear error."""
+
+    def lookup(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in doc.fields:
+            raise PromptError(f"doc {doc.doc_id} has no field {key!r} used by the prompt")
+        return str(doc.fields[key])
+
+    return FIELD.sub(lookup, template)
+
+
+@dataclass(frozen=True)
+class PromptProfile:
+    """A query template (parts), with the target template and separator used by few-shot."""
+
+    name: str
+    version: int
+    query: tuple[tuple[str, str], ...]
+    target: str = "{answer}"
+    separator: str = " "
+    description: str = ""
+
+    def render(self, doc: Doc) -> tuple[Part, ...]:
+        parts: list[Part] = []
+        for kind, value in self.query:
+            if kind == "text":
+                parts.append(TextPart(fill(value, doc)))
+            else:
+                image = doc.fields.get(value)
+                if not isinstance(image, ImagePart):
+                    raise PromptError(f"doc {doc.doc_id} field {value!r} is not an image")
+                parts.append(image)
+        return tuple(parts)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version}
+
+
+def check_profile(raw: Any) -> list[str]:
+    """Problems of a profile mapping (empty when valid)."""
+    if not isinstance(raw, dict):
+        return ["a profile must be a mapping"]
+    problems = []
+    unknown = set(raw) - PROFILE_KEYS
+    if unknown:
+        problems.append(f"unknown key(s) {', '.join(sorted(unknown))}")
+    query = raw.get("query")
+    if not isinstance(query, list) or not query:
+        problems.append("'query' must be a non-empty list of {image: field} / {text: template}")
+        return problems
+    for index, part in enumerate(query):
+        if not (isinstance(part, dict) and len(part) == 1 and set(part) <= {"image", "text"}
+                and isinstance(next(iter(part.values())), str)):
+            problems.append(f"query part {index} must be {{image: field}} or {{text: template}}")
+    return problems
+
+
+def build_profile(raw: dict[str, Any], name: str) -> PromptProfile:
+    query = tuple((next(iter(p)), next(iter(p.values()))) for p in raw["query"])
+    return PromptProfile(
+        name=name, version=int(raw.get("version", 1)), query=query,
+        target=raw.get("target", "{answer}"), separator=raw.get("separator", " "),
+        description=raw.get("description", ""),
+    )
+
+
+class ProfileRegistry:
+    """Profiles found in ``tasks/profiles/*.yaml``, read on first use."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, Path] | None = None
+
+    def _index(self) -> dict[str, Path]:
+        if self._files is None:
+            from emu2_eval.tasks.config import read_yaml
+            from emu2_eval.tasks.locations import yaml_files
+
+            self._files = {}
+            for path in yaml_files("profiles"):
+                raw = read_yaml(path)
+                if isinstance(raw, dict) and isinstance(raw.get("profile"), str):
+                    self._files.setdefault(raw["profile"], path)
+        return self._files
+
+    def reset(self) -> None:
+        self._files = None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index()
+
+    def __iter__(self):
+        return iter(sorted(self._index()))
+
+    def check_inline(self, raw: dict[str, Any]) -> list[str]:
+        return check_profile(raw)
+
+    def get(self, spec: str | dict[str, Any]) -> PromptProfile:
+        from emu2_eval.tasks.config import TaskConfigError, read_yaml
+
+        if isinstance(spec, dict):
+            return build_profile(spec, spec.get("profile", "inline"))
+        if spec not in self._index():
+            raise KeyError(f"unknown prompt profile {spec!r}; valid: {', '.join(self)}")
+        path = self._index()[spec]
+        raw = read_yaml(path)
+        problems = check_profile(raw)
+        if problems:
+            raise TaskConfigError(path, problems)
+        return build_profile(raw, spec)
+
+
+PROFILES = ProfileRegistry()
