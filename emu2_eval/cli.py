@@ -22,7 +22,9 @@ def _include(paths: tuple[str, ...]) -> None:
 
 
 include_option = click.option(
-    "--include-path", multiple=True, type=click.Path(file_okay=False),
+    "--include-path",
+    multiple=True,
+    type=click.Path(file_okay=False),
     help="Extra directory of task YAML files (searched first).",
 )
 
@@ -32,8 +34,10 @@ include_option = click.option(
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Evaluate Emu2 and other multimodal models on VQA, captioning and generation tasks."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @main.command("tasks")
@@ -76,16 +80,33 @@ def validate(include_path: tuple[str, ...]) -> None:
 @click.option("--tasks", "task_list", required=True, help="Comma-separated task names.")
 @click.option("--limit", type=int, default=None, help="Only the first N docs of each task.")
 @click.option("--batch-size", type=int, default=1, show_default=True)
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Run directory (created; re-running the same command resumes from its cache).")
-@click.option("--cache", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Response cache file (default: OUTPUT/cache.sqlite).")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Run directory (created; re-running the same command resumes from its cache).",
+)
+@click.option(
+    "--cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Response cache file (default: OUTPUT/cache.sqlite).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @include_option
-def run(model: str, model_args: str, task_list: str, limit: int | None, batch_size: int,
-        output: Path, cache: Path | None, seed: int, no_progress: bool,
-        include_path: tuple[str, ...]) -> None:
+def run(
+    model: str,
+    model_args: str,
+    task_list: str,
+    limit: int | None,
+    batch_size: int,
+    output: Path,
+    cache: Path | None,
+    seed: int,
+    no_progress: bool,
+    include_path: tuple[str, ...],
+) -> None:
     """Run tasks on a model, write the run directory and print the report."""
     from emu2_eval.engine.evaluate import evaluate
     from emu2_eval.models.base import parse_model_args
@@ -94,8 +115,14 @@ def run(model: str, model_args: str, task_list: str, limit: int | None, batch_si
     _include(include_path)
     try:
         results = evaluate(
-            model=model, model_args=parse_model_args(model_args), task_names=_split(task_list),
-            output=output, limit=limit, batch_size=batch_size, cache_path=cache, seed=seed,
+            model=model,
+            model_args=parse_model_args(model_args),
+            task_names=_split(task_list),
+            output=output,
+            limit=limit,
+            batch_size=batch_size,
+            cache_path=cache,
+            seed=seed,
             progress=not no_progress,
         )
     except (UnknownNameError, ValueError, FileNotFoundError) as exc:

@@ -11,7 +11,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -81,7 +81,7 @@ class ImagePart:
         return {"type": "image", "key": self.key}
 
 
-Part = Union[TextPart, ImagePart]
+Part = TextPart | ImagePart
 
 
 def prompt_to_json(parts: tuple[Part, ...]) -> list[dict[str, Any]]:

@@ -14,19 +14,29 @@ def results_table(results: dict[str, Any]) -> pd.DataFrame:
     model = results.get("model", {}).get("name", "")
     for task, block in results.get("tasks", {}).items():
         for metric, value in block.get("metrics", {}).items():
-            rows.append({
-                "model": model,
-                "task": task,
-                "metric": metric,
-                "value": round(float(value), 4),
-                "units": block.get("units", {}).get(metric, ""),
-                "n": block.get("n_scored", 0),
-                "errors": block.get("n_errors", 0),
-            })
+            rows.append(
+                {
+                    "model": model,
+                    "task": task,
+                    "metric": metric,
+                    "value": round(float(value), 4),
+                    "units": block.get("units", {}).get(metric, ""),
+                    "n": block.get("n_scored", 0),
+                    "errors": block.get("n_errors", 0),
+                }
+            )
         if not block.get("metrics"):
-            rows.append({"model": model, "task": task, "metric": "(none scored)", "value": None,
-                         "units": "", "n": block.get("n_scored", 0),
-                         "errors": block.get("n_errors", 0)})
+            rows.append(
+                {
+                    "model": model,
+                    "task": task,
+                    "metric": "(none scored)",
+                    "value": None,
+                    "units": "",
+                    "n": block.get("n_scored", 0),
+                    "errors": block.get("n_errors", 0),
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "task", "metric", "value", "units", "n", "errors"])
 
 
@@ -36,8 +46,14 @@ def groups_table(results: dict[str, Any]) -> pd.DataFrame:
     for task, block in results.get("tasks", {}).items():
         for group_key, values in block.get("groups", {}).items():
             for group, value in sorted(values.items()):
-                rows.append({"task": task, "group_by": group_key, "group": group,
-                             "value": round(float(value), 4)})
+                rows.append(
+                    {
+                        "task": task,
+                        "group_by": group_key,
+                        "group": group,
+                        "value": round(float(value), 4),
+                    }
+                )
     return pd.DataFrame(rows, columns=["task", "group_by", "group", "value"])
 
 

@@ -42,7 +42,9 @@ class Request:
 
     def __post_init__(self) -> None:
         if self.kind not in REQUEST_KINDS:
-            raise ValueError(f"unknown request kind {self.kind!r}; valid: {', '.join(REQUEST_KINDS)}")
+            raise ValueError(
+                f"unknown request kind {self.kind!r}; valid: {', '.join(REQUEST_KINDS)}"
+            )
 
     @property
     def options_dict(self) -> dict[str, Any]:

@@ -55,7 +55,9 @@ def load_coco_karpathy(
             if not references:
                 raise DataFormatError(annotations, "no captions for image", cocoid)
         else:
-            references = [s["raw"] for s in entry["sentences"] if isinstance(s, dict) and "raw" in s]
+            references = [
+                s["raw"] for s in entry["sentences"] if isinstance(s, dict) and "raw" in s
+            ]
             if not references:
                 raise DataFormatError(karpathy_path, "image has no sentences", cocoid)
         relative = str(Path(entry.get("filepath", "")) / entry["filename"])
@@ -72,4 +74,6 @@ def load_coco_karpathy(
     if not docs:
         raise DataFormatError(karpathy_path, f"no images in split {split!r}")
     files = [karpathy_path] + ([Path(annotations)] if annotations else [])
-    return LoadedData(docs=docs, fingerprint=fingerprint_files(files), sources=[str(f) for f in files])
+    return LoadedData(
+        docs=docs, fingerprint=fingerprint_files(files), sources=[str(f) for f in files]
+    )

@@ -19,7 +19,12 @@ from PIL import Image, ImageDraw
 from emu2_eval.data.roots import cache_home
 
 DEMO_VERSION = "v1"
-COLORS = {"red": (220, 30, 30), "green": (30, 170, 60), "blue": (40, 70, 220), "yellow": (240, 210, 30)}
+COLORS = {
+    "red": (220, 30, 30),
+    "green": (30, 170, 60),
+    "blue": (40, 70, 220),
+    "yellow": (240, 210, 30),
+}
 SHAPES = ("circle", "square", "triangle")
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three"}
 SPLITS = {"val2014": 24, "train2014": 16}
@@ -39,8 +44,10 @@ def _draw(rng: random.Random, color: str, shape: str, count: int) -> Image.Image
         elif shape == "square":
             draw.rectangle(box, fill=COLORS[color])
         else:
-            draw.polygon([(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) // 2, box[1])],
-                         fill=COLORS[color])
+            draw.polygon(
+                [(box[0], box[3]), (box[2], box[3]), ((box[0] + box[2]) // 2, box[1])],
+                fill=COLORS[color],
+            )
     return image
 
 
@@ -52,7 +59,9 @@ def _annotators(rng: random.Random, answer: str, variants: list[str]) -> list[di
     ]
 
 
-def _write_split(root: Path, subtype: str, n_images: int, rng: random.Random, first_id: int) -> dict:
+def _write_split(
+    root: Path, subtype: str, n_images: int, rng: random.Random, first_id: int
+) -> dict:
     (root / "images" / subtype).mkdir(parents=True, exist_ok=True)
     questions, annotations, karpathy, captions = [], [], [], []
     for k in range(n_images):
@@ -63,22 +72,38 @@ def _write_split(root: Path, subtype: str, n_images: int, rng: random.Random, fi
         _draw(rng, color, shape, count).save(root / "images" / subtype / file_name, quality=90)
         noun = shape if count == 1 else shape + "s"
         qa = [
-            ("what color is the shape?", color, [f"{color}.", f"dark {color}", "Red"], "other",
-             "what color is the"),
-            ("what shape is in the picture?", shape, [f"a {shape}", f"{shape}s"], "other",
-             "what"),
-            ("how many shapes are there?", str(count), [NUMBER_WORDS[count], str(count + 1)],
-             "number", "how many"),
+            (
+                "what color is the shape?",
+                color,
+                [f"{color}.", f"dark {color}", "Red"],
+                "other",
+                "what color is the",
+            ),
+            ("what shape is in the picture?", shape, [f"a {shape}", f"{shape}s"], "other", "what"),
+            (
+                "how many shapes are there?",
+                str(count),
+                [NUMBER_WORDS[count], str(count + 1)],
+                "number",
+                "how many",
+            ),
             (f"is there a {shape} in the picture?", "yes", ["yes", "no"], "yes/no", "is there a"),
         ]
         for j, (question, answer, variants, answer_type, question_type) in enumerate(qa):
             question_id = image_id * 10 + j
-            questions.append({"image_id": image_id, "question": question, "question_id": question_id})
-            annotations.append({
-                "question_id": question_id, "image_id": image_id, "question_type": question_type,
-                "answer_type": answer_type, "multiple_choice_answer": answer,
-                "answers": _annotators(rng, answer, variants),
-            })
+            questions.append(
+                {"image_id": image_id, "question": question, "question_id": question_id}
+            )
+            annotations.append(
+                {
+                    "question_id": question_id,
+                    "image_id": image_id,
+                    "question_type": question_type,
+                    "answer_type": answer_type,
+                    "multiple_choice_answer": answer,
+                    "answers": _annotators(rng, answer, variants),
+                }
+            )
         article = "a" if count == 1 else NUMBER_WORDS[count]
         refs = [
             f"{article} {color} {noun} on a light background.",
@@ -87,13 +112,29 @@ def _write_split(root: Path, subtype: str, n_images: int, rng: random.Random, fi
             f"a simple drawing of {article} {noun} coloured {color}",
             f"There is {article} {color} {noun} in this image.",
         ]
-        sentences = [{"raw": r, "tokens": r.lower().strip(".").split(), "imgid": image_id,
-                      "sentid": image_id * 10 + i} for i, r in enumerate(refs)]
-        karpathy.append({"filepath": subtype, "filename": file_name, "cocoid": image_id,
-                         "imgid": image_id, "sentids": [s["sentid"] for s in sentences],
-                         "split": "test" if subtype == "val2014" else "train",
-                         "sentences": sentences})
-        captions += [{"image_id": image_id, "id": s["sentid"], "caption": s["raw"]} for s in sentences]
+        sentences = [
+            {
+                "raw": r,
+                "tokens": r.lower().strip(".").split(),
+                "imgid": image_id,
+                "sentid": image_id * 10 + i,
+            }
+            for i, r in enumerate(refs)
+        ]
+        karpathy.append(
+            {
+                "filepath": subtype,
+                "filename": file_name,
+                "cocoid": image_id,
+                "imgid": image_id,
+                "sentids": [s["sentid"] for s in sentences],
+                "split": "test" if subtype == "val2014" else "train",
+                "sentences": sentences,
+            }
+        )
+        captions += [
+            {"image_id": image_id, "id": s["sentid"], "caption": s["raw"]} for s in sentences
+        ]
     meta = {"data_subtype": subtype, "task_type": "Open-Ended", "data_type": "mscoco"}
     (root / "vqa").mkdir(exist_ok=True)
     with open(root / "vqa" / f"questions_{subtype}.json", "w") as handle:

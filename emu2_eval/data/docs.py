@@ -63,7 +63,9 @@ def read_json(path: str | Path) -> Any:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except json.JSONDecodeError as exc:
-        raise DataFormatError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise DataFormatError(
+            path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     except UnicodeDecodeError as exc:
         raise DataFormatError(path, f"not UTF-8 text: {exc}") from None
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def data_root() -> Path:
-    """The directory holding downloaded benchmarks (``EMU2_EVAL_DATA``, default ~/data/emu2_eval)."""
+    """Directory of downloaded benchmarks: ``EMU2_EVAL_DATA``, default ~/data/emu2_eval."""
     return Path(os.environ.get("EMU2_EVAL_DATA", Path.home() / "data" / "emu2_eval"))
 
 

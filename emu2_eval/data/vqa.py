@@ -86,4 +86,6 @@ def load_vqa_official(
             fields["question_type"] = ann.get("question_type", "")
         docs.append(Doc(doc_id=str(question_id), fields=fields))
     files = [questions_path] + ([Path(annotations)] if annotations else [])
-    return LoadedData(docs=docs, fingerprint=fingerprint_files(files), sources=[str(f) for f in files])
+    return LoadedData(
+        docs=docs, fingerprint=fingerprint_files(files), sources=[str(f) for f in files]
+    )

@@ -53,7 +53,7 @@ class ResponseCache:
         found: dict[str, Any] = {}
         keys = list(keys)
         for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+            chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
                 f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk

@@ -29,6 +29,28 @@ def _seed_everything(seed: int) -> None:
         pass
 
 
+def _previous_tasks(output: Path, fingerprint: str) -> dict[str, Any]:
+    """Task results already in ``output`` (kept when a later run adds or re-runs tasks).
+
+    A run directory belongs to one model: results of another fingerprint are never mixed in.
+    """
+    path = output / "results.json"
+    if not path.is_file():
+        return {}
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(
+            f"{path} is not valid JSON ({exc}); move it aside or choose another --output"
+        ) from None
+    if previous.get("model", {}).get("fingerprint") != fingerprint:
+        raise ValueError(
+            f"{output} holds results of another model or settings "
+            f"({previous.get('model', {}).get('name')}); choose another --output"
+        )
+    return dict(previous.get("tasks", {}))
+
+
 def evaluate(
     model: str,
     model_args: dict[str, Any],
@@ -62,18 +84,24 @@ def evaluate(
                 f"task {task.name!r} needs {task.config.request!r} requests, which model "
                 f"{model!r} does not support ({', '.join(sorted(adapter.supported_kinds))})"
             )
+    previous = _previous_tasks(output, adapter.fingerprint())
     cache = ResponseCache(cache_path or output / "cache.sqlite")
     results: dict[str, Any] = {
-        "model": {"name": model, "args": model_args, "fingerprint": adapter.fingerprint(),
-                  **{"info": adapter.describe()}},
+        "model": {
+            "name": model,
+            "args": model_args,
+            "fingerprint": adapter.fingerprint(),
+            **{"info": adapter.describe()},
+        },
         "run": {"limit": limit, "batch_size": batch_size, "cache": str(cache.path)},
-        "tasks": {},
+        "tasks": previous,
         "manifest": build_manifest(sys.argv, seed),
     }
     try:
         for task in tasks:
-            outcome = run_task(task, adapter, cache, limit=limit, batch_size=batch_size,
-                               progress=progress)
+            outcome = run_task(
+                task, adapter, cache, limit=limit, batch_size=batch_size, progress=progress
+            )
             block, rows = finalize_task(task.config, outcome.records)
             write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
             results["tasks"][task.name] = {
@@ -115,7 +143,9 @@ def rescore(run_dir: Path) -> dict[str, Any]:
                 try:
                     records.append(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"{samples_path}, line {line_no}: invalid JSON ({exc.msg})") from None
+                    raise ValueError(
+                        f"{samples_path}, line {line_no}: invalid JSON ({exc.msg})"
+                    ) from None
         new_block, rows = finalize_task(config, records)
         block.update(new_block)
         write_jsonl_atomic(samples_path, rows)

@@ -11,8 +11,18 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = (
-    "emu2_eval", "torch", "transformers", "tokenizers", "accelerate", "datasets", "diffusers",
-    "numpy", "pandas", "pillow", "pycocoevalcap", "torchmetrics",
+    "emu2_eval",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "datasets",
+    "diffusers",
+    "numpy",
+    "pandas",
+    "pillow",
+    "pycocoevalcap",
+    "torchmetrics",
 )
 
 
@@ -34,8 +44,11 @@ def git_state() -> dict[str, Any]:
             ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, timeout=10
         )
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
-            capture_output=True, text=True, timeout=10,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return {"commit": None, "dirty": None}
@@ -45,8 +58,11 @@ def git_state() -> dict[str, Any]:
 
 
 def device_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0],
-                            "cpu": platform.processor() or platform.machine()}
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu": platform.processor() or platform.machine(),
+    }
     try:
         import torch
 

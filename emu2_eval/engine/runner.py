@@ -81,8 +81,14 @@ def run_task(
     records: list[dict[str, Any]] = []
     requests: list[Request | None] = []
     for doc in docs:
-        record: dict[str, Any] = {"task": task.name, "doc_id": doc.doc_id, "doc": doc_to_json(doc),
-                                  "response": None, "error": None, "cached": False}
+        record: dict[str, Any] = {
+            "task": task.name,
+            "doc_id": doc.doc_id,
+            "doc": doc_to_json(doc),
+            "response": None,
+            "error": None,
+            "cached": False,
+        }
         try:
             request = task.build_request(doc)
             record["prompt"] = prompt_text(request.prompt)
@@ -105,11 +111,11 @@ def run_task(
     n_cached = sum(r["cached"] for r in records)
     bar = tqdm(total=len(pending), desc=task.name, unit="req", disable=not progress)
     for start in range(0, len(pending), batch_size):
-        indices = pending[start:start + batch_size]
+        indices = pending[start : start + batch_size]
         batch = [requests[i] for i in indices]
         outcomes = _run_batch(adapter, task.config.request, batch)  # type: ignore[arg-type]
         to_store = []
-        for index, (response, error) in zip(indices, outcomes):
+        for index, (response, error) in zip(indices, outcomes, strict=True):
             records[index]["response"], records[index]["error"] = response, error
             request = requests[index]
             if error is None and request is not None and adapter.is_deterministic(request):
@@ -117,8 +123,13 @@ def run_task(
         cache.put_many(to_store)
         bar.update(len(indices))
     bar.close()
-    return TaskOutcome(records=records, dataset_fingerprint=data.fingerprint,
-                       n_cached=n_cached, n_computed=len(pending), sources=data.sources)
+    return TaskOutcome(
+        records=records,
+        dataset_fingerprint=data.fingerprint,
+        n_cached=n_cached,
+        n_computed=len(pending),
+        sources=data.sources,
+    )
 
 
 def write_jsonl_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:

@@ -30,7 +30,11 @@ def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str
     """
     ok = [r for r in records if r.get("error") is None]
     samples = [
-        Sample(doc_id=r["doc_id"], fields=r["doc"], prediction=apply_filters(r["response"], config.filters))
+        Sample(
+            doc_id=r["doc_id"],
+            fields=r["doc"],
+            prediction=apply_filters(r["response"], config.filters),
+        )
         for r in ok
     ]
     metrics: dict[str, float] = {}

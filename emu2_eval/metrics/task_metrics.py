@@ -22,9 +22,8 @@ class VQAAccuracyMetric(Metric):
         from emu2_eval.metrics.vqa_accuracy import VQA_ACCURACY_VARIANTS
 
         if variant not in VQA_ACCURACY_VARIANTS:
-            raise ValueError(
-                f"unknown vqa_accuracy variant {variant!r}; valid: {', '.join(VQA_ACCURACY_VARIANTS)}"
-            )
+            valid = ", ".join(VQA_ACCURACY_VARIANTS)
+            raise ValueError(f"unknown vqa_accuracy variant {variant!r}; valid: {valid}")
         self.options = {"variant": variant}
 
     def score(self, samples: Sequence[Sample]) -> MetricResult:
@@ -44,7 +43,9 @@ class VQAAccuracyMetric(Metric):
                 groups[key] = {k: 100.0 * v for k, v in grouped_accuracy(scores, labels).items()}
         return MetricResult(
             summary={"vqa_accuracy": 100.0 * float(scores.mean())},
-            per_sample={s.doc_id: {"vqa_accuracy": float(v)} for s, v in zip(samples, scores)},
+            per_sample={
+                s.doc_id: {"vqa_accuracy": float(v)} for s, v in zip(samples, scores, strict=True)
+            },
             groups=groups,
             units={"vqa_accuracy": "percent"},
             options=self.options,

@@ -99,8 +99,7 @@ def build_adapter(name: str, model_args: dict[str, Any]) -> ModelAdapter:
             f"valid: {', '.join(valid)}"
         )
     missing = [
-        p for p in valid
-        if params[p].default is inspect.Parameter.empty and p not in model_args
+        p for p in valid if params[p].default is inspect.Parameter.empty and p not in model_args
     ]
     if missing:
         raise ValueError(f"model {name!r} needs argument(s) {', '.join(missing)} (--model-args)")

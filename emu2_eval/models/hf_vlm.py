@@ -55,7 +55,9 @@ class HFVisionLanguageAdapter(ModelAdapter):
         if dtype not in DTYPES:
             raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         if prompt_format not in PROMPT_FORMATS:
-            raise ValueError(f"prompt_format {prompt_format!r} is not one of {', '.join(PROMPT_FORMATS)}")
+            raise ValueError(
+                f"prompt_format {prompt_format!r} is not one of {', '.join(PROMPT_FORMATS)}"
+            )
         self.pretrained = str(pretrained)
         self.device = _resolve_device(device)
         if dtype == "auto":
@@ -67,7 +69,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
             self.pretrained, revision=revision, trust_remote_code=trust_remote_code
         )
         load_kwargs: dict[str, Any] = {
-            "dtype": getattr(torch, dtype), "revision": revision,
+            "dtype": getattr(torch, dtype),
+            "revision": revision,
             "trust_remote_code": trust_remote_code,
         }
         if device_map:
@@ -84,8 +87,12 @@ class HFVisionLanguageAdapter(ModelAdapter):
 
     # -- identity -------------------------------------------------------------------------
     def fingerprint(self) -> str:
-        settings = {"adapter": self.name, "dtype": self.dtype, "prompt_format": self.prompt_format,
-                    "image_token": self.image_token}
+        settings = {
+            "adapter": self.name,
+            "dtype": self.dtype,
+            "prompt_format": self.prompt_format,
+            "image_token": self.image_token,
+        }
         local = Path(self.pretrained)
         if local.is_dir():
             return checkpoint_fingerprint(local, settings)
@@ -93,10 +100,15 @@ class HFVisionLanguageAdapter(ModelAdapter):
         return checkpoint_fingerprint_remote(self.pretrained, commit, settings)
 
     def describe(self) -> dict[str, Any]:
-        return {"adapter": self.name, "pretrained": self.pretrained, "dtype": self.dtype,
-                "device": str(self.model.device), "prompt_format": self.prompt_format,
-                "model_class": type(self.model).__name__,
-                "parameters": sum(p.numel() for p in self.model.parameters())}
+        return {
+            "adapter": self.name,
+            "pretrained": self.pretrained,
+            "dtype": self.dtype,
+            "device": str(self.model.device),
+            "prompt_format": self.prompt_format,
+            "model_class": type(self.model).__name__,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+        }
 
     # -- rendering ------------------------------------------------------------------------
     def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
@@ -133,7 +145,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
         gen_kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
         with torch.inference_mode():
             output = self.model.generate(**inputs, **gen_kwargs)
-        new_tokens = output[:, inputs["input_ids"].shape[1]:]
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
     def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
@@ -157,7 +169,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
                 with torch.inference_mode():
                     logits = self.model(input_ids=ids, **prompt).logits.float()
                 n = cont_ids.shape[1]
-                logprobs = torch.log_softmax(logits[0, -n - 1:-1], dim=-1)
+                logprobs = torch.log_softmax(logits[0, -n - 1 : -1], dim=-1)
                 scores.append(float(logprobs.gather(1, cont_ids[0].unsqueeze(1)).sum()))
             results.append(scores)
         return results

@@ -50,21 +50,41 @@ def build_tiny_checkpoint(directory: Path) -> None:
         single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", vocab["<s>"])]
     )
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-        pad_token="<pad>", extra_special_tokens={"image_token": "<image>"},
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        extra_special_tokens={"image_token": "<image>"},
     )
     vision = CLIPVisionConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        image_size=32, patch_size=8, projection_dim=32,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+        projection_dim=32,
     )
     text = LlamaConfig(
-        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=4, vocab_size=len(vocab), max_position_embeddings=2048,
-        bos_token_id=vocab["<s>"], eos_token_id=vocab["</s>"], pad_token_id=vocab["<pad>"],
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        vocab_size=len(vocab),
+        max_position_embeddings=2048,
+        bos_token_id=vocab["<s>"],
+        eos_token_id=vocab["</s>"],
+        pad_token_id=vocab["<pad>"],
     )
     config = LlavaConfig(
-        vision_config=vision, text_config=text, image_token_index=vocab["<image>"],
-        image_seq_length=16, vision_feature_layer=-1, pad_token_id=vocab["<pad>"],
+        vision_config=vision,
+        text_config=text,
+        image_token_index=vocab["<image>"],
+        image_seq_length=16,
+        vision_feature_layer=-1,
+        pad_token_id=vocab["<pad>"],
     )
     torch.manual_seed(SEED)
     model = LlavaForConditionalGeneration(config)
@@ -72,8 +92,11 @@ def build_tiny_checkpoint(directory: Path) -> None:
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
     )
     processor = LlavaProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, patch_size=8,
-        vision_feature_select_strategy="default", num_additional_image_tokens=1,
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=8,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
     )
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
@@ -103,9 +126,16 @@ class TinyVLMAdapter(HFVisionLanguageAdapter):
 
     name = "tiny-vlm"
 
-    def __init__(self, pretrained: str | None = None, device: str = "cpu", dtype: str = "float32",
-                 prompt_format: str = "raw") -> None:
+    def __init__(
+        self,
+        pretrained: str | None = None,
+        device: str = "cpu",
+        dtype: str = "float32",
+        prompt_format: str = "raw",
+    ) -> None:
         super().__init__(
-            pretrained=pretrained or str(tiny_checkpoint()), device=device, dtype=dtype,
+            pretrained=pretrained or str(tiny_checkpoint()),
+            device=device,
+            dtype=dtype,
             prompt_format=prompt_format,
         )

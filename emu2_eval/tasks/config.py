@@ -19,12 +19,30 @@ from emu2_eval.registry import DATA_LOADERS, FILTERS, METRICS, PATH_ROOTS
 from emu2_eval.requests import REQUEST_KINDS
 
 TASK_KEYS = {
-    "task", "description", "group", "dataset", "prompt", "request", "generation",
-    "continuations", "filters", "metrics", "tags",
+    "task",
+    "description",
+    "group",
+    "dataset",
+    "prompt",
+    "request",
+    "generation",
+    "continuations",
+    "filters",
+    "metrics",
+    "tags",
 }
 GENERATION_KEYS = {
-    "max_new_tokens", "num_beams", "min_length", "min_new_tokens", "length_penalty", "do_sample",
-    "temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size",
+    "max_new_tokens",
+    "num_beams",
+    "min_length",
+    "min_new_tokens",
+    "length_penalty",
+    "do_sample",
+    "temperature",
+    "top_p",
+    "top_k",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
 }
 ROOT_PATTERN = re.compile(r"\{(\w+)\}")
 
@@ -172,10 +190,19 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
     if problems:
         raise TaskConfigError(path, problems)
     return TaskConfig(
-        name=name, path=str(path), loader=loader, loader_args=loader_args, prompt=prompt,
-        request=request, generation=generation, filters=tuple(filters), metrics=tuple(metrics),
-        continuations=tuple(continuations), description=raw.get("description", ""),
-        group=raw.get("group", ""), raw=raw,
+        name=name,
+        path=str(path),
+        loader=loader,
+        loader_args=loader_args,
+        prompt=prompt,
+        request=request,
+        generation=generation,
+        filters=tuple(filters),
+        metrics=tuple(metrics),
+        continuations=tuple(continuations),
+        description=raw.get("description", ""),
+        group=raw.get("group", ""),
+        raw=raw,
     )
 
 

@@ -18,7 +18,7 @@ def add_task_dir(path: str | Path) -> None:
 
 
 def task_dirs() -> list[Path]:
-    """User dirs, then ``EMU2_EVAL_TASKS``, then the project's ``tasks/`` (or the installed copy)."""
+    """User dirs, then ``EMU2_EVAL_TASKS``, then the project's ``tasks/`` (or installed copy)."""
     dirs = list(_extra_dirs)
     if os.environ.get("EMU2_EVAL_TASKS"):
         dirs += [Path(p) for p in os.environ["EMU2_EVAL_TASKS"].split(os.pathsep) if p]

@@ -76,8 +76,12 @@ def check_profile(raw: Any) -> list[str]:
         problems.append("'query' must be a non-empty list of {image: field} / {text: template}")
         return problems
     for index, part in enumerate(query):
-        if not (isinstance(part, dict) and len(part) == 1 and set(part) <= {"image", "text"}
-                and isinstance(next(iter(part.values())), str)):
+        if not (
+            isinstance(part, dict)
+            and len(part) == 1
+            and set(part) <= {"image", "text"}
+            and isinstance(next(iter(part.values())), str)
+        ):
             problems.append(f"query part {index} must be {{image: field}} or {{text: template}}")
     return problems
 
@@ -85,8 +89,11 @@ def check_profile(raw: Any) -> list[str]:
 def build_profile(raw: dict[str, Any], name: str) -> PromptProfile:
     query = tuple((next(iter(p)), next(iter(p.values()))) for p in raw["query"])
     return PromptProfile(
-        name=name, version=int(raw.get("version", 1)), query=query,
-        target=raw.get("target", "{answer}"), separator=raw.get("separator", " "),
+        name=name,
+        version=int(raw.get("version", 1)),
+        query=query,
+        target=raw.get("target", "{answer}"),
+        separator=raw.get("separator", " "),
         description=raw.get("description", ""),
     )
 

@@ -34,7 +34,9 @@ def get_task(name: str) -> Task:
     if name not in index:
         close = difflib.get_close_matches(name, list(index), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UnknownNameError(f"unknown task {name!r}{hint}; valid tasks: {', '.join(sorted(index))}")
+        raise UnknownNameError(
+            f"unknown task {name!r}{hint}; valid tasks: {', '.join(sorted(index))}"
+        )
     return Task(load_task_config(index[name]))
 
 
@@ -54,7 +56,9 @@ def validate_all() -> tuple[list[str], list[TaskConfigError]]:
             errors.append(TaskConfigError(path, [str(exc.args[0])]))
             continue
         if config.name in seen and seen[config.name].parent == path.parent:
-            errors.append(TaskConfigError(path, [f"task name {config.name!r} also in {seen[config.name]}"]))
+            errors.append(
+                TaskConfigError(path, [f"task name {config.name!r} also in {seen[config.name]}"])
+            )
             continue
         seen.setdefault(config.name, path)
         valid.append(config.name)
