@@ -175,3 +175,28 @@ def test_unsupported_request_kind_fails_before_running(task_dir, tmp_path) -> No
         evaluate(
             "empty", {}, ["ll_vqa"], tmp_path / "run", adapter=EmptyAnswerAdapter(), progress=False
         )
+
+
+def test_another_model_cannot_write_into_a_run_directory(demo_run) -> None:
+    output, _ = demo_run
+    with pytest.raises(ValueError, match="holds results of another model"):
+        evaluate(
+            "empty", {}, ["demo_vqa"], output, limit=2, adapter=EmptyAnswerAdapter(), progress=False
+        )
+
+
+def test_score_command_rescores_a_run(demo_run, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from emu2_eval.cli import main
+
+    output, _ = demo_run
+    copy = tmp_path / "copy"
+    shutil.copytree(output, copy)
+    (copy / "report.csv").unlink()
+    result = CliRunner().invoke(main, ["score", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "vqa_accuracy" in result.output and (copy / "report.csv").is_file()
+    result = CliRunner().invoke(main, ["score", str(tmp_path)])
+    assert result.exit_code == 1 and "is it a run directory" not in result.output
+    assert "results.json not found" in result.output

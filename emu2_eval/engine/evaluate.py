@@ -130,7 +130,7 @@ def rescore(run_dir: Path) -> dict[str, Any]:
     """
     results_path = run_dir / "results.json"
     if not results_path.is_file():
-        raise FileNotFoundError(f"{results_path} not found: is {run_dir} a run directory?")
+        raise FileNotFoundError(f"{results_path} not found: {run_dir} is not a run directory")
     results = json.loads(results_path.read_text(encoding="utf-8"))
     for name, block in results["tasks"].items():
         config = parse_task(block["config"], f"{results_path} (task {name})")
