@@ -86,6 +86,7 @@ METRICS = Registry(
     {
         "vqa_accuracy": "emu2_eval.metrics.task_metrics:VQAAccuracyMetric",
         "caption_metrics": "emu2_eval.metrics.task_metrics:CaptionMetric",
+        "roc_auc": "emu2_eval.metrics.roc_auc:RocAucMetric",
     },
 )
 
@@ -95,6 +96,26 @@ DATA_LOADERS = Registry(
         "vqa_official": "emu2_eval.data.vqa:load_vqa_official",
         "coco_karpathy": "emu2_eval.data.coco_captions:load_coco_karpathy",
         "hf_datasets": "emu2_eval.data.hf_datasets:load_hf_dataset",
+        "vizwiz": "emu2_eval.data.vizwiz:load_vizwiz",
+        "textvqa": "emu2_eval.data.textvqa:load_textvqa",
+        "hateful_memes": "emu2_eval.data.hateful_memes:load_hateful_memes",
+    },
+)
+
+# How few-shot demonstrations are chosen, and the image features RICES retrieves with.
+DEMO_SELECTORS = Registry(
+    "demonstration strategy",
+    {
+        "random": "emu2_eval.fewshot.selection:RandomSelector",
+        "rices": "emu2_eval.fewshot.selection:RicesSelector",
+    },
+)
+
+FEATURE_ENCODERS = Registry(
+    "feature encoder",
+    {
+        "color_histogram": "emu2_eval.fewshot.encoders:ColorHistogramEncoder",
+        "clip": "emu2_eval.fewshot.encoders:CLIPImageEncoder",
     },
 )
 

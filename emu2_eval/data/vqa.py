@@ -24,6 +24,11 @@ from emu2_eval.prompts import ImagePart
 DEFAULT_IMAGE_PATTERN = "COCO_{data_subtype}_{image_id:012d}.jpg"
 
 
+def majority_answer(answers: list[str]) -> str:
+    """The most frequent answer (first seen wins ties): the target shown in demonstrations."""
+    return max(answers, key=lambda a: (answers.count(a), -answers.index(a)))
+
+
 def _load_annotations(path: Path) -> dict[int, dict]:
     payload = read_json(path)
     if not isinstance(payload, dict) or not isinstance(payload.get("annotations"), list):
@@ -82,6 +87,9 @@ def load_vqa_official(
             if ann is None:
                 raise DataFormatError(annotations, "no annotation for question", question_id)
             fields["answers"] = [a["answer"] for a in ann["answers"]]
+            fields["answer"] = ann.get("multiple_choice_answer") or majority_answer(
+                fields["answers"]
+            )
             fields["answer_type"] = ann.get("answer_type", "")
             fields["question_type"] = ann.get("question_type", "")
         docs.append(Doc(doc_id=str(question_id), fields=fields))

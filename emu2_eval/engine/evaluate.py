@@ -10,7 +10,13 @@ from typing import Any
 
 from emu2_eval.engine.cache import ResponseCache
 from emu2_eval.engine.manifest import build_manifest
-from emu2_eval.engine.runner import finalize_task, run_task, write_json_atomic, write_jsonl_atomic
+from emu2_eval.engine.runner import (
+    FewShotSettings,
+    finalize_task,
+    run_task,
+    write_json_atomic,
+    write_jsonl_atomic,
+)
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
 from emu2_eval.tasks.config import parse_task
@@ -62,6 +68,7 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
     adapter: ModelAdapter | None = None,
+    fewshot: FewShotSettings | None = None,
 ) -> dict[str, Any]:
     """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
 
@@ -72,9 +79,12 @@ def evaluate(
         raise ValueError("--batch-size must be at least 1")
     if limit is not None and limit < 1:
         raise ValueError("--limit must be at least 1")
+    fewshot = fewshot or FewShotSettings()
     tasks = [get_task(name) for name in task_names]
     for task in tasks:
         task.profile  # noqa: B018 - fail early on a missing profile
+        if fewshot.shots > 0 and task.config.fewshot is None:
+            raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
     output.mkdir(parents=True, exist_ok=True)
     _seed_everything(seed)
     adapter = adapter or build_adapter(model, model_args)
@@ -85,6 +95,14 @@ def evaluate(
                 f"{model!r} does not support ({', '.join(sorted(adapter.supported_kinds))})"
             )
     previous = _previous_tasks(output, adapter.fingerprint())
+    for task in tasks:
+        earlier = previous.get(task.name, {}).get("fewshot", {})
+        if earlier and (earlier.get("shots"), earlier.get("seed")) != (fewshot.shots, fewshot.seed):
+            raise ValueError(
+                f"{output} already holds {task.name!r} at {earlier.get('shots')} shots, seed "
+                f"{earlier.get('seed')}; use another --output (`emu2-eval sweep` makes a "
+                "directory per cell)"
+            )
     cache = ResponseCache(cache_path or output / "cache.sqlite")
     results: dict[str, Any] = {
         "model": {
@@ -100,7 +118,13 @@ def evaluate(
     try:
         for task in tasks:
             outcome = run_task(
-                task, adapter, cache, limit=limit, batch_size=batch_size, progress=progress
+                task,
+                adapter,
+                cache,
+                limit=limit,
+                batch_size=batch_size,
+                progress=progress,
+                fewshot=fewshot,
             )
             block, rows = finalize_task(task.config, outcome.records)
             write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
@@ -111,7 +135,16 @@ def evaluate(
                 "config": task.config.raw,
                 "config_path": task.config.path,
                 "config_hash": task.config.config_hash,
-                "prompt_profile": task.profile.describe(),
+                "prompt_profile": (
+                    task.fewshot_profile if fewshot.shots else task.profile
+                ).describe(),
+                "fewshot": {
+                    "shots": fewshot.shots,
+                    "seed": fewshot.seed,
+                    "context_policy": fewshot.context_policy,
+                    **(task.config.fewshot.describe() if task.config.fewshot else {}),
+                },
+                "reference": task.config.reference,
                 "filters": list(task.config.filters),
                 "dataset": {"fingerprint": outcome.dataset_fingerprint, "sources": outcome.sources},
             }

@@ -18,8 +18,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from emu2_eval.data.docs import Doc
+from emu2_eval.data.roots import cache_home
 from emu2_eval.engine.cache import ResponseCache, cache_key
 from emu2_eval.engine.scoring import score_records
+from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.prompts import ImageLoadError, ImagePart, prompt_text
 from emu2_eval.requests import Request
@@ -28,6 +30,7 @@ from emu2_eval.tasks.task import Task
 
 logger = logging.getLogger(__name__)
 DATA_ERRORS = (ImageLoadError, PromptError)
+CONTEXT_POLICIES = ("error", "drop_demonstrations")
 
 
 @dataclass
@@ -66,6 +69,53 @@ def _run_batch(adapter: ModelAdapter, kind: str, batch: list[Request]) -> list[t
     return results
 
 
+@dataclass(frozen=True)
+class FewShotSettings:
+    """Shots, the demonstration seed and what to do when a prompt is too long for the model."""
+
+    shots: int = 0
+    seed: int = 0
+    context_policy: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.shots < 0:
+            raise ValueError("--shots must be >= 0")
+        if self.context_policy not in CONTEXT_POLICIES:
+            raise ValueError(
+                f"unknown context policy {self.context_policy!r}; valid: "
+                + ", ".join(CONTEXT_POLICIES)
+            )
+
+
+class ContextLengthError(ValueError):
+    """A prompt does not fit the model's context; raised before any model work starts."""
+
+
+def _fit_to_context(
+    task: Task,
+    adapter: ModelAdapter,
+    doc: Doc,
+    demos: list[Doc],
+    text_only: bool,
+    policy: str,
+) -> tuple[Request, list[Doc]]:
+    """Build the request; under ``drop_demonstrations`` drop the least relevant (first) demos
+    until it fits. Never truncates silently: ``error`` raises, the other policy is recorded."""
+    limit = adapter.context_length()
+    while True:
+        request = task.build_request(doc, demos, text_only)
+        n_tokens = adapter.count_tokens(request) if limit is not None else None
+        if n_tokens is None or n_tokens <= limit:
+            return request, demos
+        if policy == "error" or not demos:
+            raise ContextLengthError(
+                f"task {task.name!r}, doc {doc.doc_id}: the prompt needs {n_tokens} tokens "
+                f"({len(demos)} demonstrations) but the model takes {limit}; use fewer --shots "
+                f"or --context-policy drop_demonstrations"
+            )
+        demos = demos[1:]
+
+
 def run_task(
     task: Task,
     adapter: ModelAdapter,
@@ -73,11 +123,23 @@ def run_task(
     limit: int | None = None,
     batch_size: int = 1,
     progress: bool = True,
+    fewshot: FewShotSettings | None = None,
 ) -> TaskOutcome:
-    """Compute (or fetch from cache) the response to every doc of ``task``."""
+    """Compute (or fetch from cache) the response to every doc of ``task``.
+
+    All requests are built (and checked against the context length) before the model runs.
+    """
+    fewshot = fewshot or FewShotSettings()
     data = task.load()
     docs = data.docs[:limit] if limit is not None else data.docs
     fingerprint = adapter.fingerprint()
+    selector = None
+    spec = task.config.fewshot
+    if fewshot.shots > 0 or (spec is not None and spec.zero_shot_text_examples):
+        selector = task.selector(
+            data.fingerprint, FeatureStore(cache_home() / "features"), progress
+        )
+        selector.prepare(docs, progress=progress)
     records: list[dict[str, Any]] = []
     requests: list[Request | None] = []
     for doc in docs:
@@ -90,10 +152,14 @@ def run_task(
             "cached": False,
         }
         try:
-            request = task.build_request(doc)
+            demos, text_only = task.demonstrations(doc, fewshot.shots, fewshot.seed, selector)
+            request, demos = _fit_to_context(
+                task, adapter, doc, demos, text_only, fewshot.context_policy
+            )
+            record["demonstrations"] = [d.doc_id for d in demos]
             record["prompt"] = prompt_text(request.prompt)
             record["request_hash"] = request.content_hash()
-        except PromptError as exc:
+        except DATA_ERRORS as exc:
             request, record["error"] = None, _error(exc)
         records.append(record)
         requests.append(request)

@@ -36,6 +36,14 @@ class ModelAdapter:
         options = request.options_dict
         return not options.get("do_sample", False) or "seed" in options
 
+    def count_tokens(self, request: Request) -> int | None:
+        """Tokens the model would see for this request (None: unknown, not checked)."""
+        return None
+
+    def context_length(self) -> int | None:
+        """The most tokens the model takes (None: unknown)."""
+        return None
+
     def generate(self, requests: Sequence[Request]) -> list[str]:
         raise UnsupportedRequestError(f"model {self.name!r} does not support generate")
 

@@ -24,7 +24,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 PROMPT_FORMATS = ("raw", "chat")
 
 
-def _resolve_device(device: str) -> str:
+def resolve_device(device: str) -> str:
     import torch
 
     if device == "auto":
@@ -48,6 +48,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
         image_token: str | None = None,
         revision: str | None = None,
         trust_remote_code: bool = False,
+        max_context: int | None = None,
     ) -> None:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -59,7 +60,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
                 f"prompt_format {prompt_format!r} is not one of {', '.join(PROMPT_FORMATS)}"
             )
         self.pretrained = str(pretrained)
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         if dtype == "auto":
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         self.dtype = dtype
@@ -84,6 +85,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.image_token = image_token or getattr(self.processor, "image_token", None) or "<image>"
+        self.max_context = max_context
+        self._image_tokens: int | None = None
 
     # -- identity -------------------------------------------------------------------------
     def fingerprint(self) -> str:
@@ -130,6 +133,42 @@ class HFVisionLanguageAdapter(ModelAdapter):
         if any(images):
             kwargs["images"] = images
         return self.processor(**kwargs).to(self.model.device)
+
+    # -- context budget -------------------------------------------------------------------
+    def context_length(self) -> int | None:
+        if self.max_context is not None:
+            return self.max_context
+        config = getattr(self.model.config, "text_config", self.model.config)
+        return getattr(config, "max_position_embeddings", None)
+
+    def _tokens_per_image(self) -> int:
+        """Tokens one image becomes, measured once by running the processor on a blank image.
+
+        Exact for fixed-size encoders (LLaVA); processors that tile large images (IDEFICS with
+        splitting) may use more for big images, so the check is a lower bound for them.
+        """
+        if self._image_tokens is None:
+            from PIL import Image
+
+            blank = Image.new("RGB", (64, 64))
+            with_image = self._encode([self.image_token], [[blank]])["input_ids"].shape[1]
+            without = len(self.tokenizer(self.image_token).input_ids)
+            self._image_tokens = with_image - without + 1
+        return self._image_tokens
+
+    def count_tokens(self, request: Request) -> int | None:
+        text = "".join(
+            p.text if isinstance(p, TextPart) else self.image_token for p in request.prompt
+        )
+        if self.prompt_format == "chat":
+            return None  # the chat template adds tokens we do not model here
+        n_images = sum(isinstance(p, ImagePart) for p in request.prompt)
+        n_text = len(self.tokenizer(text).input_ids)
+        continuation = max(
+            (len(self.tokenizer(c).input_ids) for c in request.continuations), default=0
+        )
+        new_tokens = int(request.options_dict.get("max_new_tokens", 0))
+        return n_text + n_images * (self._tokens_per_image() - 1) + continuation + new_tokens
 
     # -- requests -------------------------------------------------------------------------
     def generate(self, requests: Sequence[Request]) -> list[str]:

@@ -132,10 +132,12 @@ class TinyVLMAdapter(HFVisionLanguageAdapter):
         device: str = "cpu",
         dtype: str = "float32",
         prompt_format: str = "raw",
+        max_context: int | None = None,
     ) -> None:
         super().__init__(
             pretrained=pretrained or str(tiny_checkpoint()),
             device=device,
             dtype=dtype,
             prompt_format=prompt_format,
+            max_context=max_context,
         )

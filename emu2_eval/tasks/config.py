@@ -7,7 +7,6 @@ problem of a file at once, each message naming the file.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +14,15 @@ from typing import Any
 
 import yaml
 
-from emu2_eval.registry import DATA_LOADERS, FILTERS, METRICS, PATH_ROOTS
-from emu2_eval.requests import REQUEST_KINDS
+from emu2_eval.registry import (
+    DATA_LOADERS,
+    DEMO_SELECTORS,
+    FEATURE_ENCODERS,
+    FILTERS,
+    METRICS,
+    PATH_ROOTS,
+)
+from emu2_eval.requests import REQUEST_KINDS, stable_hash
 
 TASK_KEYS = {
     "task",
@@ -30,6 +36,16 @@ TASK_KEYS = {
     "filters",
     "metrics",
     "tags",
+    "fewshot",
+    "reference",
+}
+FEWSHOT_KEYS = {
+    "pool",
+    "strategy",
+    "encoder",
+    "encoder_args",
+    "profile",
+    "zero_shot_text_examples",
 }
 GENERATION_KEYS = {
     "max_new_tokens",
@@ -65,6 +81,32 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
+class FewShotSpec:
+    """Where demonstrations come from and how they are chosen (``fewshot:`` in a task file).
+
+    ``profile`` renders demonstrations and the query when shots > 0 (Emu2 uses a different
+    prompt for 0-shot); ``zero_shot_text_examples`` is Flamingo's 0-shot convention (N text-only
+    examples), recorded as an option and off by default.
+    """
+
+    pool_loader: str
+    pool_args: dict[str, Any]
+    strategy: str = "random"
+    encoder: str = "color_histogram"
+    encoder_args: dict[str, Any] = field(default_factory=dict)
+    profile: str | dict[str, Any] | None = None
+    zero_shot_text_examples: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "encoder": self.encoder if self.strategy == "rices" else None,
+            "encoder_args": self.encoder_args if self.strategy == "rices" else None,
+            "zero_shot_text_examples": self.zero_shot_text_examples,
+        }
+
+
+@dataclass(frozen=True)
 class TaskConfig:
     """A validated task file."""
 
@@ -78,6 +120,8 @@ class TaskConfig:
     filters: tuple[str, ...]
     metrics: tuple[MetricSpec, ...]
     continuations: tuple[str, ...] = ()
+    fewshot: FewShotSpec | None = None
+    reference: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     group: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
@@ -85,7 +129,7 @@ class TaskConfig:
     @property
     def config_hash(self) -> str:
         """sha256 of the file's parsed content: records exactly which config produced a result."""
-        return hashlib.sha256(repr(sorted(self.raw.items())).encode()).hexdigest()
+        return stable_hash(self.raw)
 
     def resolved_loader_args(self) -> dict[str, Any]:
         """Loader arguments with ``{root}`` prefixes (``{data_root}``, ``{demo}``) expanded."""
@@ -116,10 +160,67 @@ def _check_roots(value: Any, problems: list[str]) -> None:
             _check_roots(item, problems)
 
 
-def parse_task(raw: Any, path: str | Path) -> TaskConfig:
-    """Validate a parsed YAML mapping and build a TaskConfig, or raise TaskConfigError."""
+def _check_profile_spec(prompt: Any, where: str, problems: list[str]) -> None:
     from emu2_eval.tasks.profiles import PROFILES
 
+    if isinstance(prompt, str):
+        if prompt not in PROFILES:
+            problems.append(
+                f"{where}: unknown prompt profile {prompt!r}; valid: {', '.join(PROFILES)}"
+            )
+    elif isinstance(prompt, dict):
+        problems.extend(f"{where}: {p}" for p in PROFILES.check_inline(prompt))
+    else:
+        problems.append(f"'{where}' must be a profile name or an inline profile mapping")
+
+
+def _parse_fewshot(raw: Any, problems: list[str]) -> FewShotSpec | None:
+    """Validate the ``fewshot:`` block (None when the task has none)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.append("'fewshot' must be a mapping")
+        return None
+    unknown = set(raw) - FEWSHOT_KEYS
+    if unknown:
+        problems.append(f"fewshot: unknown key(s) {', '.join(sorted(unknown))}")
+    pool = raw.get("pool")
+    if not isinstance(pool, dict) or pool.get("loader") not in DATA_LOADERS:
+        problems.append(
+            f"fewshot.pool must be a mapping with a registered 'loader' ({', '.join(DATA_LOADERS)})"
+        )
+        return None
+    pool_args = pool.get("args") or {}
+    _check_roots(pool_args, problems)
+    strategy = raw.get("strategy", "random")
+    if strategy not in DEMO_SELECTORS:
+        problems.append(
+            f"fewshot: unknown strategy {strategy!r}; valid: {', '.join(DEMO_SELECTORS)}"
+        )
+    encoder = raw.get("encoder", "color_histogram")
+    if encoder not in FEATURE_ENCODERS:
+        problems.append(
+            f"fewshot: unknown encoder {encoder!r}; valid: {', '.join(FEATURE_ENCODERS)}"
+        )
+    if raw.get("profile") is not None:
+        _check_profile_spec(raw["profile"], "fewshot.profile", problems)
+    text_examples = raw.get("zero_shot_text_examples", 0)
+    if not isinstance(text_examples, int) or text_examples < 0:
+        problems.append("fewshot.zero_shot_text_examples must be a non-negative integer")
+        text_examples = 0
+    return FewShotSpec(
+        pool_loader=pool["loader"],
+        pool_args=pool_args,
+        strategy=strategy,
+        encoder=encoder,
+        encoder_args=raw.get("encoder_args") or {},
+        profile=raw.get("profile"),
+        zero_shot_text_examples=text_examples,
+    )
+
+
+def parse_task(raw: Any, path: str | Path) -> TaskConfig:
+    """Validate a parsed YAML mapping and build a TaskConfig, or raise TaskConfigError."""
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise TaskConfigError(path, ["top level must be a mapping"])
@@ -145,13 +246,12 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
     if request not in REQUEST_KINDS:
         problems.append(f"unknown request kind {request!r}; valid: {', '.join(REQUEST_KINDS)}")
     prompt = raw.get("prompt")
-    if isinstance(prompt, str):
-        if prompt not in PROFILES:
-            problems.append(f"unknown prompt profile {prompt!r}; valid: {', '.join(PROFILES)}")
-    elif isinstance(prompt, dict):
-        problems.extend(f"prompt: {p}" for p in PROFILES.check_inline(prompt))
-    else:
-        problems.append("'prompt' must be a profile name or an inline profile mapping")
+    _check_profile_spec(prompt, "prompt", problems)
+    fewshot = _parse_fewshot(raw.get("fewshot"), problems)
+    reference = raw.get("reference") or {}
+    if not isinstance(reference, dict):
+        problems.append("'reference' must be a mapping (benchmark, split, metric of the paper)")
+        reference = {}
     generation = raw.get("generation") or {}
     if not isinstance(generation, dict):
         problems.append("'generation' must be a mapping")
@@ -200,6 +300,8 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
         filters=tuple(filters),
         metrics=tuple(metrics),
         continuations=tuple(continuations),
+        fewshot=fewshot,
+        reference=reference,
         description=raw.get("description", ""),
         group=raw.get("group", ""),
         raw=raw,

@@ -1,14 +1,27 @@
-"""A Task: its data, its prompt and its metrics. It never knows a model."""
+"""A Task: its data, its prompt, its demonstrations and its metrics. It never knows a model."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 
 from emu2_eval.data.docs import Doc, LoadedData
-from emu2_eval.registry import DATA_LOADERS
+from emu2_eval.prompts import ImagePart, Part, TextPart
+from emu2_eval.registry import DATA_LOADERS, DEMO_SELECTORS
 from emu2_eval.requests import Request
-from emu2_eval.tasks.config import TaskConfig
-from emu2_eval.tasks.profiles import PROFILES, PromptProfile
+from emu2_eval.tasks.config import TaskConfig, resolve_roots
+from emu2_eval.tasks.profiles import PROFILES, PromptProfile, fill
+
+
+def merge_text(parts: Sequence[Part]) -> tuple[Part, ...]:
+    """Join adjacent text parts, so a prompt is text and images alternating."""
+    merged: list[Part] = []
+    for part in parts:
+        if isinstance(part, TextPart) and merged and isinstance(merged[-1], TextPart):
+            merged[-1] = TextPart(merged[-1].text + part.text)
+        elif not (isinstance(part, TextPart) and not part.text):
+            merged.append(part)
+    return tuple(merged)
 
 
 class Task:
@@ -16,6 +29,7 @@ class Task:
 
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
+        self._selector = None
 
     @property
     def name(self) -> str:
@@ -23,17 +37,56 @@ class Task:
 
     @cached_property
     def profile(self) -> PromptProfile:
+        """The prompt of zero-shot requests."""
         return PROFILES.get(self.config.prompt)
+
+    @cached_property
+    def fewshot_profile(self) -> PromptProfile:
+        """The prompt of requests with demonstrations (the task's own when none is given)."""
+        spec = self.config.fewshot
+        return PROFILES.get(spec.profile) if spec and spec.profile else self.profile
 
     def load(self) -> LoadedData:
         """Read the dataset through its registered loader (paths resolved now, not at parse)."""
         loader = DATA_LOADERS.get(self.config.loader)
         return loader(**self.config.resolved_loader_args())
 
-    def build_request(self, doc: Doc) -> Request:
+    def selector(self, query_fingerprint: str, store, progress: bool = True):
+        """The demonstration selector over the few-shot pool (built once)."""
+        spec = self.config.fewshot
+        if spec is None:
+            raise ValueError(f"task {self.name!r} has no 'fewshot' pool: it runs 0-shot only")
+        if self._selector is None:
+            pool = DATA_LOADERS.get(spec.pool_loader)(**resolve_roots(spec.pool_args))
+            self._selector = DEMO_SELECTORS.get(spec.strategy).build(
+                pool, self.name, spec, query_fingerprint, store, progress
+            )
+        return self._selector
+
+    def demonstrations(self, doc: Doc, shots: int, seed: int, selector) -> tuple[list[Doc], bool]:
+        """(demonstrations, text_only) for a doc; Flamingo's 0-shot text examples if configured."""
+        spec = self.config.fewshot
+        if shots > 0:
+            return selector.select(doc, shots, seed), False
+        if spec and spec.zero_shot_text_examples:
+            return selector.select(doc, spec.zero_shot_text_examples, seed), True
+        return [], False
+
+    def build_request(
+        self, doc: Doc, demonstrations: Sequence[Doc] = (), text_only: bool = False
+    ) -> Request:
+        """The request for ``doc``, demonstrations (image, prompt, target) first."""
+        profile = self.fewshot_profile if demonstrations else self.profile
+        parts: list[Part] = []
+        for demo in demonstrations:
+            rendered = profile.render(demo)
+            if text_only:
+                rendered = tuple(p for p in rendered if not isinstance(p, ImagePart))
+            parts += [*rendered, TextPart(fill(profile.target, demo)), TextPart(profile.separator)]
+        parts += profile.render(doc)
         return Request(
             kind=self.config.request,  # type: ignore[arg-type]
-            prompt=self.profile.render(doc),
+            prompt=merge_text(parts),
             task=self.name,
             doc_id=doc.doc_id,
             options=tuple(sorted(self.config.generation.items())),

@@ -1,0 +1,148 @@
+"""k-shot sweeps: a grid of independent (task, shots, seed) cells, each a resumable run.
+
+Every cell is its own run directory under ``OUTPUT/cells/<task>/shots<k>-seed<s>``; a complete
+cell is skipped, an interrupted one resumes from the shared response cache. The model is loaded
+once for the whole grid. The summary gives mean and std over seeds per shots (population std,
+ddof=0, as open_flamingo reports it) beside the paper's numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from emu2_eval.engine.evaluate import evaluate
+from emu2_eval.engine.runner import FewShotSettings
+from emu2_eval.models.base import build_adapter
+from emu2_eval.plots import plot_sweep
+from emu2_eval.references import paper_fewshot_table, paper_value
+from emu2_eval.tasks.registry import get_task
+
+logger = logging.getLogger(__name__)
+
+
+def cell_dir(output: Path, task: str, shots: int, seed: int) -> Path:
+    return output / "cells" / task / f"shots{shots}-seed{seed}"
+
+
+def _cell_complete(path: Path, task: str, config_hash: str, fingerprint: str, limit: Any) -> bool:
+    results_path = path / "results.json"
+    if not results_path.is_file():
+        return False
+    try:
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return False
+    block = results.get("tasks", {}).get(task, {})
+    return (
+        block.get("config_hash") == config_hash
+        and results.get("model", {}).get("fingerprint") == fingerprint
+        and results.get("run", {}).get("limit") == limit
+    )
+
+
+def run_sweep(
+    model: str,
+    model_args: dict[str, Any],
+    task_names: list[str],
+    shots_list: list[int],
+    seeds: list[int],
+    output: Path,
+    limit: int | None = None,
+    batch_size: int = 1,
+    context_policy: str = "error",
+    reference_model: str = "Emu2-37B",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every missing cell of the grid, then write the summary table and the plot."""
+    tasks = {name: get_task(name) for name in task_names}
+    for name, task in tasks.items():
+        if any(k > 0 for k in shots_list) and task.config.fewshot is None:
+            raise ValueError(f"task {name!r} has no 'fewshot' pool: it runs 0-shot only")
+    output.mkdir(parents=True, exist_ok=True)
+    adapter = build_adapter(model, model_args)
+    fingerprint = adapter.fingerprint()
+    for name, task in tasks.items():
+        for shots in shots_list:
+            for seed in seeds:
+                path = cell_dir(output, name, shots, seed)
+                if _cell_complete(path, name, task.config.config_hash, fingerprint, limit):
+                    logger.info("skip complete cell %s", path)
+                    continue
+                evaluate(
+                    model,
+                    model_args,
+                    [name],
+                    path,
+                    limit=limit,
+                    batch_size=batch_size,
+                    cache_path=output / "cache.sqlite",
+                    seed=seed,
+                    progress=progress,
+                    adapter=adapter,
+                    fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+                )
+    cells = collect_cells(output, task_names, shots_list, seeds)
+    summary = summarise(cells, reference_model)
+    cells.to_csv(output / "sweep_cells.csv", index=False)
+    summary.to_csv(output / "sweep_summary.csv", index=False)
+    (output / "sweep_summary.md").write_text(summary.to_markdown(index=False) + "\n")
+    plot_sweep(summary, output / "sweep.png", reference_model)
+    return summary
+
+
+def collect_cells(
+    output: Path, task_names: list[str], shots_list: list[int], seeds: list[int]
+) -> pd.DataFrame:
+    """One row per (task, shots, seed, metric) from the cells' results.json."""
+    rows = []
+    for task in task_names:
+        for shots in shots_list:
+            for seed in seeds:
+                results = json.loads(
+                    (cell_dir(output, task, shots, seed) / "results.json").read_text()
+                )
+                block = results["tasks"][task]
+                for metric, value in block["metrics"].items():
+                    rows.append(
+                        {
+                            "task": task,
+                            "shots": shots,
+                            "seed": seed,
+                            "metric": metric,
+                            "value": value,
+                            "n": block["n_scored"],
+                            "errors": block["n_errors"],
+                            "benchmark": block.get("reference", {}).get("benchmark"),
+                            "reference_metric": block.get("reference", {}).get("metric"),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def summarise(cells: pd.DataFrame, reference_model: str) -> pd.DataFrame:
+    """Mean and std over seeds per (task, metric, shots), with the paper's value and the gap."""
+    grouped = cells.groupby(["task", "metric", "shots"], sort=True)
+    summary = grouped.agg(
+        mean=("value", "mean"),
+        std=("value", lambda v: float(v.std(ddof=0))),
+        seeds=("seed", "nunique"),
+        n=("n", "max"),
+        benchmark=("benchmark", "first"),
+        reference_metric=("reference_metric", "first"),
+    ).reset_index()
+    table = paper_fewshot_table()
+    papers = []
+    for row in summary.itertuples():
+        value = None
+        if row.benchmark and row.reference_metric == row.metric:
+            value = paper_value(table, row.benchmark, row.metric, int(row.shots), reference_model)
+        papers.append(value)
+    summary["paper"] = papers
+    summary["diff"] = summary["mean"] - summary["paper"]
+    summary = summary.drop(columns=["reference_metric"])
+    return summary.round(4)

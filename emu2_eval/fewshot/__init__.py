@@ -1,0 +1,1 @@
+"""Few-shot in-context evaluation: demonstration selection (random, RICES) and its features."""

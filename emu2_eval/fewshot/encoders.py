@@ -1,0 +1,116 @@
+"""Image feature encoders for RICES (retrieval-based in-context example selection).
+
+``color_histogram`` needs no weights (demo data, tests); ``clip`` loads any CLIP checkpoint
+through ``from_pretrained`` (Flamingo's RICES used CLIP ViT-L/14 image features). Every encoder
+returns L2-normalised float32 rows, NaN for an image that could not be read, and a fingerprint
+that keys the on-disk feature cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from emu2_eval.prompts import ImageLoadError, ImagePart
+
+logger = logging.getLogger(__name__)
+
+
+def _normalise(features: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return (features / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+class FeatureEncoder:
+    """Base class: ``encode`` a list of images into an (n, d) array."""
+
+    name = "encoder"
+
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    def encode(self, images: Sequence[ImagePart], progress: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ColorHistogramEncoder(FeatureEncoder):
+    """A joint RGB histogram (bins^3 cells) of the image at 64x64: cheap, deterministic."""
+
+    name = "color_histogram"
+
+    def __init__(self, bins: int = 4) -> None:
+        if not 2 <= bins <= 16:
+            raise ValueError("color_histogram: bins must be between 2 and 16")
+        self.bins = bins
+
+    def fingerprint(self) -> str:
+        return f"color_histogram-v1-bins{self.bins}"
+
+    def encode(self, images: Sequence[ImagePart], progress: bool = True) -> np.ndarray:
+        out = np.full((len(images), self.bins**3), np.nan, dtype=np.float32)
+        for row, part in enumerate(tqdm(images, desc="features", disable=not progress)):
+            try:
+                pixels = np.asarray(part.load().resize((64, 64)), dtype=np.int64)
+            except ImageLoadError as exc:
+                logger.warning("no features for %s: %s", part.key, exc.reason)
+                continue
+            cells = (pixels * self.bins) // 256
+            index = (cells[..., 0] * self.bins + cells[..., 1]) * self.bins + cells[..., 2]
+            out[row] = np.bincount(index.ravel(), minlength=self.bins**3)
+        valid = ~np.isnan(out).any(axis=1)
+        out[valid] = _normalise(out[valid])
+        return out
+
+
+class CLIPImageEncoder(FeatureEncoder):
+    """CLIP image embeddings (projection output) from a hub id or a local checkpoint."""
+
+    name = "clip"
+
+    def __init__(self, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
+        from transformers import AutoProcessor, CLIPModel
+
+        from emu2_eval.models.hf_vlm import resolve_device
+
+        self.pretrained = str(pretrained)
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self.model = CLIPModel.from_pretrained(self.pretrained).to(device).eval()
+        self.processor = AutoProcessor.from_pretrained(self.pretrained)
+
+    def fingerprint(self) -> str:
+        from emu2_eval.models.fingerprint import checkpoint_fingerprint
+        from emu2_eval.requests import stable_hash
+
+        if Path(self.pretrained).is_dir():
+            return "clip-" + checkpoint_fingerprint(self.pretrained, {})
+        commit = getattr(self.model.config, "_commit_hash", None) or "unknown"
+        return "clip-" + stable_hash({"repo": self.pretrained, "commit": commit})
+
+    def encode(self, images: Sequence[ImagePart], progress: bool = True) -> np.ndarray:
+        import torch
+
+        dim = self.model.config.projection_dim
+        out = np.full((len(images), dim), np.nan, dtype=np.float32)
+        starts = range(0, len(images), self.batch_size)
+        for start in tqdm(starts, desc="clip features", disable=not progress):
+            rows, pixels = [], []
+            for row in range(start, min(start + self.batch_size, len(images))):
+                try:
+                    pixels.append(images[row].load())
+                    rows.append(row)
+                except ImageLoadError as exc:
+                    logger.warning("no features for %s: %s", images[row].key, exc.reason)
+            if not rows:
+                continue
+            inputs = self.processor(images=pixels, return_tensors="pt").to(self.device)
+            with torch.inference_mode():
+                features = self.model.get_image_features(**inputs)
+            if not isinstance(features, torch.Tensor):  # newer transformers return an output
+                features = features.pooler_output
+            out[rows] = _normalise(features.float().cpu().numpy())
+        return out

@@ -1,0 +1,15 @@
+"""Seeds derived from what a choice is about, never from rank, batch or order."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def derive_seed(task: str, doc_id: str, shots: int, seed: int) -> int:
+    """A 64-bit seed that is a pure function of (task, doc id, shots, seed).
+
+    Hashing (rather than seed + index) means the demonstrations of a document do not change when
+    the dataset is sharded over processes, batched differently, limited or reordered.
+    """
+    blob = f"{task}\x1f{doc_id}\x1f{shots}\x1f{seed}".encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
