@@ -370,3 +370,45 @@ def test_sweep_end_to_end_with_table_and_plot(task_dir, tmp_path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert stamps == {p: p.stat().st_mtime_ns for p in out.glob("cells/*/*/results.json")}
+
+
+def test_clip_encoder_from_a_local_checkpoint(tmp_path, demo_dir) -> None:
+    """RICES with CLIP features loads a checkpoint the real way (tiny random CLIP on disk)."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
+
+    from emu2_eval.fewshot.encoders import CLIPImageEncoder
+
+    config = CLIPConfig(
+        text_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "vocab_size": 64,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=8,
+    )
+    torch.manual_seed(0)
+    CLIPModel(config).save_pretrained(tmp_path / "clip")
+    CLIPImageProcessorPil(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(tmp_path / "clip")
+    encoder = CLIPImageEncoder(str(tmp_path / "clip"), device="cpu", batch_size=3)
+    images = [
+        ImagePart.from_file(p) for p in sorted((demo_dir / "images/val2014").glob("*.jpg"))[:5]
+    ]
+    images.append(ImagePart.from_file(tmp_path / "missing.jpg"))
+    features = encoder.encode(images, progress=False)
+    assert features.shape == (6, 8)
+    assert np.allclose(np.linalg.norm(features[:5], axis=1), 1.0, atol=1e-5)
+    assert np.isnan(features[5]).all()  # unreadable image: no features, not a crash
+    assert encoder.fingerprint().startswith("clip-")

@@ -72,7 +72,7 @@ class CLIPImageEncoder(FeatureEncoder):
     name = "clip"
 
     def __init__(self, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
-        from transformers import AutoProcessor, CLIPModel
+        from transformers import AutoImageProcessor, CLIPModel
 
         from emu2_eval.models.hf_vlm import resolve_device
 
@@ -80,7 +80,7 @@ class CLIPImageEncoder(FeatureEncoder):
         self.device = resolve_device(device)
         self.batch_size = batch_size
         self.model = CLIPModel.from_pretrained(self.pretrained).to(device).eval()
-        self.processor = AutoProcessor.from_pretrained(self.pretrained)
+        self.processor = AutoImageProcessor.from_pretrained(self.pretrained)
 
     def fingerprint(self) -> str:
         from emu2_eval.models.fingerprint import checkpoint_fingerprint
