@@ -70,8 +70,18 @@ def with_options(options):
 @click.group()
 @click.version_option(package_name="emu2_eval")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def main(verbose: bool) -> None:
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Allow Hugging Face hub downloads (offline by default: nothing reaches the "
+    "network unless asked).",
+)
+def main(verbose: bool, online: bool) -> None:
     """Evaluate Emu2 and other multimodal models on VQA, captioning and generation tasks."""
+    if not online:
+        from emu2_eval.offline import go_offline
+
+        go_offline()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

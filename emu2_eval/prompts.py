@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
+
+DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
+
+
+def max_image_pixels() -> int:
+    """Largest image (width x height) the harness decodes: ``EMU2_EVAL_MAX_IMAGE_PIXELS``."""
+    return int(os.environ.get("EMU2_EVAL_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS))
 
 
 class ImageLoadError(Exception):
@@ -62,18 +70,31 @@ class ImagePart:
         return cls(key="sha256:" + hashlib.sha256(data).hexdigest(), data=data)
 
     def load(self) -> Image.Image:
-        """Decode to an RGB PIL image, raising ImageLoadError with the file and reason."""
+        """Decode to an RGB PIL image, raising ImageLoadError with the file and reason.
+
+        The pixel count is checked from the header before decoding, so a decompression bomb
+        (a small file that decodes to gigabytes) is refused instead of exhausting memory.
+        """
         source = self.path if self.path is not None else self.key
         try:
-            if self.path is not None:
-                with Image.open(self.path) as img:
-                    img.load()
-                    return img.convert("RGB")
-            with Image.open(io.BytesIO(self.data or b"")) as img:
+            handle = Image.open(
+                self.path if self.path is not None else io.BytesIO(self.data or b"")
+            )
+            with handle as img:
+                width, height = img.size
+                limit = max_image_pixels()
+                if width * height > limit:
+                    raise ImageLoadError(
+                        source,
+                        f"{width}x{height} pixels exceeds the limit of {limit} (a decompression "
+                        "bomb?); set EMU2_EVAL_MAX_IMAGE_PIXELS to allow larger images",
+                    )
                 img.load()
                 return img.convert("RGB")
         except FileNotFoundError:
             raise ImageLoadError(source, "file not found") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageLoadError(source, f"decompression bomb: {exc}") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ImageLoadError(source, f"{type(exc).__name__}: {exc}") from None
 

@@ -15,10 +15,10 @@ from emu2_eval.data.docs import (
     Doc,
     LoadedData,
     fingerprint_files,
+    image_under,
     read_json,
     require_keys,
 )
-from emu2_eval.prompts import ImagePart
 
 
 def _official_references(path: Path) -> dict[int, list[str]]:
@@ -66,7 +66,7 @@ def load_coco_karpathy(
                 doc_id=str(cocoid),
                 fields={
                     "image_id": cocoid,
-                    "image": ImagePart.from_file(Path(images) / relative, key=relative),
+                    "image": image_under(images, relative, karpathy_path, cocoid),
                     "references": list(references),
                 },
             )

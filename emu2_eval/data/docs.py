@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from emu2_eval.prompts import ImagePart
 
 
 class DataFormatError(ValueError):
@@ -68,6 +71,25 @@ def read_json(path: str | Path) -> Any:
         ) from None
     except UnicodeDecodeError as exc:
         raise DataFormatError(path, f"not UTF-8 text: {exc}") from None
+
+
+def image_under(root: str | Path, relative: str, file: str | Path, record: str | int) -> ImagePart:
+    """An image file named by an annotation, which must stay inside the dataset's image root.
+
+    Annotation files come from third parties: a name such as ``../../home/me/.ssh/id_rsa`` or an
+    absolute path must not make the harness read (and send to a model) files outside the root.
+    """
+    if not isinstance(relative, str) or not relative:
+        reason = f"image name must be a non-empty string, got {relative!r}"
+        raise DataFormatError(file, reason, record)
+    # Lexical check (no resolve()): image files may be symlinks into other disks, which is fine;
+    # a name that climbs out of the root is not.
+    normalized = os.path.normpath(relative)
+    if os.path.isabs(normalized) or normalized == ".." or normalized.startswith(".." + os.sep):
+        raise DataFormatError(
+            file, f"image path {relative!r} escapes the image root {root}", record
+        )
+    return ImagePart.from_file(Path(root) / normalized, key=relative)
 
 
 def require_keys(record: Any, keys: Iterable[str], file: str | Path, index: str | int) -> None:

@@ -22,8 +22,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.data.docs import DataFormatError, Doc, LoadedData, fingerprint_files, require_keys
-from emu2_eval.prompts import ImagePart
+from emu2_eval.data.docs import (
+    DataFormatError,
+    Doc,
+    LoadedData,
+    fingerprint_files,
+    image_under,
+    require_keys,
+)
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
@@ -78,7 +84,7 @@ def load_hateful_memes(annotations: str, root: str) -> LoadedData:
             )
         fields: dict[str, Any] = {
             "text": record["text"],
-            "image": ImagePart.from_file(root_dir / record["img"], key=record["img"]),
+            "image": image_under(root_dir, record["img"], path, doc_id),
         }
         if has_labels:
             fields["label"] = _label(record, path, doc_id, line_no)

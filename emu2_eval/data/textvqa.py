@@ -27,11 +27,11 @@ from emu2_eval.data.docs import (
     Doc,
     LoadedData,
     fingerprint_files,
+    image_under,
     read_json,
     require_keys,
 )
 from emu2_eval.data.vqa import majority_answer
-from emu2_eval.prompts import ImagePart
 
 
 def _answers(record: dict[str, Any], path: Path, doc_id: str) -> list[str]:
@@ -71,7 +71,7 @@ def load_textvqa(annotations: str, images: str) -> LoadedData:
         fields: dict[str, Any] = {
             "question": record["question"],
             "image_id": image_id,
-            "image": ImagePart.from_file(image_dir / file_name, key=file_name),
+            "image": image_under(image_dir, file_name, path, doc_id),
         }
         if has_answers:
             fields["answers"] = _answers(record, path, doc_id)

@@ -16,10 +16,10 @@ from emu2_eval.data.docs import (
     Doc,
     LoadedData,
     fingerprint_files,
+    image_under,
     read_json,
     require_keys,
 )
-from emu2_eval.prompts import ImagePart
 
 DEFAULT_IMAGE_PATTERN = "COCO_{data_subtype}_{image_id:012d}.jpg"
 
@@ -80,7 +80,7 @@ def load_vqa_official(
         fields = {
             "question": question["question"],
             "image_id": question["image_id"],
-            "image": ImagePart.from_file(image_dir / file_name, key=file_name),
+            "image": image_under(image_dir, file_name, questions_path, question_id),
         }
         if annotations:
             ann = answers_by_question.get(question_id)

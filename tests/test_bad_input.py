@@ -1,0 +1,193 @@
+"""Bad input: each case of docs/bad_input.md that is not covered elsewhere, with its message."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from emu2_eval.cli import main
+from emu2_eval.data.docs import DataFormatError
+from emu2_eval.data.hateful_memes import load_hateful_memes
+from emu2_eval.data.vqa import load_vqa_official
+from emu2_eval.engine.evaluate import evaluate
+from emu2_eval.prompts import ImageLoadError, ImagePart
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def task_dir(tmp_path, monkeypatch):
+    from emu2_eval.tasks import locations
+
+    monkeypatch.setattr(locations, "_extra_dirs", [])
+    directory = tmp_path / "tasks"
+    directory.mkdir()
+    locations.add_task_dir(directory)
+    return directory
+
+
+def test_wrong_types_name_the_record(demo_dir: Path, tmp_path: Path) -> None:
+    payload = json.loads((demo_dir / "vqa/annotations_val2014.json").read_text())
+    payload["annotations"][3]["answers"] = "red"
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(payload))
+    qid = payload["annotations"][3]["question_id"]
+    with pytest.raises(
+        DataFormatError, match=rf"a\.json, record {qid}: answers must be a non-empty list"
+    ):
+        load_vqa_official(
+            str(demo_dir / "vqa/questions_val2014.json"),
+            str(demo_dir / "images/val2014"),
+            str(path),
+        )
+
+
+def test_truncated_annotation_file(demo_dir: Path, tmp_path: Path) -> None:
+    text = (demo_dir / "vqa/annotations_val2014.json").read_text()
+    path = tmp_path / "a.json"
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(DataFormatError, match=r"a\.json: invalid JSON at line 1"):
+        load_vqa_official(
+            str(demo_dir / "vqa/questions_val2014.json"),
+            str(demo_dir / "images/val2014"),
+            str(path),
+        )
+
+
+def test_image_paths_cannot_escape_the_dataset_root(demo_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "memes"
+    root.mkdir()
+    for name in ("../../etc/passwd", "/etc/passwd", "img/../../secret.png"):
+        (root / "dev.jsonl").write_text(json.dumps({"id": 1, "img": name, "text": "t", "label": 0}))
+        with pytest.raises(DataFormatError, match="escapes the image root"):
+            load_hateful_memes(str(root / "dev.jsonl"), str(root))
+    # a name that goes down and up again inside the root is fine
+    (root / "dev.jsonl").write_text(json.dumps({"id": 1, "img": "img/../a.png", "text": "t"}))
+    assert load_hateful_memes(str(root / "dev.jsonl"), str(root)).docs[0]["image"].path == str(
+        root / "a.png"
+    )
+
+
+def test_zero_byte_and_bomb_images_are_refused(tmp_path: Path, monkeypatch) -> None:
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageLoadError, match=r"empty\.jpg.*UnidentifiedImageError"):
+        ImagePart.from_file(empty).load()
+    buffer = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(buffer, "PNG")  # 9 Mpx in a few KB
+    monkeypatch.setenv("EMU2_EVAL_MAX_IMAGE_PIXELS", "4000000")
+    with pytest.raises(ImageLoadError, match=r"3000x3000 pixels exceeds the limit of 4000000"):
+        ImagePart.from_bytes(buffer.getvalue()).load()
+    monkeypatch.setenv("EMU2_EVAL_MAX_IMAGE_PIXELS", "10000000")
+    assert ImagePart.from_bytes(buffer.getvalue()).load().size == (3000, 3000)
+
+
+def test_bad_images_in_a_run_are_counted_not_fatal(task_dir, demo_dir, tmp_path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    images = data / "images" / "val2014"
+    (images / "COCO_val2014_000000000001.jpg").write_bytes(b"")
+    buffer = io.BytesIO()
+    Image.new("L", (3000, 3000)).save(buffer, "JPEG")
+    (images / "COCO_val2014_000000000002.jpg").write_bytes(buffer.getvalue())
+    source = (REPO / "tasks" / "demo" / "demo_vqa.yaml").read_text()
+    (task_dir / "bad.yaml").write_text(
+        source.replace("task: demo_vqa", "task: bad_images").replace("{demo}", str(data))
+    )
+    import os
+
+    os.environ["EMU2_EVAL_MAX_IMAGE_PIXELS"] = "4000000"
+    try:
+        results = evaluate(
+            "tiny-vlm", {}, ["bad_images"], tmp_path / "run", limit=12, batch_size=4, progress=False
+        )
+    finally:
+        del os.environ["EMU2_EVAL_MAX_IMAGE_PIXELS"]
+    block = results["tasks"]["bad_images"]
+    assert block["n_errors"] == 8 and block["n_scored"] == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--limit", "0"], "--limit must be at least 1"),
+        (["--shots", "-1"], "--shots must be >= 0"),
+        (["--shots", "4", "--tasks", "demo_caption"], "has no 'fewshot' pool"),
+        (["--model-args", "pretrained"], "expected key=value"),
+        (["--model-args", "colour=red"], "does not accept argument(s) colour"),
+    ],
+)
+def test_contradictory_or_invalid_options(args, message, tmp_path) -> None:
+    base = ["run", "--model", "tiny-vlm", "--tasks", "demo_vqa", "--output", str(tmp_path / "o")]
+    if "--tasks" in args:
+        base = base[:3] + base[5:]
+    result = CliRunner().invoke(main, base + args)
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_corrupt_cache_file_is_named(tmp_path: Path) -> None:
+    from emu2_eval.engine.cache import ResponseCache
+
+    path = tmp_path / "cache.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RuntimeError, match=r"cache\.sqlite is unreadable"):
+        ResponseCache(path).get_many(["x"])
+
+
+def test_corrupt_results_json_in_run_directory_is_named(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "results.json").write_text('{"tasks": ')
+    result = CliRunner().invoke(
+        main,
+        ["run", "--model", "tiny-vlm", "--tasks", "demo_vqa", "--limit", "1", "--output", str(out)],
+    )
+    assert result.exit_code == 1 and "results.json is not valid JSON" in result.output
+
+
+def test_nan_loglikelihoods_are_a_clear_error() -> None:
+    from emu2_eval.metrics.base import Sample
+    from emu2_eval.metrics.roc_auc import RocAucMetric
+
+    samples = [
+        Sample(str(i), {"label": i % 2}, [float("nan") if i == 2 else -1.0 * i, -1.0])
+        for i in range(6)
+    ]
+    with pytest.raises(ValueError, match="doc 2 has no finite log-likelihood"):
+        RocAucMetric().score(samples)
+
+
+BLOCKED_NETWORK = """
+import socket, sys
+def refuse(*args, **kwargs):
+    raise OSError("network access attempted during an offline run")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+from emu2_eval.cli import main
+sys.exit(main(["run", "--model", "tiny-vlm", "--tasks", "demo_vqa,demo_caption", "--limit", "4",
+               "--output", sys.argv[1], "--no-progress"], standalone_mode=False) or 0)
+"""
+
+
+@pytest.mark.slow
+def test_demo_runs_with_the_network_blocked(tmp_path: Path, tiny_model_dir, demo_dir) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKED_NETWORK, str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "network access attempted" not in result.stderr
+    assert (tmp_path / "o" / "results.json").is_file()
