@@ -191,3 +191,41 @@ def test_demo_runs_with_the_network_blocked(tmp_path: Path, tiny_model_dir, demo
     assert result.returncode == 0, result.stderr[-3000:]
     assert "network access attempted" not in result.stderr
     assert (tmp_path / "o" / "results.json").is_file()
+
+
+def test_checksum_manifest_fails_loudly_on_mismatch(task_dir, demo_dir, tmp_path) -> None:
+    import hashlib
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir / "vqa", data / "vqa")
+    lines = [
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  vqa/{p.name}"
+        for p in sorted((data / "vqa").glob("*_val2014.json"))
+    ]
+    (data / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    source = (REPO / "tasks" / "demo" / "demo_vqa.yaml").read_text()
+    source = (
+        source.replace("task: demo_vqa", "task: checked")
+        .replace(
+            '    questions: "{demo}/vqa/questions_val2014.json"',
+            f'    questions: "{data}/vqa/questions_val2014.json"',
+        )
+        .replace(
+            '    annotations: "{demo}/vqa/annotations_val2014.json"',
+            f'    annotations: "{data}/vqa/annotations_val2014.json"',
+        )
+        .replace(
+            "  loader: vqa_official\n",
+            f"  loader: vqa_official\n  checksums: {data}/SHA256SUMS\n",
+            1,
+        )
+    )
+    (task_dir / "checked.yaml").write_text(source)
+    from emu2_eval.integrity import ChecksumMismatchError
+    from emu2_eval.tasks.registry import get_task
+
+    assert len(get_task("checked").load().docs) == 96
+    annotations = data / "vqa" / "annotations_val2014.json"
+    annotations.write_text(annotations.read_text().replace('"red"', '"blue"', 1))
+    with pytest.raises(ChecksumMismatchError, match=r"annotations_val2014\.json has sha256"):
+        get_task("checked").load()

@@ -131,6 +131,12 @@ class TaskConfig:
         """sha256 of the file's parsed content: records exactly which config produced a result."""
         return stable_hash(self.raw)
 
+    @property
+    def checksums(self) -> str | None:
+        """A sha256sum-style file listing the dataset's files, checked before loading."""
+        dataset = self.raw.get("dataset") or {}
+        return resolve_roots(dataset["checksums"]) if dataset.get("checksums") else None
+
     def resolved_loader_args(self) -> dict[str, Any]:
         """Loader arguments with ``{root}`` prefixes (``{data_root}``, ``{demo}``) expanded."""
         return {key: resolve_roots(value) for key, value in self.loader_args.items()}
@@ -242,6 +248,13 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
             problems.append("'dataset.args' must be a mapping")
             loader_args = {}
         _check_roots(loader_args, problems)
+        unknown_dataset = set(dataset) - {"loader", "args", "checksums"}
+        if unknown_dataset:
+            problems.append(f"dataset: unknown key(s) {', '.join(sorted(unknown_dataset))}")
+        checksums = dataset.get("checksums")
+        if checksums is not None and not isinstance(checksums, str):
+            problems.append("dataset.checksums must be the path of a sha256sum-style file")
+        _check_roots(checksums, problems)
     request = raw.get("request", "generate")
     if request not in REQUEST_KINDS:
         problems.append(f"unknown request kind {request!r}; valid: {', '.join(REQUEST_KINDS)}")

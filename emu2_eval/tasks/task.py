@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from functools import cached_property
 
 from emu2_eval.data.docs import Doc, LoadedData
+from emu2_eval.integrity import verify_checksums
 from emu2_eval.prompts import ImagePart, Part, TextPart
 from emu2_eval.registry import DATA_LOADERS, DEMO_SELECTORS
 from emu2_eval.requests import Request
@@ -48,6 +49,8 @@ class Task:
 
     def load(self) -> LoadedData:
         """Read the dataset through its registered loader (paths resolved now, not at parse)."""
+        if self.config.checksums:
+            verify_checksums(self.config.checksums)
         loader = DATA_LOADERS.get(self.config.loader)
         return loader(**self.config.resolved_loader_args())
 
