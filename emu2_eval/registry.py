@@ -64,6 +64,8 @@ class Registry:
 MODELS = Registry(
     "model",
     {
+        "emu2": "emu2_eval.models.emu2.adapter:Emu2Adapter",
+        "emu2-remote": "emu2_eval.models.emu2.remote:Emu2RemoteAdapter",
         "hf-vlm": "emu2_eval.models.hf_vlm:HFVisionLanguageAdapter",
         "tiny-vlm": "emu2_eval.models.tiny_vlm:TinyVLMAdapter",
     },

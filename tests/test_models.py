@@ -116,7 +116,7 @@ def test_model_args_parsing() -> None:
 
 
 def test_unknown_model_and_arguments_are_named() -> None:
-    with pytest.raises(UnknownNameError, match="valid models: hf-vlm, tiny-vlm"):
+    with pytest.raises(UnknownNameError, match="valid models: emu2, emu2-remote, hf-vlm, tiny-vlm"):
         build_adapter("tiny-vml", {})
     with pytest.raises(ValueError, match="does not accept argument\\(s\\) colour"):
         build_adapter("tiny-vlm", {"colour": "red"})

@@ -146,4 +146,4 @@ def test_cli_run_rejects_unknown_task_and_model(tmp_path: Path) -> None:
         main, ["run", "--model", "emu3", "--tasks", "demo_vqa", "--output", str(tmp_path / "o")]
     )
     assert result.exit_code == 1 and "unknown model 'emu3'" in result.output
-    assert "hf-vlm, tiny-vlm" in result.output
+    assert "emu2, emu2-remote, hf-vlm, tiny-vlm" in result.output

@@ -1,0 +1,222 @@
+"""``emu2`` adapter: native Emu2 / Emu2-Chat on current transformers for the harness.
+
+Renders the harness's interleaved parts as Emu2 text (``[<IMG_PLH>]`` per image; Emu2-Chat's
+template and system message on top), tokenises with the reference ids by default, and serves
+``generate`` (published short-answer defaults unless the task sets its own) and
+``loglikelihood`` (sum of continuation-token log-probabilities after the prompt).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.fingerprint import checkpoint_fingerprint
+from emu2_eval.prompts import Part
+from emu2_eval.requests import Request
+
+logger = logging.getLogger(__name__)
+CHAT_TEMPLATE = "{system}[USER]: {prompt}[ASSISTANT]:"
+
+
+class Emu2Adapter(ModelAdapter):
+    """BAAI/Emu2 or BAAI/Emu2-Chat from a hub id or a local directory in the published layout."""
+
+    name = "emu2"
+    supported_kinds = frozenset({"generate", "loglikelihood"})
+
+    def __init__(
+        self,
+        pretrained: str,
+        dtype: str = "auto",
+        device: str = "auto",
+        device_map: str | None = None,
+        max_memory: str | None = None,
+        variant: str | None = None,
+        tokenization: str = "reference",
+        system_message: str = "short",
+        load_in_8bit: bool = False,
+        load_in_4bit: bool = False,
+        attn_implementation: str | None = None,
+        revision: str | None = None,
+    ) -> None:
+        from emu2_eval.models.emu2.config import VARIANTS, Emu2Config
+        from emu2_eval.models.emu2.constants import special_tokens
+        from emu2_eval.models.emu2.pretrained import from_pretrained, resolve_checkpoint
+        from emu2_eval.models.emu2.tokenization import FIRST_ADDED_ID, Emu2Tokenizer
+
+        path = resolve_checkpoint(pretrained, revision)
+        config = Emu2Config.from_pretrained(path)
+        variant = variant or config.model_version
+        if variant not in VARIANTS:
+            raise ValueError(f"variant {variant!r} is not one of {', '.join(VARIANTS)}")
+        self.pretrained = str(pretrained)
+        self.path = path
+        self.variant = variant
+        self.system_message = system_message
+        needed = FIRST_ADDED_ID + 1 + len(special_tokens(variant))  # LLaMA + [PAD] + specials
+        if needed > config.vocab_size:
+            raise ValueError(
+                f"variant {variant!r} needs {needed} tokens but {path}/config.json has "
+                f"vocab_size {config.vocab_size} (model_version {config.model_version!r})"
+            )
+        self.tokenizer = Emu2Tokenizer.from_pretrained(path, variant, tokenization)
+        self.model, self.load_report = from_pretrained(
+            path,
+            dtype=dtype,
+            device=device,
+            device_map=device_map,
+            max_memory=max_memory,
+            load_in_8bit=load_in_8bit,
+            load_in_4bit=load_in_4bit,
+            attn_implementation=attn_implementation,
+            config=config,
+        )
+        logger.info(
+            "Emu2 %s: %d tensors from %s in %.1fs (%s on %s, tokenization %s)",
+            variant,
+            self.load_report.tensors,
+            path,
+            self.load_report.seconds,
+            self.load_report.dtype,
+            self.load_report.device,
+            tokenization,
+        )
+        self.model.image_token_id = self.tokenizer.token_id("<image>")
+        self.model.video_token_id = self.tokenizer.token_id("[gIMG]")
+        self.config = config
+
+    # -- identity ----------------------------------------------------------------------------
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "adapter": self.name,
+            "variant": self.variant,
+            "tokenization": self.tokenizer.tokenization,
+            "dtype": self.load_report.dtype,
+            "quantization": self.load_report.quantization,
+            "system_message": self.system_message if self.variant == "chat" else None,
+            "n_query": self.config.vision_config.n_query,
+        }
+
+    def fingerprint(self) -> str:
+        return checkpoint_fingerprint(Path(self.path), self._settings())
+
+    def describe(self) -> dict[str, Any]:
+        from emu2_eval.models.emu2.generation import PUBLISHED_DEFAULTS
+
+        report = self.load_report
+        return {
+            **self._settings(),
+            "pretrained": self.pretrained,
+            "path": report.path,
+            "device": report.device,
+            "device_map": report.device_map,
+            "weight_files": len(report.files),
+            "tensors_loaded": report.tensors,
+            "load_seconds": report.seconds,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "image_size": self.config.vision_config.image_size,
+            "preprocess": "resize bicubic (no crop), CLIP mean/std",
+            "chat_template": CHAT_TEMPLATE if self.variant == "chat" else None,
+            "generation_defaults": PUBLISHED_DEFAULTS,
+            "attn_implementation": self.model.lm.config._attn_implementation,
+            **self.tokenizer.describe(),
+        }
+
+    # -- rendering ---------------------------------------------------------------------------
+    def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
+        """Emu2 prompt text (placeholders expanded) and the image parts, in order."""
+        from emu2_eval.models.emu2.prompting import (
+            chat_prompt,
+            expand_placeholders,
+            parts_to_text,
+            system_message,
+        )
+
+        text, images = parts_to_text(parts)
+        if self.variant == "chat":
+            text = chat_prompt(text, system_message(self.system_message))
+        vision = self.config.vision_config
+        return expand_placeholders(text, vision.n_query, vision.v_query), images
+
+    def _pixels(self, images: Sequence[Any]) -> Any:
+        from emu2_eval.models.emu2.preprocess import preprocess_images
+
+        size = self.config.vision_config.image_size
+        return preprocess_images([self._decode(image) for image in images], size)
+
+    def _decode(self, part: Any) -> Any:
+        """The engine's prefetched image when the base class offers one, else read it now."""
+        load_image = getattr(super(), "load_image", None)
+        return load_image(part) if load_image is not None else part.load()
+
+    # -- requests ----------------------------------------------------------------------------
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        """Batched by shared options (left padding); the batch order of images is kept."""
+        groups: dict[Any, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(request.options, []).append(index)
+        answers: list[str] = [""] * len(requests)
+        for options, indices in groups.items():
+            texts = self._generate_group([requests[i] for i in indices], dict(options))
+            for index, text in zip(indices, texts, strict=True):
+                answers[index] = text
+        return answers
+
+    def _generate_group(self, requests: Sequence[Request], options: dict[str, Any]) -> list[str]:
+        import torch
+
+        from emu2_eval.models.emu2.generation import generation_kwargs
+
+        rendered = [self.render(r.prompt) for r in requests]
+        input_ids, attention_mask = self.tokenizer([text for text, _ in rendered])
+        pixels = self._pixels([image for _, images in rendered for image in images])
+        kwargs = generation_kwargs(
+            options,
+            self.tokenizer.pad_token_id,
+            self.tokenizer.bos_token_id,
+            self.tokenizer.eos_token_id,
+        )
+        if options.get("do_sample") and "seed" in options:
+            torch.manual_seed(int(options["seed"]))
+        with torch.inference_mode():
+            output = self.model.generate(input_ids, attention_mask, pixel_values=pixels, **kwargs)
+        sequences = output.sequences if hasattr(output, "sequences") else output
+        return [self.tokenizer.decode(row.tolist()) for row in sequences]
+
+    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+        """Per request, the summed log-probability of each continuation after the prompt."""
+        return [self._score(request) for request in requests]
+
+    def _score(self, request: Request) -> list[float]:
+        import torch
+
+        if not request.continuations:
+            raise ValueError(f"request {request.doc_id!r} has no continuations to score")
+        prompt, images = self.render(request.prompt)
+        prompt_ids = self.tokenizer.encode(prompt)
+        continuations = []
+        for text in request.continuations:
+            ids = self.tokenizer.encode_continuation(prompt, text)
+            if not ids:
+                raise ValueError(f"continuation {text!r} tokenizes to nothing")
+            continuations.append(ids)
+        input_ids, attention_mask = self.tokenizer.pad([prompt_ids + c for c in continuations])
+        pixels = self._pixels(images)
+        with torch.inference_mode():
+            features = None
+            if pixels is not None:
+                features = self.model.visual_embeddings(pixels, self.config.vision_config.n_query)
+                features = features.repeat(len(continuations), 1)
+            logits = self.model(input_ids, attention_mask, image_features=features).float()
+        scores = []
+        width = input_ids.shape[1]
+        for row, ids in enumerate(continuations):
+            n = len(ids)
+            logprobs = torch.log_softmax(logits[row, width - n - 1 : width - 1], dim=-1)
+            target = torch.tensor(ids, device=logprobs.device).unsqueeze(1)
+            scores.append(float(logprobs.gather(1, target).sum()))
+        return scores

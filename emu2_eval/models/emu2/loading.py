@@ -1,0 +1,231 @@
+"""Read and write Emu2 weights in the published layout, with the published names, no conversion.
+
+Layout: sharded ``pytorch_model-0000x-of-0000y.bin`` (or ``model-...safetensors``) with their
+``*.index.json``, or a single ``pytorch_model.bin`` / ``model.safetensors``. Names are those of
+BAAI/Emu2 (``model.visual.*``, ``model.decoder.lm.*``, ``project_up.weight``,
+``project_down.weight``). Three spellings are accepted on the way in and normalised here:
+
+* ``model.visual.blocks.N.attn.q_bias`` / ``v_bias`` (native code) -> the published fused
+  ``attn.qkv.bias`` = cat(q_bias, zeros, v_bias) (the key projection has no bias);
+* ``*.rotary_emb.inv_freq`` buffers that transformers 4.31 saved: recomputed today, dropped;
+* the native module prefixes ``visual.`` / ``decoder.`` -> ``model.visual.`` / ``model.decoder.``.
+
+Anything else that does not match the model, or a tensor the model expects and the checkpoint
+lacks, is an error that lists the names: a silently half-loaded 37B model is worse than none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+INDEX_NAMES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+SINGLE_NAMES = ("model.safetensors", "pytorch_model.bin")
+_SPLIT_BIAS = re.compile(r"^(.*\.attn)\.(q_bias|v_bias)$")
+_NATIVE_PREFIXES = ("visual.", "decoder.")
+_SHOWN = 20
+
+
+class Emu2LoadError(RuntimeError):
+    """The checkpoint does not match the model; the message lists the offending tensor names."""
+
+
+# -- finding files --------------------------------------------------------------------------
+def weight_files(directory: str | Path) -> list[Path]:
+    """The weight files of a checkpoint directory, in shard order."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} is not a directory")
+    for name in INDEX_NAMES:
+        index_path = directory / name
+        if index_path.is_file():
+            try:
+                index = json.loads(index_path.read_text(encoding="utf-8"))
+                shards = sorted(set(index["weight_map"].values()))
+            except (json.JSONDecodeError, KeyError, AttributeError) as exc:
+                raise Emu2LoadError(f"{index_path}: not a weight index ({exc})") from None
+            missing = [s for s in shards if not (directory / s).is_file()]
+            if missing:
+                raise FileNotFoundError(
+                    f"{index_path} lists shard(s) missing from {directory}: {', '.join(missing)}"
+                )
+            return [directory / s for s in shards]
+    for name in SINGLE_NAMES:
+        if (directory / name).is_file():
+            return [directory / name]
+    present = sorted(p.name for p in directory.iterdir())
+    raise FileNotFoundError(
+        f"no Emu2 weights in {directory}: expected one of {', '.join(INDEX_NAMES + SINGLE_NAMES)}; "
+        f"found {', '.join(present) or 'nothing'}"
+    )
+
+
+def read_shard(path: Path) -> dict[str, torch.Tensor]:
+    """One shard on CPU (memory-mapped where the format allows)."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    try:
+        return torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except Exception as exc:  # pickle errors come in many types
+        raise Emu2LoadError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+
+
+# -- names ----------------------------------------------------------------------------------
+class KeyNormalizer:
+    """Maps checkpoint tensors to model names; holds a q_bias until its v_bias arrives.
+
+    The two halves of a split bias may sit in different shards, so pending halves persist across
+    calls; :meth:`leftovers` reports halves that never found their partner.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, dict[str, torch.Tensor]] = {}
+        self.dropped: list[str] = []
+
+    def __call__(self, name: str, tensor: torch.Tensor) -> Iterator[tuple[str, torch.Tensor]]:
+        if name.endswith("rotary_emb.inv_freq"):
+            self.dropped.append(name)
+            return
+        if name.startswith(_NATIVE_PREFIXES):
+            name = "model." + name
+        match = _SPLIT_BIAS.match(name)
+        if match is None:
+            yield name, tensor
+            return
+        prefix, which = match.groups()
+        halves = self._pending.setdefault(prefix, {})
+        halves[which] = tensor
+        if len(halves) == 2:
+            del self._pending[prefix]
+            q_bias, v_bias = halves["q_bias"], halves["v_bias"]
+            yield f"{prefix}.qkv.bias", torch.cat([q_bias, torch.zeros_like(v_bias), v_bias])
+
+    def leftovers(self) -> list[str]:
+        return [f"{prefix}.{which}" for prefix, h in self._pending.items() for which in h]
+
+
+def expected_tensors(model: torch.nn.Module) -> dict[str, torch.Size]:
+    """Names and shapes a checkpoint must provide: parameters and persistent buffers.
+
+    Read from the modules rather than ``state_dict()``, whose hooks (e.g. bitsandbytes layers)
+    may add serialisation-only entries that no published checkpoint has.
+    """
+    expected = {name: param.shape for name, param in model.named_parameters()}
+    for prefix, module in model.named_modules():
+        for name, buffer in module.named_buffers(recurse=False):
+            if name not in module._non_persistent_buffers_set:
+                expected[f"{prefix}.{name}" if prefix else name] = buffer.shape
+    return expected
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOWN])
+    return shown + (f" ... ({len(names) - _SHOWN} more)" if len(names) > _SHOWN else "")
+
+
+# -- loading --------------------------------------------------------------------------------
+def load_weights(
+    model: torch.nn.Module,
+    directory: str | Path,
+    dtype: torch.dtype | None = None,
+    device_for: Callable[[str], Any] | None = None,
+    setter: Callable[[torch.nn.Module, str, torch.Tensor, Any], bool] | None = None,
+) -> dict[str, Any]:
+    """Stream every shard into ``model`` (which may live on the meta device).
+
+    ``device_for(name)`` places each tensor (default: CPU); floating tensors are cast to ``dtype``.
+    ``setter`` may take over a tensor (quantised layers) by returning True.
+    Raises :class:`Emu2LoadError` listing missing, unexpected and mis-shaped tensors.
+    """
+    from accelerate.utils import set_module_tensor_to_device
+
+    files = weight_files(directory)
+    expected = expected_tensors(model)
+    normalize = KeyNormalizer()
+    loaded: set[str] = set()
+    unexpected: list[str] = []
+    mismatched: list[str] = []
+    for path in files:
+        for raw_name, raw in read_shard(path).items():
+            for name, tensor in normalize(raw_name, raw):
+                if name not in expected:
+                    unexpected.append(name)
+                    continue
+                if tensor.shape != expected[name]:
+                    mismatched.append(
+                        f"{name} (checkpoint {tuple(tensor.shape)}, model {tuple(expected[name])})"
+                    )
+                    continue
+                if dtype is not None and tensor.is_floating_point():
+                    tensor = tensor.to(dtype)
+                device = device_for(name) if device_for else "cpu"
+                if setter is None or not setter(model, name, tensor, device):
+                    set_module_tensor_to_device(model, name, device, value=tensor)
+                loaded.add(name)
+    unexpected += normalize.leftovers()
+    missing = sorted(set(expected) - loaded)
+    if missing or unexpected or mismatched:
+        problems = []
+        if missing:
+            problems.append(f"missing {len(missing)} tensor(s): {_listing(missing)}")
+        if unexpected:
+            problems.append(
+                f"unexpected {len(unexpected)} tensor(s): {_listing(sorted(unexpected))}"
+            )
+        if mismatched:
+            problems.append(f"{len(mismatched)} shape mismatch(es): {_listing(mismatched)}")
+        raise Emu2LoadError(
+            f"checkpoint {directory} does not match the Emu2 model built from its config.json: "
+            + "; ".join(problems)
+        )
+    return {"files": [p.name for p in files], "tensors": len(loaded), "dropped": normalize.dropped}
+
+
+# -- saving ---------------------------------------------------------------------------------
+def save_checkpoint(
+    state_dict: dict[str, torch.Tensor],
+    directory: str | Path,
+    max_shard_bytes: int = 5 * 1024**3,
+    safe_serialization: bool = False,
+) -> list[Path]:
+    """Write tensors in the published sharded layout with its index (in insertion order)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, tensor in state_dict.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = tensor.detach().contiguous().cpu()
+        size += nbytes
+    total = len(shards)
+    stem, ext = ("model", "safetensors") if safe_serialization else ("pytorch_model", "bin")
+    weight_map: dict[str, str] = {}
+    paths = []
+    for number, shard in enumerate(shards, 1):
+        name = f"{stem}-{number:05d}-of-{total:05d}.{ext}"
+        path = directory / name
+        if safe_serialization:
+            from safetensors.torch import save_file
+
+            save_file(shard, str(path), metadata={"format": "pt"})
+        else:
+            torch.save(shard, path)
+        weight_map.update(dict.fromkeys(shard, name))
+        paths.append(path)
+    index = {
+        "metadata": {"total_size": sum(t.numel() * t.element_size() for t in state_dict.values())},
+        "weight_map": dict(sorted(weight_map.items())),
+    }
+    index_name = INDEX_NAMES[0] if safe_serialization else INDEX_NAMES[1]
+    (directory / index_name).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+    return paths

@@ -1,0 +1,57 @@
+"""Emu2 prompt text: harness parts -> placeholders -> expanded special-token sequences.
+
+The harness hands over interleaved :class:`TextPart`/:class:`ImagePart`; Emu2 writes one
+``[<IMG_PLH>]`` per image, which expands to ``[IMG]`` + ``<image>`` x n_query + ``[/IMG]`` (and
+``[<VID_PLH>]`` to ``[IMG]`` + ``[gIMG]`` x v_query + ``[/IMG]`` per video frame). Emu2-Chat wraps
+the text in its template ``system + "[USER]: " + text + "[ASSISTANT]:"`` (the published HF code; the
+native code's extra spaces around the role tokens vanish under the reference tokenisation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from emu2_eval.models.emu2.constants import (
+    ASSISTANT_TOKEN,
+    GIMG_TOKEN,
+    IMAGE_PLACEHOLDER,
+    IMAGE_TOKEN,
+    IMG_END_TOKEN,
+    IMG_TOKEN,
+    SYSTEM_MESSAGES,
+    USER_TOKEN,
+    VIDEO_PLACEHOLDER,
+)
+from emu2_eval.prompts import ImagePart, Part, TextPart
+
+
+def parts_to_text(parts: Sequence[Part]) -> tuple[str, list[ImagePart]]:
+    """Text with ``[<IMG_PLH>]`` at each image, and the images in prompt order."""
+    chunks: list[str] = []
+    images: list[ImagePart] = []
+    for part in parts:
+        if isinstance(part, TextPart):
+            chunks.append(part.text)
+        elif isinstance(part, ImagePart):
+            chunks.append(IMAGE_PLACEHOLDER)
+            images.append(part)
+        else:
+            raise TypeError(f"unsupported prompt part {type(part).__name__}")
+    return "".join(chunks), images
+
+
+def expand_placeholders(text: str, n_query: int, v_query: int) -> str:
+    """Replace image/video placeholders by the token runs the visual features will fill."""
+    image = IMG_TOKEN + IMAGE_TOKEN * n_query + IMG_END_TOKEN
+    video = IMG_TOKEN + GIMG_TOKEN * v_query + IMG_END_TOKEN
+    return text.replace(IMAGE_PLACEHOLDER, image).replace(VIDEO_PLACEHOLDER, video)
+
+
+def system_message(name_or_text: str) -> str:
+    """A named system message (short|detailed|none) or, failing that, the text itself."""
+    return SYSTEM_MESSAGES.get(name_or_text, name_or_text)
+
+
+def chat_prompt(text: str, system: str = "") -> str:
+    """Emu2-Chat's single-turn template."""
+    return f"{system}{USER_TOKEN}: {text}{ASSISTANT_TOKEN}:"
