@@ -38,3 +38,15 @@ def tiny_adapter(tiny_model_dir: Path):
     from emu2_eval.models.tiny_vlm import TinyVLMAdapter
 
     return TinyVLMAdapter(pretrained=str(tiny_model_dir))
+
+
+@pytest.fixture
+def task_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private task directory searched before the project's tasks (reset after the test)."""
+    from emu2_eval.tasks import locations
+
+    monkeypatch.setattr(locations, "_extra_dirs", [])
+    directory = tmp_path / "tasks"
+    directory.mkdir()
+    locations.add_task_dir(directory)
+    return directory

@@ -23,17 +23,6 @@ from emu2_eval.prompts import ImageLoadError, ImagePart
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def task_dir(tmp_path, monkeypatch):
-    from emu2_eval.tasks import locations
-
-    monkeypatch.setattr(locations, "_extra_dirs", [])
-    directory = tmp_path / "tasks"
-    directory.mkdir()
-    locations.add_task_dir(directory)
-    return directory
-
-
 def test_wrong_types_name_the_record(demo_dir: Path, tmp_path: Path) -> None:
     payload = json.loads((demo_dir / "vqa/annotations_val2014.json").read_text())
     payload["annotations"][3]["answers"] = "red"

@@ -31,18 +31,6 @@ class EmptyAnswerAdapter(ModelAdapter):
         return ["" for _ in requests]
 
 
-@pytest.fixture
-def task_dir(tmp_path, monkeypatch):
-    """A private task directory searched before the project's tasks."""
-    from emu2_eval.tasks import locations
-
-    monkeypatch.setattr(locations, "_extra_dirs", [])
-    directory = tmp_path / "tasks"
-    directory.mkdir()
-    locations.add_task_dir(directory)
-    return directory
-
-
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, isolated_home):
     output = tmp_path_factory.mktemp("run")

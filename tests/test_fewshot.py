@@ -24,17 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_VQA = (REPO / "tasks" / "demo" / "demo_vqa.yaml").read_text()
 
 
-@pytest.fixture
-def task_dir(tmp_path, monkeypatch):
-    from emu2_eval.tasks import locations
-
-    monkeypatch.setattr(locations, "_extra_dirs", [])
-    directory = tmp_path / "tasks"
-    directory.mkdir()
-    locations.add_task_dir(directory)
-    return directory
-
-
 def _variant(task_dir: Path, name: str, **replace: str) -> str:
     text = DEMO_VQA.replace("task: demo_vqa", f"task: {name}")
     for old, new in replace.items():

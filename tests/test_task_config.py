@@ -24,15 +24,6 @@ metrics: [{{name: vqa_accuracy, variant: official}}]
 """
 
 
-@pytest.fixture
-def task_dir(tmp_path, monkeypatch):
-    from emu2_eval.tasks import locations
-
-    monkeypatch.setattr(locations, "_extra_dirs", [])
-    locations.add_task_dir(tmp_path)
-    return tmp_path
-
-
 def test_project_tasks_all_validate() -> None:
     valid, errors = validate_all()
     assert not errors, [str(e) for e in errors]
@@ -146,4 +137,6 @@ def test_cli_run_rejects_unknown_task_and_model(tmp_path: Path) -> None:
         main, ["run", "--model", "emu3", "--tasks", "demo_vqa", "--output", str(tmp_path / "o")]
     )
     assert result.exit_code == 1 and "unknown model 'emu3'" in result.output
-    assert "emu2, emu2-remote, hf-vlm, tiny-vlm" in result.output
+    from emu2_eval.registry import MODELS
+
+    assert "valid models: " + ", ".join(MODELS.names()) in result.output
