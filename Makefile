@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean gate
 
 setup: $(VENV)/.installed
 
@@ -26,3 +26,15 @@ test: setup lint
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
+
+# Score-regression gate (CI): the tiny model on 24 docs of each demo task, checked against the
+# committed baseline; fails when a metric drops below baseline - tolerance. Regenerate the
+# baseline (after an intended change) with:
+#   $(BIN)/emu2-eval baseline $(GATE_DIR) --output $(GATE_BASELINE)
+GATE_DIR ?= runs/gate
+GATE_BASELINE ?= results/baselines/demo_tiny_vlm.json
+gate: setup
+	rm -rf $(GATE_DIR)
+	$(BIN)/emu2-eval run --model tiny-vlm --tasks demo_vqa,demo_caption,demo_hateful_memes \
+		--limit 24 --batch-size 8 --no-progress --output $(GATE_DIR)
+	$(BIN)/emu2-eval check $(GATE_DIR) --baseline $(GATE_BASELINE)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -54,8 +56,69 @@ model_options = [
     click.option("--model-args", default="", help="Adapter arguments as k=v,k2=v2."),
     click.option("--tasks", "task_list", required=True, help="Comma-separated task names."),
     click.option("--limit", type=int, default=None, help="Only the first N docs of each task."),
-    click.option("--batch-size", type=int, default=1, show_default=True),
+    click.option(
+        "--batch-size",
+        default="1",
+        show_default=True,
+        help="Requests per model call, or 'auto': start at --max-batch-size and halve on "
+        "out-of-memory (the size used is recorded in results.json).",
+    ),
 ]
+parallel_options = [
+    click.option(
+        "--max-batch-size",
+        type=int,
+        default=64,
+        show_default=True,
+        help="Largest batch --batch-size auto tries.",
+    ),
+    click.option(
+        "--prefetch-workers",
+        type=int,
+        default=None,
+        help="Threads decoding the next batch's images while the model runs (0: off; "
+        "default: 2 with a GPU, 0 on a CPU).",
+    ),
+    click.option(
+        "--gpus-per-replica",
+        type=int,
+        default=1,
+        show_default=True,
+        help="GPUs per model replica; launch one process per replica (accelerate launch / "
+        "torchrun -m emu2_eval ...), each gets the next GPUs.",
+    ),
+    click.option(
+        "--max-memory",
+        default=None,
+        help="Memory per GPU of a replica for its device map, e.g. '0:70GiB,1:70GiB' (indices "
+        "within the replica), '70GiB' for each, plus 'cpu:100GiB' to allow offload.",
+    ),
+    click.option(
+        "--dist-timeout",
+        type=float,
+        default=600.0,
+        show_default=True,
+        help="Seconds a process waits for a silent peer before stopping with an error.",
+    ),
+]
+
+
+def _parallel_kwargs(
+    max_batch_size: int,
+    prefetch_workers: int | None,
+    gpus_per_replica: int,
+    max_memory: str | None,
+    dist_timeout: float,
+) -> dict:
+    """Throughput and topology options as keyword arguments of evaluate/run_sweep."""
+    from emu2_eval.engine.topology import Topology, parse_max_memory
+
+    return {
+        "max_batch_size": max_batch_size,
+        "prefetch_workers": prefetch_workers,
+        "topology": Topology(gpus_per_replica, parse_max_memory(max_memory)),
+        "dist_timeout": dist_timeout,
+    }
 
 
 def with_options(options):
@@ -124,6 +187,7 @@ def validate(include_path: tuple[str, ...]) -> None:
 
 @main.command()
 @with_options(model_options)
+@with_options(parallel_options)
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
@@ -158,7 +222,12 @@ def run(
     model_args: str,
     task_list: str,
     limit: int | None,
-    batch_size: int,
+    batch_size: str,
+    max_batch_size: int,
+    prefetch_workers: int | None,
+    gpus_per_replica: int,
+    max_memory: str | None,
+    dist_timeout: float,
     output: Path,
     cache: Path | None,
     seed: int,
@@ -168,6 +237,7 @@ def run(
     include_path: tuple[str, ...],
 ) -> None:
     """Run tasks on a model, write the run directory and print the report."""
+    from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.evaluate import evaluate
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.models.base import parse_model_args
@@ -186,15 +256,21 @@ def run(
             seed=seed,
             progress=not no_progress,
             fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+            **_parallel_kwargs(
+                max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
+            ),
         )
-    except USER_ERRORS as exc:
+    except (*USER_ERRORS, DistributedError) as exc:
         raise click.ClickException(str(exc)) from None
+    if results is None:  # another process of a data-parallel run: the main one reports
+        return
     click.echo(results_table(results).to_markdown(index=False))
     click.echo(f"\nrun directory: {output}")
 
 
 @main.command()
 @with_options(model_options)
+@with_options(parallel_options)
 @click.option("--shots", "shots_list", default="0,4,8,16", show_default=True)
 @click.option("--seeds", "seed_list", default="0,1,2", show_default=True)
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True)
@@ -212,7 +288,12 @@ def sweep(
     model_args: str,
     task_list: str,
     limit: int | None,
-    batch_size: int,
+    batch_size: str,
+    max_batch_size: int,
+    prefetch_workers: int | None,
+    gpus_per_replica: int,
+    max_memory: str | None,
+    dist_timeout: float,
     shots_list: str,
     seed_list: str,
     output: Path,
@@ -222,6 +303,7 @@ def sweep(
     include_path: tuple[str, ...],
 ) -> None:
     """Run a (task x shots x seed) grid of resumable cells; mean/std per shots beside the paper."""
+    from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.sweep import run_sweep
     from emu2_eval.models.base import parse_model_args
 
@@ -239,9 +321,14 @@ def sweep(
             context_policy=context_policy,
             reference_model=reference_model,
             progress=not no_progress,
+            **_parallel_kwargs(
+                max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
+            ),
         )
-    except USER_ERRORS as exc:
+    except (*USER_ERRORS, DistributedError) as exc:
         raise click.ClickException(str(exc)) from None
+    if summary is None:  # another process of a data-parallel run: the main one reports
+        return
     click.echo(summary.to_markdown(index=False))
     click.echo(f"\nsummary: {output / 'sweep_summary.csv'}  plot: {output / 'sweep.png'}")
 
@@ -258,6 +345,301 @@ def score(run_dir: Path) -> None:
     except USER_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(results_table(results).to_markdown(index=False))
+
+
+# -- statistics, comparison, regression gate and reports (issue 8) -----------------------------
+
+
+if TYPE_CHECKING:
+    from emu2_eval.stats.settings import BootstrapSettings
+
+
+class _Refused(click.ClickException):
+    """A comparison that must not be made (e.g. other documents): exit status 2, not 1."""
+
+    exit_code = 2
+
+
+def bootstrap_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--resamples/--bootstrap-seed/--confidence; None means the default (or recorded) value."""
+    function = click.option(
+        "--confidence",
+        type=float,
+        default=None,
+        help="Confidence level of the intervals [default: 0.95].",
+    )(function)
+    function = click.option(
+        "--bootstrap-seed", type=int, default=None, help="Seed of the resampling [default: 0]."
+    )(function)
+    return click.option(
+        "--resamples",
+        type=int,
+        default=None,
+        help="Bootstrap resamples of the documents [default: 1000].",
+    )(function)
+
+
+def _bootstrap_settings(
+    resamples: int | None,
+    seed: int | None,
+    confidence: float | None,
+    recorded: dict[str, Any] | None = None,
+) -> BootstrapSettings:
+    """Settings from the options; unset ones from ``recorded`` (earlier intervals) or defaults."""
+    from emu2_eval.stats.settings import BootstrapSettings
+
+    recorded = recorded or {}
+    try:
+        return BootstrapSettings(
+            resamples=resamples if resamples is not None else recorded.get("resamples", 1000),
+            seed=seed if seed is not None else recorded.get("seed", 0),
+            confidence=confidence if confidence is not None else recorded.get("confidence", 0.95),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@bootstrap_options
+@click.option(
+    "--max-flips",
+    type=int,
+    default=20,
+    show_default=True,
+    help="Changed samples listed per task and metric.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the metric differences as CSV.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the whole comparison as JSON.",
+)
+def compare(
+    runs: tuple[Path, ...],
+    resamples: int | None,
+    bootstrap_seed: int | None,
+    confidence: float | None,
+    max_flips: int,
+    csv_path: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Compare RUN_B (and further runs) with RUN_A: settings, paired differences, changed samples.
+
+    Differences are B - A on the documents both runs scored, with a paired bootstrap interval
+    (the same resampled document ids for both runs) and a two-sided bootstrap p-value.
+    """
+    import pandas as pd
+
+    from emu2_eval.compare import compare_runs
+    from emu2_eval.rundir import load_run
+
+    if len(runs) < 2:
+        raise click.UsageError("give at least two run directories: RUN_A RUN_B [RUN_C ...]")
+    settings = _bootstrap_settings(resamples, bootstrap_seed, confidence)
+    try:
+        first = load_run(runs[0])
+        comparisons = [
+            compare_runs(first, load_run(other), settings, max_flips) for other in runs[1:]
+        ]
+    except (*USER_ERRORS, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("\n".join(c.to_markdown() for c in comparisons))
+    if csv_path is not None:
+        frames = [c.metrics_frame().assign(run_a=c.run_a, run_b=c.run_b) for c in comparisons]
+        pd.concat(frames, ignore_index=True).to_csv(csv_path, index=False)
+    if json_path is not None:
+        import json
+
+        payload = [c.to_json() for c in comparisons]
+        json_path.write_text(
+            json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str) + "\n",
+            encoding="utf-8",
+        )
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Baseline file to write, e.g. results/baselines/NAME.json.",
+)
+@click.option(
+    "--floor",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Smallest tolerance, in metric units (tolerance = max(CI half-width, floor)).",
+)
+@bootstrap_options
+def baseline(
+    run_dir: Path,
+    output: Path,
+    floor: float,
+    resamples: int | None,
+    bootstrap_seed: int | None,
+    confidence: float | None,
+) -> None:
+    """Write a score baseline of a run: values, intervals, tolerances, documents, fingerprints."""
+    import json
+
+    from emu2_eval.gate import make_baseline
+    from emu2_eval.rundir import load_run
+
+    settings = _bootstrap_settings(resamples, bootstrap_seed, confidence)
+    try:
+        data = make_baseline(load_run(run_dir), settings, floor)
+    except (*USER_ERRORS, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    n = sum(len(t["metrics"]) for t in data["tasks"].values())
+    click.echo(f"baseline of {len(data['tasks'])} task(s), {n} metric(s) written to {output}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Baseline file written by `emu2-eval baseline`.",
+)
+def check(run_dir: Path, baseline_path: Path) -> None:
+    """Fail (exit 1) when a metric is worse than baseline - tolerance, or is missing.
+
+    Exit 2 when the run is not on the baseline's documents (other --limit, ids or dataset).
+    """
+    from emu2_eval.gate import (
+        BaselineMismatchError,
+        check_markdown,
+        check_run,
+        read_baseline,
+        verify_same_documents,
+    )
+    from emu2_eval.rundir import load_run
+
+    try:
+        run = load_run(run_dir)
+        expected = read_baseline(baseline_path)
+        warnings = verify_same_documents(run, expected, baseline_path)
+        rows = check_run(run, expected)
+    except BaselineMismatchError as exc:
+        raise _Refused(str(exc)) from None
+    except USER_ERRORS as exc:
+        raise _Refused(str(exc)) from None
+    click.echo(check_markdown(rows, warnings))
+    if any(row.status != "PASS" for row in rows):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="HTML file [default: RUN_DIR/report.html].",
+)
+@click.option(
+    "--paper-model",
+    default=None,
+    help="Paper row to compare with, e.g. Emu2-37B (Table 1), Emu2-Chat, Emu2-Gen.",
+)
+@bootstrap_options
+@click.option(
+    "--max-failures",
+    type=int,
+    default=200,
+    show_default=True,
+    help="Failed samples shown per task in the HTML browser.",
+)
+@click.option(
+    "--tensorboard",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also log the metrics to this TensorBoard log directory (needs tensorboard).",
+)
+@click.option(
+    "--wandb-project",
+    default=None,
+    help="Also log the metrics to this Weights & Biases project (needs wandb).",
+)
+def report(
+    run_dir: Path,
+    output: Path | None,
+    paper_model: str | None,
+    resamples: int | None,
+    bootstrap_seed: int | None,
+    confidence: float | None,
+    max_failures: int,
+    tensorboard: Path | None,
+    wandb_project: str | None,
+) -> None:
+    """Write the reports of a run (Markdown, CSV, LaTeX, self-contained HTML) or of a sweep.
+
+    Intervals are recomputed (and results.json updated) when bootstrap options are given or
+    a task has none; otherwise the recorded ones are used.
+    """
+    import shutil
+
+    from emu2_eval.reporting.html import sweep_html_report
+    from emu2_eval.reporting.loggers import TrackerUnavailableError, log_tensorboard, log_wandb
+    from emu2_eval.reports import markdown_report, write_reports
+
+    try:
+        if not (run_dir / "results.json").is_file() and (run_dir / "sweep_summary.csv").is_file():
+            target = output or run_dir / "report.html"
+            target.write_text(sweep_html_report(run_dir, paper_model), encoding="utf-8")
+            click.echo(f"sweep report: {target}")
+            return
+        results = _refresh_intervals(run_dir, resamples, bootstrap_seed, confidence)
+        write_reports(results, run_dir, paper_model=paper_model, max_failures=max_failures)
+        target = output or run_dir / "report.html"
+        if target.resolve() != (run_dir / "report.html").resolve():
+            shutil.copyfile(run_dir / "report.html", target)
+        if tensorboard is not None:
+            log_tensorboard(results, tensorboard)
+        if wandb_project is not None:
+            log_wandb(results, wandb_project, name=run_dir.name)
+    except (*USER_ERRORS, LookupError, TrackerUnavailableError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(markdown_report(results, paper_model))
+    click.echo(f"HTML report: {target}")
+
+
+def _refresh_intervals(
+    run_dir: Path, resamples: int | None, seed: int | None, confidence: float | None
+) -> dict[str, Any]:
+    """results.json of the run, with intervals recomputed when asked for or missing."""
+    from emu2_eval.engine.runner import write_json_atomic
+    from emu2_eval.rundir import load_run
+    from emu2_eval.stats.intervals import task_intervals
+
+    run = load_run(run_dir)
+    asked = any(v is not None for v in (resamples, seed, confidence))
+    missing = [t for t, b in run.tasks.items() if b.get("metrics") and not b.get("intervals")]
+    if not asked and not missing:
+        return run.results
+    for task, block in run.tasks.items():
+        recorded = next(iter(block.get("intervals", {}).values()), {})
+        settings = _bootstrap_settings(resamples, seed, confidence, recorded)
+        block["intervals"] = task_intervals(
+            block.get("metric_options", {}), block.get("metrics", {}), run.samples(task), settings
+        )
+    write_json_atomic(run_dir / "results.json", run.results)
+    return run.results
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ MODELS = Registry(
         "emu2-remote": "emu2_eval.models.emu2.remote:Emu2RemoteAdapter",
         "hf-vlm": "emu2_eval.models.hf_vlm:HFVisionLanguageAdapter",
         "tiny-vlm": "emu2_eval.models.tiny_vlm:TinyVLMAdapter",
+        "emu2-gen": "emu2_eval.models.emu2_gen.adapter:Emu2GenAdapter",
+        "diffusers-t2i": "emu2_eval.models.diffusers_t2i:DiffusersT2IAdapter",
     },
 )
 
@@ -89,6 +91,10 @@ METRICS = Registry(
         "vqa_accuracy": "emu2_eval.metrics.task_metrics:VQAAccuracyMetric",
         "caption_metrics": "emu2_eval.metrics.task_metrics:CaptionMetric",
         "roc_auc": "emu2_eval.metrics.roc_auc:RocAucMetric",
+        "clip_t": "emu2_eval.metrics.image_similarity:CLIPTextMetric",
+        "clip_i": "emu2_eval.metrics.image_similarity:CLIPImageMetric",
+        "dino": "emu2_eval.metrics.image_similarity:DINOMetric",
+        "fid": "emu2_eval.metrics.fid:FIDMetric",
     },
 )
 
@@ -101,6 +107,8 @@ DATA_LOADERS = Registry(
         "vizwiz": "emu2_eval.data.vizwiz:load_vizwiz",
         "textvqa": "emu2_eval.data.textvqa:load_textvqa",
         "hateful_memes": "emu2_eval.data.hateful_memes:load_hateful_memes",
+        "dreambench": "emu2_eval.data.dreambench:load_dreambench",
+        "coco_t2i": "emu2_eval.data.coco_t2i:load_coco_t2i",
     },
 )
 
@@ -127,5 +135,7 @@ PATH_ROOTS = Registry(
     {
         "data_root": "emu2_eval.data.roots:data_root",
         "demo": "emu2_eval.data.demo:demo_root",
+        "dreambench": "emu2_eval.data.dreambench:dreambench_root",
+        "demo_dreambench": "emu2_eval.data.demo_dreambench:demo_dreambench_root",
     },
 )

@@ -1,4 +1,10 @@
-"""Tabular reports from results.json: a pandas table written as CSV and Markdown."""
+"""Reports from results.json: CSV, Markdown, LaTeX and HTML, every value with its interval.
+
+Markdown, LaTeX and HTML show ``value [low, high]``; the CSV has ``low``/``high`` columns plus
+the confidence, resamples and interval method.  ``write_reports`` is what ``run`` and ``score``
+call after writing results.json; ``emu2-eval report`` calls it again with more options (paper
+model).  The last two CSV columns stay ``n, errors`` (scripts read them by position).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +13,48 @@ from typing import Any
 
 import pandas as pd
 
+from emu2_eval.reporting.format import fmt, fmt_interval
 
-def results_table(results: dict[str, Any]) -> pd.DataFrame:
-    """One row per (task, metric): value, units, counts, and the metric options used."""
+CONSOLE_COLUMNS = ["model", "task", "metric", "value", "low", "high", "units", "n", "errors"]
+CSV_COLUMNS = [
+    "model",
+    "task",
+    "metric",
+    "value",
+    "low",
+    "high",
+    "confidence",
+    "resamples",
+    "interval_method",
+    "units",
+    "n",
+    "errors",
+]
+
+
+def _round(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def report_frame(results: dict[str, Any]) -> pd.DataFrame:
+    """One row per (task, metric) with value, interval, how it was computed, units, counts."""
     rows = []
     model = results.get("model", {}).get("name", "")
     for task, block in results.get("tasks", {}).items():
+        intervals = block.get("intervals", {})
         for metric, value in block.get("metrics", {}).items():
+            interval = intervals.get(metric, {})
             rows.append(
                 {
                     "model": model,
                     "task": task,
                     "metric": metric,
-                    "value": round(float(value), 4),
+                    "value": _round(value),
+                    "low": _round(interval.get("low")),
+                    "high": _round(interval.get("high")),
+                    "confidence": interval.get("confidence"),
+                    "resamples": interval.get("resamples"),
+                    "interval_method": interval.get("method", "not computed"),
                     "units": block.get("units", {}).get(metric, ""),
                     "n": block.get("n_scored", 0),
                     "errors": block.get("n_errors", 0),
@@ -31,13 +66,18 @@ def results_table(results: dict[str, Any]) -> pd.DataFrame:
                     "model": model,
                     "task": task,
                     "metric": "(none scored)",
-                    "value": None,
+                    "interval_method": "",
                     "units": "",
                     "n": block.get("n_scored", 0),
                     "errors": block.get("n_errors", 0),
                 }
             )
-    return pd.DataFrame(rows, columns=["model", "task", "metric", "value", "units", "n", "errors"])
+    return pd.DataFrame(rows, columns=CSV_COLUMNS)
+
+
+def results_table(results: dict[str, Any]) -> pd.DataFrame:
+    """The compact table printed by ``run``/``score``: value, low, high, units, counts."""
+    return report_frame(results)[CONSOLE_COLUMNS]
 
 
 def groups_table(results: dict[str, Any]) -> pd.DataFrame:
@@ -57,14 +97,157 @@ def groups_table(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "group_by", "group", "value"])
 
 
-def write_reports(results: dict[str, Any], run_dir: Path) -> pd.DataFrame:
-    """Write report.csv, report.md (and groups.csv when there are groups); return the table."""
-    table = results_table(results)
+def confidence_label(results: dict[str, Any]) -> str:
+    """'95% CI' from the recorded intervals (the level actually used)."""
+    for block in results.get("tasks", {}).values():
+        for interval in block.get("intervals", {}).values():
+            if interval.get("confidence"):
+                return f"{round(100 * interval['confidence'])}% CI"
+    return "CI"
+
+
+def interval_notes(results: dict[str, Any]) -> list[str]:
+    """How the intervals were computed, once per distinct method, naming approximations."""
+    settings = None
+    methods: dict[str, list[str]] = {}
+    for task, block in results.get("tasks", {}).items():
+        for metric, interval in block.get("intervals", {}).items():
+            settings = settings or interval
+            methods.setdefault(interval.get("method", ""), []).append(f"{task}/{metric}")
+    if settings is None:
+        return ["No intervals recorded (run `emu2-eval report RUN_DIR` to compute them)."]
+    notes = [
+        f"Intervals: {settings.get('interval', 'percentile')} bootstrap over documents, "
+        f"{settings.get('resamples')} resamples, seed {settings.get('seed')}, "
+        f"confidence {settings.get('confidence')}."
+    ]
+    for method, where in methods.items():
+        notes.append(f"{', '.join(where)}: {method}")
+    return notes
+
+
+def display_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows for human-facing tables: value formatted as ``value [low, high]``."""
+    frame = report_frame(results)
+    rows = []
+    for row in frame.to_dict("records"):
+        value = None if pd.isna(row["value"]) else row["value"]
+        low = None if pd.isna(row["low"]) else row["low"]
+        high = None if pd.isna(row["high"]) else row["high"]
+        rows.append({**row, "shown": fmt_interval(value, low, high)})
+    return rows
+
+
+def markdown_report(results: dict[str, Any], paper_model: str | None = None) -> str:
+    """report.md: results with intervals, the interval method, groups, paper comparison."""
+    label = confidence_label(results)
+    lines = [
+        f"| model | task | metric | value [{label}] | units | n | errors |",
+        "|:--|:--|:--|--:|:--|--:|--:|",
+    ]
+    for row in display_rows(results):
+        lines.append(
+            f"| {row['model']} | {row['task']} | {row['metric']} | {row['shown']} | "
+            f"{row['units']} | {row['n']} | {row['errors']} |"
+        )
+    text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in interval_notes(results))
+    groups = groups_table(results)
+    if not groups.empty:
+        text += "\n\n" + groups.to_markdown(index=False)
+    if paper_model:
+        text += "\n\n" + reproduction_markdown(results, paper_model)
+    return text + "\n"
+
+
+def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
+    from emu2_eval.reporting.paper import reproduction_table
+
+    table = reproduction_table(results, paper_model)
+    if table.empty:
+        return f"No task of this run names a paper row (`reference:`); paper model {paper_model}."
+    lines = [
+        f"Reproduction of {paper_model} (paper numbers: results/paper/)\n",
+        "| task | benchmark | split | shots | measured [CI] | paper | diff | paper in CI "
+        "| source |",
+        "|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
+    ]
+    for row in table.to_dict("records"):
+        inside = {True: "yes", False: "no", None: "n/a"}[row["paper_in_interval"]]
+        lines.append(
+            f"| {row['task']} | {row['benchmark']} | {row['split']} | {row['shots']} | "
+            f"{fmt_interval(row['measured'], row['low'], row['high'])} | {fmt(row['paper'])} | "
+            f"{fmt(row['diff'])} | {inside} | {row['source']} |"
+        )
+    return "\n".join(lines)
+
+
+def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str:
+    """report.tex: booktabs tables of the results (and the paper comparison)."""
+    from emu2_eval.reporting.latex import latex_table
+
+    model = results.get("model", {}).get("name", "")
+    label = confidence_label(results)
+    rows = [
+        (row["task"], row["metric"], row["shown"], row["units"], row["n"])
+        for row in display_rows(results)
+    ]
+    text = latex_table(
+        ["task", "metric", f"value [{label}]", "units", "n"],
+        rows,
+        "llrlr",
+        caption=f"Results of {model}. " + " ".join(interval_notes(results)[:1]),
+        label=f"tab:results-{model}",
+    )
+    if paper_model:
+        from emu2_eval.reporting.paper import reproduction_table
+
+        table = reproduction_table(results, paper_model)
+        if not table.empty:
+            paper_rows = [
+                (
+                    r["task"],
+                    r["shots"],
+                    fmt_interval(r["measured"], r["low"], r["high"]),
+                    fmt(r["paper"]),
+                    fmt(r["diff"]),
+                )
+                for r in table.to_dict("records")
+            ]
+            text += "\n" + latex_table(
+                ["task", "shots", f"measured [{label}]", f"paper ({paper_model})", "diff"],
+                paper_rows,
+                "lrrrr",
+                caption=f"Measured against the paper's {paper_model} numbers.",
+                label=f"tab:paper-{paper_model}",
+            )
+    return text
+
+
+def write_reports(
+    results: dict[str, Any],
+    run_dir: Path,
+    paper_model: str | None = None,
+    max_failures: int = 200,
+) -> pd.DataFrame:
+    """Write report.csv/.md/.tex/.html (and groups.csv when there are groups); return the table.
+
+    The HTML report reads the run's samples files for its failure browser and image grids.
+    """
+    from emu2_eval.reporting.html import html_report
+
+    run_dir = Path(run_dir)
+    table = report_frame(results)
     table.to_csv(run_dir / "report.csv", index=False)
     groups = groups_table(results)
-    markdown = table.to_markdown(index=False)
     if not groups.empty:
         groups.to_csv(run_dir / "groups.csv", index=False)
-        markdown += "\n\n" + groups.to_markdown(index=False)
-    (run_dir / "report.md").write_text(markdown + "\n", encoding="utf-8")
-    return table
+    from emu2_eval.grids import grids_markdown, write_grids  # image grids of generation tasks
+
+    markdown = markdown_report(results, paper_model) + grids_markdown(write_grids(results, run_dir))
+    (run_dir / "report.md").write_text(markdown, encoding="utf-8")
+    (run_dir / "report.tex").write_text(latex_report(results, paper_model), encoding="utf-8")
+    (run_dir / "report.html").write_text(
+        html_report(results, run_dir, paper_model=paper_model, max_failures=max_failures),
+        encoding="utf-8",
+    )
+    return table[CONSOLE_COLUMNS]

@@ -2,20 +2,26 @@
 
 Every finished batch is committed at once, so a run killed at any point and started again
 recomputes nothing it finished. Keys never include rank, world size or batch size. Failed
-requests are never stored; WAL lets several processes read while one writes.
+requests are never stored. Several processes may write at once (the ranks of a data-parallel run,
+or two runs sharing ``--cache``): WAL lets readers go on while one writes, each write takes the
+write lock up front (``BEGIN IMMEDIATE``) and waits for it (busy timeout), and a write that still
+finds the database locked is retried with back-off until ``busy_timeout_s`` has passed.
+WAL needs all processes on one host (shared memory); for several machines give each its own cache.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from emu2_eval.requests import Request, stable_hash
 
+T = TypeVar("T")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -25,28 +31,56 @@ CREATE TABLE IF NOT EXISTS responses (
     created REAL NOT NULL
 )
 """
+BUSY_TIMEOUT_S = 120.0
 
 
-def cache_key(model_fingerprint: str, request: Request) -> str:
-    return stable_hash({"model": model_fingerprint, "request": request.content_hash()})
+def cache_key(model_fingerprint: str, request: Request, content_hash: str | None = None) -> str:
+    """The key of a response (``content_hash``: the request's, when already computed)."""
+    return stable_hash(
+        {"model": model_fingerprint, "request": content_hash or request.content_hash()}
+    )
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
 
 
 class ResponseCache:
-    """A persistent map (model fingerprint, request) -> JSON response."""
+    """A persistent map (model fingerprint, request) -> JSON response, safe for many writers."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, timeout=60)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) in put_many.
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+            self._retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(SCHEMA)
-            self._db.commit()
+            self._retry(lambda: self._db.execute(SCHEMA))
         except sqlite3.DatabaseError as exc:
             raise RuntimeError(
                 f"response cache {self.path} is unreadable ({exc}); move it aside to start afresh"
             ) from None
+
+    def _retry(self, action: Callable[[], T]) -> T:
+        """Run ``action``, retrying with jittered back-off while another process holds a lock."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        delay = 0.01
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc) or time.monotonic() > deadline:
+                    if _locked(exc):
+                        raise RuntimeError(
+                            f"response cache {self.path} stayed locked for "
+                            f"{self.busy_timeout_s:.0f}s by another process ({exc})"
+                        ) from exc
+                    raise
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The cached responses among ``keys``."""
@@ -55,8 +89,10 @@ class ResponseCache:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk
+            rows = self._retry(
+                lambda chunk=chunk, marks=marks: self._db.execute(
+                    f"SELECT key, response FROM responses WHERE key IN ({marks})", chunk
+                ).fetchall()
             )
             found.update((key, json.loads(response)) for key, response in rows)
         return found
@@ -64,11 +100,23 @@ class ResponseCache:
     def put_many(self, items: Iterable[tuple[str, str, str, Any]]) -> None:
         """Store (key, model fingerprint, kind, response) rows in one transaction."""
         now = time.time()
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
-                [(k, m, kind, json.dumps(r), now) for k, m, kind, r in items],
-            )
+        rows = [(k, m, kind, json.dumps(r), now) for k, m, kind, r in items]
+        if not rows:
+            return
+
+        def write() -> None:
+            self._db.execute("BEGIN IMMEDIATE")  # the write lock now, or wait for it
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)", rows
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+        self._retry(write)
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.engine.batching import DEFAULT_PREFETCH_WORKERS, BatchSettings
 from emu2_eval.engine.cache import ResponseCache
+from emu2_eval.engine.coordination import Coordinator
+from emu2_eval.engine.distributed import DistributedContext, current_context
+from emu2_eval.engine.image_store import using_run_dir
 from emu2_eval.engine.manifest import build_manifest
 from emu2_eval.engine.runner import (
     FewShotSettings,
@@ -17,10 +21,12 @@ from emu2_eval.engine.runner import (
     write_json_atomic,
     write_jsonl_atomic,
 )
+from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.registry import get_task
+from emu2_eval.tasks.task import Task
 
 
 def _seed_everything(seed: int) -> None:
@@ -57,37 +63,108 @@ def _previous_tasks(output: Path, fingerprint: str) -> dict[str, Any]:
     return dict(previous.get("tasks", {}))
 
 
+def load_adapter(
+    model: str,
+    model_args: dict[str, Any],
+    topology: Topology | None = None,
+    context: DistributedContext | None = None,
+) -> ModelAdapter:
+    """Build the adapter of this process's replica: its GPUs come from the topology."""
+    from emu2_eval.registry import MODELS
+
+    context = context or current_context()
+    extra = placement(
+        topology or Topology(), context.local_rank, context.local_world_size, _visible_gpus()
+    )
+    return build_adapter(model, apply_placement(MODELS.get(model), model, model_args, extra))
+
+
+def _visible_gpus() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except ImportError:
+        return 0
+
+
 def evaluate(
     model: str,
     model_args: dict[str, Any],
     task_names: list[str],
     output: Path,
     limit: int | None = None,
-    batch_size: int = 1,
+    batch_size: int | str = 1,
     cache_path: Path | None = None,
     seed: int = 0,
     progress: bool = True,
     adapter: ModelAdapter | None = None,
     fewshot: FewShotSettings | None = None,
-) -> dict[str, Any]:
+    max_batch_size: int = 64,
+    prefetch_workers: int | None = None,
+    topology: Topology | None = None,
+    dist_timeout: float | None = None,
+) -> dict[str, Any] | None:
     """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
 
     Tasks are resolved (and their configs validated) before the model is loaded, so a typo in a
-    task name fails in a second, not after minutes of loading weights.
+    task name fails in a second, not after minutes of loading weights. Launched on several
+    processes (accelerate launch / torchrun), every process computes a shard of each task's
+    pending requests and the main process writes the run directory, byte-identical to a
+    single-process run but for ``manifest.execution`` (world size, work per rank...) and
+    ``manifest.created``; the other processes return None.
     """
-    if batch_size < 1:
-        raise ValueError("--batch-size must be at least 1")
+    if prefetch_workers is None:  # overlap decoding with accelerator work; on a CPU, don't
+        prefetch_workers = DEFAULT_PREFETCH_WORKERS if _visible_gpus() else 0
+    batching = BatchSettings.parse(batch_size, max_batch_size, prefetch_workers)
     if limit is not None and limit < 1:
         raise ValueError("--limit must be at least 1")
     fewshot = fewshot or FewShotSettings()
+    topology = topology or Topology()
     tasks = [get_task(name) for name in task_names]
     for task in tasks:
         task.profile  # noqa: B018 - fail early on a missing profile
         if fewshot.shots > 0 and task.config.fewshot is None:
             raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
+    context = current_context(dist_timeout)
     output.mkdir(parents=True, exist_ok=True)
+    coordinator = (
+        Coordinator(output / ".dist" / context.next_call_id(), context)
+        if context.distributed
+        else None
+    )
+    try:
+        return _evaluate(
+            model, model_args, tasks, output, limit, batching, cache_path, seed, progress,
+            adapter, fewshot, topology, context, coordinator,
+        )  # fmt: skip
+    except BaseException as exc:
+        if coordinator is not None:
+            coordinator.fail(exc)
+        raise
+    finally:
+        if coordinator is not None:
+            coordinator.close()
+
+
+def _evaluate(
+    model: str,
+    model_args: dict[str, Any],
+    tasks: list[Task],
+    output: Path,
+    limit: int | None,
+    batching: BatchSettings,
+    cache_path: Path | None,
+    seed: int,
+    progress: bool,
+    adapter: ModelAdapter | None,
+    fewshot: FewShotSettings,
+    topology: Topology,
+    context: DistributedContext,
+    coordinator: Coordinator | None,
+) -> dict[str, Any] | None:
     _seed_everything(seed)
-    adapter = adapter or build_adapter(model, model_args)
+    adapter = adapter or load_adapter(model, model_args, topology, context)
     for task in tasks:
         if task.config.request not in adapter.supported_kinds:
             raise ValueError(
@@ -104,6 +181,16 @@ def evaluate(
                 "directory per cell)"
             )
     cache = ResponseCache(cache_path or output / "cache.sqlite")
+    if not context.is_main:
+        try:
+            for task in tasks:
+                run_task(
+                    task, adapter, cache, limit=limit, progress=False, fewshot=fewshot,
+                    batching=batching, coordinator=coordinator, run_dir=output,
+                )  # fmt: skip
+        finally:
+            cache.close()
+        return None
     results: dict[str, Any] = {
         "model": {
             "name": model,
@@ -111,10 +198,16 @@ def evaluate(
             "fingerprint": adapter.fingerprint(),
             **{"info": adapter.describe()},
         },
-        "run": {"limit": limit, "batch_size": batch_size, "cache": str(cache.path)},
+        "run": {
+            "limit": limit,
+            "batch_size": batching.describe(),
+            "cache": str(cache.path),
+        },
         "tasks": previous,
         "manifest": build_manifest(sys.argv, seed),
     }
+    work: dict[str, list[dict[str, Any]]] = {}
+    used: dict[str, int | None] = {}
     try:
         for task in tasks:
             outcome = run_task(
@@ -122,11 +215,17 @@ def evaluate(
                 adapter,
                 cache,
                 limit=limit,
-                batch_size=batch_size,
                 progress=progress,
                 fewshot=fewshot,
+                batching=batching,
+                coordinator=coordinator,
+                run_dir=output,
             )
-            block, rows = finalize_task(task.config, outcome.records)
+            assert outcome is not None  # the main process always gets the outcome
+            work[task.name] = outcome.ranks
+            used[task.name] = outcome.batch_size_used
+            with using_run_dir(output):  # generated images are read from the run directory
+                block, rows = finalize_task(task.config, outcome.records)
             write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
             results["tasks"][task.name] = {
                 **block,
@@ -150,8 +249,17 @@ def evaluate(
             }
     finally:
         cache.close()
+    # How the run was executed: what may differ between runs with identical results.
+    results["manifest"]["execution"] = {
+        **context.describe(),
+        "topology": topology.describe(),
+        "batching": {**batching.describe_all(), "batch_size_used": used},
+        "work": work,
+    }
     write_json_atomic(output / "results.json", results)
     write_reports(results, output)
+    if coordinator is not None:
+        coordinator.finish()
     return results
 
 
@@ -179,7 +287,8 @@ def rescore(run_dir: Path) -> dict[str, Any]:
                     raise ValueError(
                         f"{samples_path}, line {line_no}: invalid JSON ({exc.msg})"
                     ) from None
-        new_block, rows = finalize_task(config, records)
+        with using_run_dir(run_dir):
+            new_block, rows = finalize_task(config, records)
         block.update(new_block)
         write_jsonl_atomic(samples_path, rows)
     write_json_atomic(results_path, results)

@@ -1,8 +1,9 @@
 """The evaluation loop: docs -> requests -> (cache | model, batched) -> records -> scores.
 
-Order of work never changes results: batches are formed in doc order, responses are stored by
-content key, and a request that fails because of its data (an unreadable image, a prompt field
-that is missing) is recorded as that sample's error while the run goes on.
+Order of work never changes results: batches are formed longest prompt first (less padding),
+responses are stored by content key and put back in doc order, and a request that fails because
+of its data (an unreadable image, a prompt field that is missing) is recorded as that sample's
+error while the run goes on. Data parallel runs shard the pending requests (``coordination``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from tqdm.auto import tqdm
 
 from emu2_eval.data.docs import Doc
 from emu2_eval.data.roots import cache_home
+from emu2_eval.engine.batching import BatchSettings, BatchSizer
 from emu2_eval.engine.cache import ResponseCache, cache_key
+from emu2_eval.engine.coordination import Coordinator, keys_digest
+from emu2_eval.engine.distributed import DistributedError
+from emu2_eval.engine.image_store import recheck_cached, request_identity, store_images
+from emu2_eval.engine.ordering import estimate_length, length_order, shard
+from emu2_eval.engine.prefetch import ImagePrefetcher
 from emu2_eval.engine.scoring import score_records
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.models.base import ModelAdapter
@@ -42,6 +49,13 @@ class TaskOutcome:
     n_cached: int = 0
     n_computed: int = 0
     sources: list[str] = field(default_factory=list)
+    ranks: list[dict[str, Any]] = field(default_factory=list)  # what each rank computed
+
+    @property
+    def batch_size_used(self) -> int | None:
+        """The smallest batch size any rank ended with (None: nothing was computed)."""
+        sizes = [r["batch_size_used"] for r in self.ranks if r.get("batch_size_used")]
+        return min(sizes) if sizes else None
 
 
 def doc_to_json(doc: Doc) -> dict[str, Any]:
@@ -98,15 +112,16 @@ def _fit_to_context(
     demos: list[Doc],
     text_only: bool,
     policy: str,
-) -> tuple[Request, list[Doc]]:
+) -> tuple[Request, list[Doc], int | None]:
     """Build the request; under ``drop_demonstrations`` drop the least relevant (first) demos
-    until it fits. Never truncates silently: ``error`` raises, the other policy is recorded."""
+    until it fits. Never truncates silently: ``error`` raises, the other policy is recorded.
+    Also returns the token count when the adapter gave one (it orders the work)."""
     limit = adapter.context_length()
     while True:
         request = task.build_request(doc, demos, text_only)
         n_tokens = adapter.count_tokens(request) if limit is not None else None
-        if n_tokens is None or n_tokens <= limit:
-            return request, demos
+        if n_tokens is None or n_tokens <= limit:  # type: ignore[operator]
+            return request, demos, n_tokens
         if policy == "error" or not demos:
             raise ContextLengthError(
                 f"task {task.name!r}, doc {doc.doc_id}: the prompt needs {n_tokens} tokens "
@@ -124,12 +139,24 @@ def run_task(
     batch_size: int = 1,
     progress: bool = True,
     fewshot: FewShotSettings | None = None,
-) -> TaskOutcome:
+    batching: BatchSettings | None = None,
+    coordinator: Coordinator | None = None,
+    run_dir: Path | None = None,
+) -> TaskOutcome | None:
     """Compute (or fetch from cache) the response to every doc of ``task``.
 
+    ``run_dir`` receives generated images (``generate_images`` tasks): responses are stored as
+    references to PNGs there, and a cached reference whose file is gone or altered is recomputed.
+
     All requests are built (and checked against the context length) before the model runs.
+    Pending requests run longest first in batches (``batching``; ``batch_size`` when it is not
+    given); results are stored by doc index, so the order never shows in the outputs. Under a
+    ``coordinator`` (data parallel), the main process decides what is pending, every rank
+    computes its shard, and the main process merges: it alone gets the outcome, other ranks
+    get None.
     """
     fewshot = fewshot or FewShotSettings()
+    batching = batching or BatchSettings(batch_size)
     data = task.load()
     docs = data.docs[:limit] if limit is not None else data.docs
     fingerprint = adapter.fingerprint()
@@ -142,6 +169,7 @@ def run_task(
         selector.prepare(docs, progress=progress)
     records: list[dict[str, Any]] = []
     requests: list[Request | None] = []
+    lengths: list[int] = []
     for doc in docs:
         record: dict[str, Any] = {
             "task": task.name,
@@ -151,19 +179,79 @@ def run_task(
             "error": None,
             "cached": False,
         }
+        n_tokens = None
         try:
             demos, text_only = task.demonstrations(doc, fewshot.shots, fewshot.seed, selector)
-            request, demos = _fit_to_context(
+            request, demos, n_tokens = _fit_to_context(
                 task, adapter, doc, demos, text_only, fewshot.context_policy
             )
             record["demonstrations"] = [d.doc_id for d in demos]
             record["prompt"] = prompt_text(request.prompt)
-            record["request_hash"] = request.content_hash()
+            record["request_hash"] = request_identity(request)
         except DATA_ERRORS as exc:
             request, record["error"] = None, _error(exc)
         records.append(record)
         requests.append(request)
-    keys = [cache_key(fingerprint, r) if r is not None else None for r in requests]
+        lengths.append(estimate_length(request, n_tokens) if request is not None else 0)
+    keys = [
+        cache_key(fingerprint, r, record.get("request_hash")) if r is not None else None
+        for r, record in zip(requests, records, strict=True)
+    ]
+    is_main = coordinator is None or coordinator.is_main
+    if is_main:
+        pending = _apply_cache(cache, keys, records)
+        pending = recheck_cached(task.config.request, records, pending, run_dir)
+        if coordinator is not None:
+            coordinator.publish_plan(task.name, pending, keys_digest(keys))
+    else:
+        assert coordinator is not None
+        pending = coordinator.read_plan(task.name, keys_digest(keys))
+    rank, world = (
+        (coordinator.context.rank, coordinator.context.world_size) if coordinator else (0, 1)
+    )
+    mine = shard(length_order(pending, lengths), rank, world)
+    computed, stats = _compute(
+        adapter,
+        task,
+        requests,
+        keys,
+        mine,
+        cache,
+        batching,
+        progress and is_main,
+        run_dir,
+    )
+    if coordinator is not None and not is_main:
+        coordinator.submit(task.name, computed, stats)
+        return None
+    ranks = [{"rank": 0, **stats}]
+    if coordinator is not None:
+        others, infos = coordinator.collect(task.name)
+        computed.update(others)
+        ranks += infos
+    missing = [records[i]["doc_id"] for i in pending if i not in computed]
+    if missing:
+        raise DistributedError(
+            f"task {task.name!r}: no response came back for doc(s) {missing[:5]} "
+            f"({len(missing)} in all)"
+        )
+    for index in pending:
+        records[index]["response"], records[index]["error"] = computed[index]
+    n_cached = sum(r["cached"] for r in records)
+    return TaskOutcome(
+        records=records,
+        dataset_fingerprint=data.fingerprint,
+        n_cached=n_cached,
+        n_computed=len(pending),
+        sources=data.sources,
+        ranks=ranks,
+    )
+
+
+def _apply_cache(
+    cache: ResponseCache, keys: list[str | None], records: list[dict[str, Any]]
+) -> list[int]:
+    """Fill cached responses into ``records``; return the indices still to compute."""
     cached = cache.get_many(k for k in keys if k is not None)
     pending: list[int] = []
     for index, key in enumerate(keys):
@@ -174,28 +262,54 @@ def run_task(
             records[index]["cached"] = True
         else:
             pending.append(index)
-    n_cached = sum(r["cached"] for r in records)
-    bar = tqdm(total=len(pending), desc=task.name, unit="req", disable=not progress)
-    for start in range(0, len(pending), batch_size):
-        indices = pending[start : start + batch_size]
-        batch = [requests[i] for i in indices]
-        outcomes = _run_batch(adapter, task.config.request, batch)  # type: ignore[arg-type]
+    return pending
+
+
+def _compute(
+    adapter: ModelAdapter,
+    task: Task,
+    requests: list[Request | None],
+    keys: list[str | None],
+    indices: list[int],
+    cache: ResponseCache,
+    batching: BatchSettings,
+    progress: bool,
+    run_dir: Path | None = None,
+) -> tuple[dict[int, tuple[Any, Any]], dict[str, Any]]:
+    """Run ``indices`` (in this order) through the model in batches, committing each batch to
+    the cache; returns {index: (response, error)} and what this rank did."""
+    fingerprint = adapter.fingerprint()
+    kind = task.config.request
+    work = [requests[i] for i in indices]
+    results: dict[int, tuple[Any, Any]] = {}
+    sizer = BatchSizer(batching)
+    bar = tqdm(total=len(indices), desc=task.name, unit="req", disable=not progress)
+
+    def run_batch(positions: list[int]) -> None:
+        decoded = prefetcher.take(positions, ahead=sizer.size)
+        batch = [work[p] for p in positions]
+        with adapter.using_images(decoded):
+            outcomes = _run_batch(adapter, kind, batch)  # type: ignore[arg-type]
+        outcomes = store_images(kind, outcomes, run_dir)  # images -> PNG references
         to_store = []
-        for index, (response, error) in zip(indices, outcomes, strict=True):
-            records[index]["response"], records[index]["error"] = response, error
+        for position, (response, error) in zip(positions, outcomes, strict=True):
+            index = indices[position]
+            results[index] = (response, error)
             request = requests[index]
             if error is None and request is not None and adapter.is_deterministic(request):
                 to_store.append((keys[index], fingerprint, request.kind, response))
         cache.put_many(to_store)
-        bar.update(len(indices))
+        bar.update(len(positions))
+
+    with ImagePrefetcher(work, batching.prefetch_workers) as prefetcher:  # type: ignore[arg-type]
+        sizer.run(list(range(len(work))), run_batch)
     bar.close()
-    return TaskOutcome(
-        records=records,
-        dataset_fingerprint=data.fingerprint,
-        n_cached=n_cached,
-        n_computed=len(pending),
-        sources=data.sources,
-    )
+    stats = {
+        "computed": len(indices),
+        "batch_size_used": sizer.size if indices else None,
+        "oom_reductions": sizer.reductions,
+    }
+    return results, stats
 
 
 def write_jsonl_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:

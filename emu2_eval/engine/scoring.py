@@ -1,7 +1,9 @@
 """Scoring: filters then metrics over per-sample records. Shared by ``run`` and ``score``.
 
 Records are the JSON lines of a run directory, so scoring needs neither the model nor the data.
-Scoring never mutates the records it is given.
+Scoring never mutates the records it is given.  Every metric value gets a bootstrap interval
+(:mod:`emu2_eval.stats.intervals`) computed with the settings in force
+(:func:`emu2_eval.stats.settings.using`; default 1000 resamples, seed 0, 95 %).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from typing import Any
 
 from emu2_eval.metrics.base import Sample
 from emu2_eval.registry import FILTERS, METRICS
+from emu2_eval.stats.intervals import metric_intervals
+from emu2_eval.stats.resamplers import ScoredDoc
+from emu2_eval.stats.settings import current
 from emu2_eval.tasks.config import TaskConfig
 
 
@@ -26,7 +31,8 @@ def apply_filters(response: Any, filters: Sequence[str]) -> Any:
 def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Filter and score records; returns the task's result block and per-sample scores.
 
-    Records with an ``error`` are not scored; they are counted in ``n_errors``.
+    Records with an ``error`` are not scored; they are counted in ``n_errors``. ``intervals``
+    holds a bootstrap interval per metric value, over the scored documents.
     """
     ok = [r for r in records if r.get("error") is None]
     samples = [
@@ -42,6 +48,7 @@ def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str
     units: dict[str, str] = {}
     options: dict[str, dict[str, Any]] = {}
     per_sample: dict[str, dict[str, float]] = {s.doc_id: {} for s in samples}
+    results = []
     for spec in config.metrics:
         metric = METRICS.get(spec.name)(**spec.options)
         result = metric.score(samples)
@@ -52,11 +59,20 @@ def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str
             groups[group_key] = values
         for doc_id, scores in result.per_sample.items():
             per_sample.setdefault(doc_id, {}).update(scores)
+        results.append((spec.name, result))
+    docs = [
+        ScoredDoc(s.doc_id, s.fields, s.prediction, per_sample.get(s.doc_id, {})) for s in samples
+    ]
+    settings = current()
+    intervals: dict[str, dict[str, Any]] = {}
+    for name, result in results:
+        intervals.update(metric_intervals(name, docs, result.summary, result.options, settings))
     return {
         "metrics": metrics,
         "groups": groups,
         "units": units,
         "metric_options": options,
+        "intervals": intervals,
         "n_samples": len(records),
         "n_scored": len(samples),
         "n_errors": len(records) - len(ok),

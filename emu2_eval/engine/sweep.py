@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from emu2_eval.engine.evaluate import evaluate
+from emu2_eval.engine.distributed import current_context
+from emu2_eval.engine.evaluate import evaluate, load_adapter
 from emu2_eval.engine.runner import FewShotSettings
-from emu2_eval.models.base import build_adapter
+from emu2_eval.engine.topology import Topology
 from emu2_eval.plots import plot_sweep
 from emu2_eval.references import paper_fewshot_table, paper_value
 from emu2_eval.tasks.registry import get_task
@@ -53,18 +54,27 @@ def run_sweep(
     seeds: list[int],
     output: Path,
     limit: int | None = None,
-    batch_size: int = 1,
+    batch_size: int | str = 1,
     context_policy: str = "error",
     reference_model: str = "Emu2-37B",
     progress: bool = True,
-) -> pd.DataFrame:
-    """Run every missing cell of the grid, then write the summary table and the plot."""
+    max_batch_size: int = 64,
+    prefetch_workers: int | None = None,
+    topology: Topology | None = None,
+    dist_timeout: float | None = None,
+) -> pd.DataFrame | None:
+    """Run every missing cell of the grid, then write the summary table and the plot.
+
+    Under a data-parallel launch every process runs every cell's shards; the main process
+    writes the summary and the others return None.
+    """
     tasks = {name: get_task(name) for name in task_names}
     for name, task in tasks.items():
         if any(k > 0 for k in shots_list) and task.config.fewshot is None:
             raise ValueError(f"task {name!r} has no 'fewshot' pool: it runs 0-shot only")
     output.mkdir(parents=True, exist_ok=True)
-    adapter = build_adapter(model, model_args)
+    context = current_context(dist_timeout)
+    adapter = load_adapter(model, model_args, topology, context)
     fingerprint = adapter.fingerprint()
     for name, task in tasks.items():
         for shots in shots_list:
@@ -85,7 +95,12 @@ def run_sweep(
                     progress=progress,
                     adapter=adapter,
                     fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+                    max_batch_size=max_batch_size,
+                    prefetch_workers=prefetch_workers,
+                    topology=topology,
                 )
+    if not context.is_main:
+        return None
     cells = collect_cells(output, task_names, shots_list, seeds)
     summary = summarise(cells, reference_model)
     cells.to_csv(output / "sweep_cells.csv", index=False)

@@ -7,9 +7,11 @@ weights and settings, which keys the response cache.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from emu2_eval.prompts import ImagePart
 from emu2_eval.requests import Request
 
 
@@ -18,10 +20,18 @@ class UnsupportedRequestError(TypeError):
 
 
 class ModelAdapter:
-    """Base class for adapters registered in ``emu2_eval.registry.MODELS``."""
+    """Base class for adapters registered in ``emu2_eval.registry.MODELS``.
+
+    Placement: adapters that take ``device``, ``device_map`` and ``max_memory`` arguments are
+    placed by the engine's topology (``--gpus-per-replica``, ``--max-memory``): one replica per
+    process, ``device=cuda:<i>`` or ``device_map=auto`` with ``max_memory`` naming only this
+    replica's GPUs (``"2:70GiB;3:70GiB"``). Images: call :meth:`load_image` rather than
+    ``ImagePart.load`` so that images decoded ahead of time by the engine are used.
+    """
 
     name: ClassVar[str] = "model"
     supported_kinds: ClassVar[frozenset[str]] = frozenset()
+    _decoded: Mapping[str, Any] = {}
 
     def fingerprint(self) -> str:
         """Identifies weights + settings; cached responses are reused only under the same one."""
@@ -52,6 +62,22 @@ class ModelAdapter:
 
     def generate_images(self, requests: Sequence[Request]) -> list[list[Any]]:
         raise UnsupportedRequestError(f"model {self.name!r} does not support generate_images")
+
+    def load_image(self, part: ImagePart) -> Any:
+        """The decoded RGB image of ``part``: prefetched by the engine when available, else read
+        now (raising ``ImageLoadError`` with the file and reason, as ``ImagePart.load`` does)."""
+        image = self._decoded.get(part.key)
+        return image if image is not None else part.load()
+
+    @contextmanager
+    def using_images(self, decoded: Mapping[str, Any]) -> Iterator[None]:
+        """Serve :meth:`load_image` from ``decoded`` (image key -> PIL image) for one batch."""
+        previous = self._decoded
+        self._decoded = decoded
+        try:
+            yield
+        finally:
+            self._decoded = previous
 
     def run(self, kind: str, requests: Sequence[Request]) -> list[Any]:
         """Dispatch a batch of one kind to the matching method."""

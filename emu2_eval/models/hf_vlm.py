@@ -5,18 +5,29 @@ processor expands an image token in the text: LLaVA-style (one image token per i
 to the patch sequence) and IDEFICS-style (Idefics2/3, SmolVLM: interleaved images in the text).
 ``prompt_format=raw`` writes the interleaved parts straight into the text (base models, few-shot);
 ``prompt_format=chat`` goes through the processor's chat template (instruction-tuned models).
+
+Placement: ``device`` (one device), or ``device_map=auto`` with ``max_memory``
+(``"0:70GiB;1:70GiB"``) for a device map from accelerate's ``infer_auto_device_map`` over exactly
+those devices, keeping the model's no-split modules whole (the engine's topology passes both per
+replica).
+``feature_cache=N`` keeps the vision tower's output for the N most recently used images and
+passes it to the model through transformers' ``mm_encoder_outputs`` instead of pixels, for models
+that take it and whose processor gives plain per-image ``pixel_values`` (the LLaVA family); others
+run as usual.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.feature_cache import FeatureCache
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
-from emu2_eval.prompts import ImagePart, Part, TextPart
+from emu2_eval.prompts import ImagePart, Part, TextPart, images_of
 from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
@@ -49,6 +60,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
         revision: str | None = None,
         trust_remote_code: bool = False,
         max_context: int | None = None,
+        max_memory: str | None = None,
+        feature_cache: int = 0,
     ) -> None:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -74,6 +87,12 @@ class HFVisionLanguageAdapter(ModelAdapter):
             "revision": revision,
             "trust_remote_code": trust_remote_code,
         }
+        if max_memory and device_map in (None, "auto"):
+            device_map = self._device_map(max_memory, load_kwargs)
+        elif max_memory:  # another transformers strategy ("balanced"...) within this budget
+            from emu2_eval.engine.topology import parse_model_max_memory
+
+            load_kwargs["max_memory"] = parse_model_max_memory(max_memory)
         if device_map:
             load_kwargs["device_map"] = device_map
         self.model = AutoModelForImageTextToText.from_pretrained(self.pretrained, **load_kwargs)
@@ -87,9 +106,41 @@ class HFVisionLanguageAdapter(ModelAdapter):
         self.image_token = image_token or getattr(self.processor, "image_token", None) or "<image>"
         self.max_context = max_context
         self._image_tokens: int | None = None
+        self._fingerprint: str | None = None
+        if feature_cache < 0:
+            raise ValueError("feature_cache must be >= 0 (0: off)")
+        self.features = FeatureCache(feature_cache) if feature_cache else None
+        self._takes_features = (
+            "mm_encoder_outputs" in inspect.signature(self.model.forward).parameters
+        )
+
+    def _device_map(self, max_memory: str, load_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """A device map over the devices in ``max_memory`` (no weights are loaded for it)."""
+        from accelerate import init_empty_weights
+        from transformers import AutoConfig, AutoModelForImageTextToText
+
+        from emu2_eval.engine.topology import build_device_map, parse_model_max_memory
+
+        config = AutoConfig.from_pretrained(
+            self.pretrained,
+            revision=load_kwargs["revision"],
+            trust_remote_code=load_kwargs["trust_remote_code"],
+        )
+        with init_empty_weights():
+            empty = AutoModelForImageTextToText.from_config(
+                config, trust_remote_code=load_kwargs["trust_remote_code"]
+            )
+        budget = parse_model_max_memory(max_memory)
+        assert budget is not None
+        return build_device_map(empty, budget, dtype=load_kwargs["dtype"])
 
     # -- identity -------------------------------------------------------------------------
     def fingerprint(self) -> str:
+        if self._fingerprint is None:  # weights do not change while the process runs
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         settings = {
             "adapter": self.name,
             "dtype": self.dtype,
@@ -103,7 +154,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
         return checkpoint_fingerprint_remote(self.pretrained, commit, settings)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        info = {
             "adapter": self.name,
             "pretrained": self.pretrained,
             "dtype": self.dtype,
@@ -112,11 +163,15 @@ class HFVisionLanguageAdapter(ModelAdapter):
             "model_class": type(self.model).__name__,
             "parameters": sum(p.numel() for p in self.model.parameters()),
         }
+        device_map = getattr(self.model, "hf_device_map", None)
+        if device_map and len(set(device_map.values())) > 1:
+            info["devices"] = sorted({str(d) for d in device_map.values()})
+        return info
 
     # -- rendering ------------------------------------------------------------------------
     def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
         """Text with this model's image token at each image, and the decoded images in order."""
-        images = [p.load() for p in parts if isinstance(p, ImagePart)]
+        images = [self.load_image(p) for p in parts if isinstance(p, ImagePart)]
         if self.prompt_format == "chat":
             content = [
                 {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": "image"}
@@ -183,7 +238,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
         gen_kwargs.pop("seed", None)
         gen_kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
         with torch.inference_mode():
-            output = self.model.generate(**inputs, **gen_kwargs)
+            vision = self._vision_inputs(inputs, [images_of(r.prompt) for r in requests])
+            output = self.model.generate(**inputs, **vision, **gen_kwargs)
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
@@ -195,6 +251,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
         for request in requests:
             text, images = self.render(request.prompt)
             prompt = self._encode([text], [images])
+            with torch.inference_mode():
+                prompt.update(self._vision_inputs(prompt, [images_of(request.prompt)]))
             prompt_ids = prompt.pop("input_ids")
             prompt.pop("attention_mask", None)
             scores = []
@@ -212,6 +270,40 @@ class HFVisionLanguageAdapter(ModelAdapter):
                 scores.append(float(logprobs.gather(1, cont_ids[0].unsqueeze(1)).sum()))
             results.append(scores)
         return results
+
+    # -- visual features ------------------------------------------------------------------
+    def _vision_inputs(self, inputs: Any, parts: list[list[ImagePart]]) -> dict[str, Any]:
+        """Swap ``pixel_values`` in ``inputs`` for cached encoder outputs (``mm_encoder_outputs``)
+        when the feature cache is on and the model and processor allow it; returns what to add.
+
+        Images are encoded only when missing from the cache, each as its own batch of one, so an
+        image's features never depend on which other images shared its batch.
+        """
+        keys = [part.key for row in parts for part in row]
+        pixels = inputs.get("pixel_values") if hasattr(inputs, "get") else None
+        usable = (
+            self.features is not None
+            and self._takes_features
+            and pixels is not None
+            and set(inputs.keys()) <= {"input_ids", "attention_mask", "pixel_values"}
+            and pixels.shape[0] == len(keys)
+        )
+        if not usable:
+            return {}
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+        assert self.features is not None
+        encoder = self.fingerprint()
+        features = []
+        for position, key in enumerate(keys):
+            cached = self.features.get(encoder, key)
+            if cached is None:
+                output = self.model.get_image_features(pixel_values=pixels[position : position + 1])
+                cached = output.pooler_output[0]
+                self.features.put(encoder, key, cached)
+            features.append(cached)
+        del inputs["pixel_values"]
+        return {"mm_encoder_outputs": {"image": BaseModelOutputWithPooling(pooler_output=features)}}
 
 
 def checkpoint_fingerprint_remote(repo_id: str, commit: str, settings: dict[str, Any]) -> str:

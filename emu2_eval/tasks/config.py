@@ -59,6 +59,13 @@ GENERATION_KEYS = {
     "top_k",
     "repetition_penalty",
     "no_repeat_ngram_size",
+    # generate_images (emu2_eval.models.image_requests)
+    "height",
+    "width",
+    "num_inference_steps",
+    "guidance_scale",
+    "num_images_per_prompt",
+    "seed",
 }
 ROOT_PATTERN = re.compile(r"\{(\w+)\}")
 

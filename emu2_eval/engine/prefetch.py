@@ -1,0 +1,95 @@
+"""Decode the images of the next batch in worker threads while the model runs on this one.
+
+Decoding JPEGs is CPU work that would otherwise sit between two model calls. The prefetcher walks
+the requests in the order the runner will take them, keeps up to one batch ahead decoding in a
+thread pool (Pillow releases the GIL while it decodes), and hands the decoded images to the
+adapter through ``ModelAdapter.using_images``. An image that recurs within the window (a few-shot
+demonstration) is decoded once. An image that fails to decode is simply not handed over: the
+adapter then loads it itself and raises the usual ``ImageLoadError`` for that sample, so results,
+errors and messages are the same with and without prefetching.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from emu2_eval.prompts import ImagePart, images_of
+from emu2_eval.requests import Request
+
+
+class ImagePrefetcher:
+    """Decoded images for requests taken in order; ``workers=0`` turns prefetching off."""
+
+    def __init__(self, requests: Sequence[Request], workers: int) -> None:
+        self._images = [images_of(r.prompt) for r in requests]
+        self._scheduled = 0  # requests [0, _scheduled) have their decoding submitted
+        self._released = 0  # requests [0, _released) are finished and their images let go
+        self._futures: dict[str, Future[Any]] = {}
+        self._refs: Counter[str] = Counter()
+        has_images = any(self._images)
+        self._pool = (
+            ThreadPoolExecutor(workers, thread_name_prefix="emu2-eval-decode")
+            if workers > 0 and has_images
+            else None
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self._pool is not None
+
+    def _schedule_until(self, position: int) -> None:
+        assert self._pool is not None
+        end = min(position, len(self._images))
+        while self._scheduled < end:
+            for part in self._dedupe(self._images[self._scheduled]):
+                if part.key not in self._futures:
+                    self._futures[part.key] = self._pool.submit(part.load)
+                self._refs[part.key] += 1
+            self._scheduled += 1
+
+    @staticmethod
+    def _dedupe(parts: list[ImagePart]) -> list[ImagePart]:
+        seen: dict[str, ImagePart] = {}
+        for part in parts:
+            seen.setdefault(part.key, part)
+        return list(seen.values())
+
+    def take(self, positions: Sequence[int], ahead: int) -> dict[str, Any]:
+        """Decoded images of the requests at ``positions`` (consecutive, in order), by key;
+        then start decoding the next ``ahead`` requests.
+
+        Positions before ``positions[0]`` are released (finished); the same positions may be
+        taken again, as when a batch that ran out of memory is retried in smaller pieces.
+        """
+        if self._pool is None or not positions:
+            return {}
+        while self._released < min(positions[0], self._scheduled):
+            for part in self._dedupe(self._images[self._released]):
+                self._refs[part.key] -= 1
+                if self._refs[part.key] == 0:
+                    del self._refs[part.key], self._futures[part.key]
+            self._released += 1
+        last = positions[-1] + 1
+        self._schedule_until(last)
+        decoded: dict[str, Any] = {}
+        for position in positions:
+            for part in self._images[position]:
+                future = self._futures[part.key]
+                if part.key not in decoded and future.exception() is None:
+                    decoded[part.key] = future.result()
+        self._schedule_until(last + ahead)
+        return decoded
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> ImagePrefetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

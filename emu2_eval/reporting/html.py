@@ -1,0 +1,422 @@
+"""A self-contained HTML report of a run (or a sweep): one file, no server, no network.
+
+Sections: the run (model, manifest summary), results with intervals, the paper comparison (when a
+paper model is given), per-group accuracies, the few-shot plot (sweeps), generated images
+(generation tasks), and a browser of failed samples (wrong or errored: prompt, doc fields,
+response, score) with a little inline JavaScript for filtering.  CSS, JS and images are inline
+(images as base64 data URIs), so the file opens from ``file://`` and can be mailed around.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emu2_eval.reporting.format import fmt, fmt_interval, short
+from emu2_eval.reporting.images import (
+    dataset_dirs,
+    doc_image,
+    generated_images,
+    looks_like_image,
+    png_uri,
+    thumbnail_uri,
+)
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
+max-width:1500px}
+h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.2em;margin-top:28px;border-bottom:1px solid
+#ddd;padding-bottom:4px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.meta{color:#555;font-size:13px}.note{color:#555;font-size:12px;margin:2px 0}
+.ok{color:#1a7f37}.bad{color:#c62828}.err{background:#fff4f4}
+.controls{display:flex;gap:14px;align-items:center;flex-wrap:wrap;margin:8px 0;font-size:13px}
+.grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0;width:220px;font-size:12px}
+.grid img{width:220px;height:auto;border:1px solid #ccc}
+#failures td{font-size:12px;max-width:220px;overflow-wrap:anywhere}
+#failures td.fields{min-width:240px;max-width:380px}.scroll{overflow-x:auto}
+#failures td.scores{white-space:nowrap;max-width:none}
+td.prompt{max-width:360px;font-family:ui-monospace,monospace;white-space:pre-wrap}
+pre{white-space:pre-wrap;font-size:12px}nav a{margin-right:12px;font-size:13px}
+"""
+
+SCRIPT = """
+function applyFilters(){
+  var task=document.getElementById('f-task').value;
+  var errorsOnly=document.getElementById('f-errors').checked;
+  var maxText=document.getElementById('f-max').value;
+  var max=maxText===''?NaN:parseFloat(maxText);
+  var query=document.getElementById('f-text').value.toLowerCase();
+  var rows=document.querySelectorAll('#failures tbody tr');var shown=0;
+  for(var i=0;i<rows.length;i++){
+    var r=rows[i];var ok=true;
+    if(task&&r.getAttribute('data-task')!==task)ok=false;
+    if(errorsOnly&&r.getAttribute('data-error')!=='1')ok=false;
+    if(!isNaN(max)){var s=r.getAttribute('data-score');
+      if(s===''||parseFloat(s)>max)ok=false;}
+    if(query&&r.textContent.toLowerCase().indexOf(query)<0)ok=false;
+    r.style.display=ok?'':'none';if(ok)shown++;
+  }
+  document.getElementById('f-count').textContent=shown+' of '+rows.length+' shown';
+}
+document.addEventListener('DOMContentLoaded',applyFilters);
+"""
+
+
+def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
+    """An HTML table; cells are pre-escaped HTML strings."""
+    numeric = numeric or set()
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _run_summary(results: dict[str, Any], where: Path) -> str:
+    model = results.get("model", {})
+    manifest = results.get("manifest", {})
+    git = manifest.get("git", {})
+    packages = manifest.get("packages", {})
+    device = manifest.get("device", {})
+    items = [
+        ("run directory", str(where)),
+        (
+            "model",
+            f"{model.get('name', '')} (fingerprint {str(model.get('fingerprint', ''))[:12]})",
+        ),
+        ("model args", json.dumps(model.get("args", {}))),
+        ("limit", str(results.get("run", {}).get("limit") or "none (all documents)")),
+        ("created", str(manifest.get("created", ""))),
+        ("git", f"{str(git.get('commit'))[:12]}{' (dirty)' if git.get('dirty') else ''}"),
+        ("seed", str(manifest.get("seed"))),
+        (
+            "packages",
+            ", ".join(f"{k} {v}" for k, v in packages.items() if v and k in _SHOWN_PACKAGES),
+        ),
+        ("device", ", ".join(str(v) for v in [device.get("platform"), *device.get("gpus", [])])),
+    ]
+    return "".join(
+        f'<div class="meta"><b>{escape(k)}:</b> {escape(v)}</div>' for k, v in items if v
+    )
+
+
+_SHOWN_PACKAGES = ("emu2_eval", "torch", "transformers", "pycocoevalcap", "numpy")
+
+
+def _results_section(results: dict[str, Any]) -> str:
+    from emu2_eval.reports import confidence_label, display_rows, interval_notes
+
+    label = confidence_label(results)
+    rows = []
+    for row in display_rows(results):
+        method = str(row.get("interval_method") or "")
+        kind = "approximation" if method.startswith("approximation") else "exact"
+        if not method or method.startswith(("not ", "none")):
+            kind = "n/a"
+        rows.append(
+            [
+                escape(str(row["task"])),
+                escape(str(row["metric"])),
+                escape(row["shown"]),
+                escape(str(row["units"])),
+                escape(str(row["n"])),
+                escape(str(row["errors"])),
+                f'<span title="{escape(method)}">{escape(kind)}</span>',
+            ]
+        )
+    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in interval_notes(results))
+    header = ["task", "metric", f"value [{label}]", "units", "n", "errors", "interval"]
+    return f'<h2 id="results">Results</h2>{_table(header, rows, numeric={2, 4, 5})}{notes}'
+
+
+def _groups_section(results: dict[str, Any]) -> str:
+    from emu2_eval.reports import groups_table
+
+    groups = groups_table(results)
+    if groups.empty:
+        return ""
+    rows = [[escape(str(v)) for v in r] for r in groups.itertuples(index=False)]
+    return (
+        "<h2>Groups</h2><details><summary>per answer type / question type "
+        f"({len(rows)} rows)</summary>{_table(list(groups.columns), rows, numeric={3})}</details>"
+    )
+
+
+def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
+    if not paper_model:
+        return ""
+    from emu2_eval.reporting.paper import reproduction_table
+
+    table = reproduction_table(results, paper_model)
+    if table.empty:
+        return (
+            f"<h2>Paper ({escape(paper_model)})</h2><p>No task of this run names a paper row "
+            "(<code>reference:</code> in its YAML).</p>"
+        )
+    rows = []
+    for r in table.to_dict("records"):
+        inside = r["paper_in_interval"]
+        mark = {True: '<span class="ok">yes</span>', False: '<span class="bad">no</span>'}.get(
+            inside, "n/a"
+        )
+        rows.append(
+            [
+                escape(str(r["task"])),
+                escape(f"{r['benchmark']} {r['split']}"),
+                escape(str(r["shots"])),
+                escape(fmt_interval(r["measured"], r["low"], r["high"])),
+                escape(fmt(r["paper"])),
+                escape(fmt(r["diff"])),
+                mark,
+                escape(str(r["source"])),
+            ]
+        )
+    header = [
+        "task",
+        "paper benchmark",
+        "shots",
+        "measured [CI]",
+        "paper",
+        "diff",
+        "paper in CI",
+        "source",
+    ]
+    return (
+        f"<h2>Reproduction of {escape(paper_model)}</h2>"
+        f"{_table(header, rows, numeric={2, 3, 4, 5})}"
+        '<p class="note">Paper numbers: results/paper/ (typed in from the Emu2 paper). The '
+        "paper publishes no uncertainty; 'paper in CI' asks whether its number lies inside "
+        "this run's bootstrap interval.</p>"
+    )
+
+
+def _outcomes(block: dict[str, Any], records: list[dict[str, Any]]):
+    """Per-doc outcome of the task's first metric with a resampler, and what it means."""
+    from emu2_eval.stats.intervals import scored_docs
+    from emu2_eval.stats.resamplers import resampler_class
+
+    for name in block.get("metric_options", {}):
+        cls = resampler_class(name)
+        if cls is not None:
+            docs = scored_docs(records)
+            values = cls.sample_outcomes(docs) if docs else np.zeros(0)
+            return dict(zip([d.doc_id for d in docs], values, strict=True)), cls
+    return {}, None
+
+
+def _failure_rows(
+    task: str, block: dict[str, Any], records: list[dict[str, Any]], limit: int
+) -> tuple[list[str], int, str]:
+    """<tr> strings of the task's failures (errors first, then lowest outcome first)."""
+    outcomes, cls = _outcomes(block, records)
+    perfect = cls.perfect if cls is not None else None
+    errored = [r for r in records if r.get("error") is not None]
+    scored = [r for r in records if r.get("error") is None]
+    wrong = [
+        r
+        for r in scored
+        if perfect is None or not outcomes.get(str(r["doc_id"]), np.nan) >= perfect
+    ]
+    wrong.sort(key=lambda r: _sort_key(outcomes.get(str(r["doc_id"]))))
+    chosen = (errored + wrong)[:limit]
+    dirs = dataset_dirs(block.get("config", {}))
+    rows = [_failure_row(task, r, outcomes.get(str(r["doc_id"])), dirs) for r in chosen]
+    label = cls.sample_label if cls is not None else "score"
+    what = f"outcome below {perfect:g}" if perfect is not None else "all samples, lowest first"
+    return rows, len(errored) + len(wrong), f"{task}: {label}; failures = errors + {what}"
+
+
+def _sort_key(value: Any) -> float:
+    return float("inf") if value is None or np.isnan(value) else float(value)
+
+
+def _failure_row(task: str, record: dict[str, Any], outcome: Any, dirs: list[Path]) -> str:
+    error = record.get("error")
+    fields = record.get("doc") or {}
+    image = doc_image(fields, dirs)
+    uri = thumbnail_uri(str(image)) if image is not None else None
+    picture = f'<img src="{uri}" alt="input image" width="80">' if uri else "—"
+    field_lines = "<br>".join(
+        f"<b>{escape(str(k))}</b>: {escape(short(v, 200))}"
+        for k, v in fields.items()
+        if not looks_like_image(v)
+    )
+    scores = "<br>".join(escape(f"{k}={fmt(v)}") for k, v in (record.get("scores") or {}).items())
+    score_text = "" if outcome is None or np.isnan(outcome) else f"{float(outcome):g}"
+    error_text = f"{error.get('type', '')}: {error.get('message', '')}" if error else ""
+    cells = [
+        escape(task),
+        escape(str(record.get("doc_id"))),
+        picture,
+        f'<td class="prompt">{escape(short(record.get("prompt", ""), 600))}</td>',
+        f'<td class="fields">{field_lines}</td>',
+        escape(short(record.get("response"), 300)),
+        escape(short(record.get("filtered"), 300)),
+        f'<td class="num">{escape(score_text)}</td>',
+        f'<td class="scores">{scores}</td>',
+        f'<span class="bad">{escape(error_text)}</span>' if error else "",
+    ]
+    tds = "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in cells)
+    css = ' class="err"' if error else ""
+    return (
+        f'<tr data-task="{escape(task)}" data-error="{1 if error else 0}" '
+        f'data-score="{escape(score_text)}"{css}>{tds}</tr>'
+    )
+
+
+def _failures_section(results: dict[str, Any], run_dir: Path, limit: int) -> str:
+    from emu2_eval.rundir import read_samples
+
+    rows: list[str] = []
+    notes: list[str] = []
+    tasks = list(results.get("tasks", {}))
+    for task in tasks:
+        path = run_dir / f"samples_{task}.jsonl"
+        if not path.is_file():
+            notes.append(f"{task}: {path.name} not found, no samples to show")
+            continue
+        task_rows, total, what = _failure_rows(
+            task, results["tasks"][task], read_samples(path), limit
+        )
+        rows += task_rows
+        notes.append(f"{what} ({total} in all, {len(task_rows)} shown)")
+    options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tasks)
+    controls = (
+        '<div class="controls">'
+        f'<label>task <select id="f-task" onchange="applyFilters()"><option value="">all'
+        f"</option>{options}</select></label>"
+        '<label><input type="checkbox" id="f-errors" onchange="applyFilters()"> errors only'
+        "</label>"
+        '<label>score &le; <input type="number" id="f-max" step="any" style="width:6em" '
+        'oninput="applyFilters()"></label>'
+        '<label>search <input type="search" id="f-text" placeholder="doc id, answer, prompt" '
+        'oninput="applyFilters()"></label><span id="f-count"></span></div>'
+    )
+    header = [
+        "task",
+        "doc",
+        "image",
+        "prompt",
+        "doc fields",
+        "response",
+        "filtered",
+        "outcome",
+        "scores",
+        "error",
+    ]
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    table = (
+        f'<table id="failures"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+    note_html = "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
+    return f'<h2 id="failures-h">Failures</h2>{note_html}{controls}{table}'
+
+
+def _generated_section(results: dict[str, Any], run_dir: Path, limit: int) -> str:
+    from emu2_eval.rundir import read_samples
+
+    figures = []
+    for task, block in results.get("tasks", {}).items():
+        if (block.get("config") or {}).get("request") != "generate_images":
+            continue
+        path = run_dir / f"samples_{task}.jsonl"
+        if not path.is_file():
+            continue
+        for record in read_samples(path):
+            for image in generated_images(record.get("response"), run_dir):
+                uri = thumbnail_uri(str(image), 256)
+                if uri and len(figures) < limit:
+                    caption = f"{task} / {record.get('doc_id')}: {short(record.get('prompt'), 140)}"
+                    figures.append(
+                        f'<figure><img src="{uri}" alt="generated image">'
+                        f"<figcaption>{escape(caption)}</figcaption></figure>"
+                    )
+    if not figures:
+        return ""
+    return f'<h2>Generated images</h2><div class="grid">{"".join(figures)}</div>'
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body>{body}<script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+def html_report(
+    results: dict[str, Any],
+    run_dir: Path,
+    paper_model: str | None = None,
+    max_failures: int = 200,
+    max_generated: int = 48,
+) -> str:
+    """The HTML report of one run directory (see the module docstring)."""
+    run_dir = Path(run_dir)
+    model = results.get("model", {}).get("name", "")
+    manifest = json.dumps(results.get("manifest", {}), indent=2, default=str)
+    sweep_plot = ""
+    if (run_dir / "sweep.png").is_file():
+        uri = png_uri(run_dir / "sweep.png")
+        sweep_plot = f'<h2>Few-shot sweep</h2><img src="{uri}" alt="few-shot sweep plot">'
+    sections = [("results", "Results"), ("failures-h", "Failures"), ("manifest", "Manifest")]
+    nav = "<nav>" + "".join(f'<a href="#{a}">{t}</a>' for a, t in sections) + "</nav>"
+    body = (
+        f"<h1>emu2_eval report: {escape(model)}</h1>"
+        + nav
+        + _run_summary(results, run_dir)
+        + _results_section(results)
+        + _paper_section(results, paper_model)
+        + _groups_section(results)
+        + sweep_plot
+        + _generated_section(results, run_dir, max_generated)
+        + _failures_section(results, run_dir, max_failures)
+        + '<h2 id="manifest">Manifest</h2><details><summary>results.json manifest</summary>'
+        + f"<pre>{escape(manifest)}</pre></details>"
+    )
+    return _page(f"emu2_eval: {model} ({run_dir.name})", body)
+
+
+def sweep_html_report(sweep_dir: Path, paper_model: str | None = None) -> str:
+    """The HTML report of a ``sweep`` output: summary table, plot, every cell's results."""
+    from emu2_eval.rundir import load_run
+
+    sweep_dir = Path(sweep_dir)
+    summary_path = sweep_dir / "sweep_summary.csv"
+    if not summary_path.is_file():
+        raise FileNotFoundError(f"{summary_path} not found: {sweep_dir} is not a sweep directory")
+    summary = pd.read_csv(summary_path)
+    rows = [
+        [escape(fmt(v) if isinstance(v, float) else str(v)) for v in r]
+        for r in summary.itertuples(index=False)
+    ]
+    parts = [
+        f"<h1>emu2_eval sweep report: {escape(sweep_dir.name)}</h1>",
+        f'<div class="meta"><b>sweep directory:</b> {escape(str(sweep_dir))}</div>',
+        "<h2>Summary (mean and std over seeds)</h2>",
+        _table(list(summary.columns), rows),
+    ]
+    if (sweep_dir / "sweep.png").is_file():
+        uri = png_uri(sweep_dir / "sweep.png")
+        parts.append(f'<h2>Few-shot plot</h2><img src="{uri}" alt="few-shot sweep plot">')
+    for results_path in sorted((sweep_dir / "cells").glob("*/*/results.json")):
+        cell = load_run(results_path.parent)
+        name = f"{results_path.parent.parent.name} / {results_path.parent.name}"
+        parts.append(f"<h2>Cell {escape(name)}</h2>")
+        parts.append(_results_section(cell.results).replace('<h2 id="results">Results</h2>', ""))
+        parts.append(_paper_section(cell.results, paper_model))
+    return _page(f"emu2_eval sweep: {sweep_dir.name}", "".join(parts))
