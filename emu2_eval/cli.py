@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from emu2_eval.atomic import OutputWriteError
 from emu2_eval.registry import MODELS, UnknownNameError
 
-USER_ERRORS = (UnknownNameError, ValueError, FileNotFoundError)
+USER_ERRORS = (UnknownNameError, ValueError, FileNotFoundError, OutputWriteError)
 
 
 def _split(value: str) -> list[str]:
@@ -623,7 +624,7 @@ def _refresh_intervals(
     run_dir: Path, resamples: int | None, seed: int | None, confidence: float | None
 ) -> dict[str, Any]:
     """results.json of the run, with intervals recomputed when asked for or missing."""
-    from emu2_eval.engine.runner import write_json_atomic
+    from emu2_eval.atomic import write_json_atomic
     from emu2_eval.rundir import load_run
     from emu2_eval.stats.intervals import task_intervals
 

@@ -218,3 +218,34 @@ def test_checksum_manifest_fails_loudly_on_mismatch(task_dir, demo_dir, tmp_path
     annotations.write_text(annotations.read_text().replace('"red"', '"blue"', 1))
     with pytest.raises(ChecksumMismatchError, match=r"annotations_val2014\.json has sha256"):
         get_task("checked").load()
+
+
+def test_full_disk_keeps_the_previous_output_and_names_the_file(tmp_path, monkeypatch) -> None:
+    """ENOSPC while writing results: a clear error, the old results.json intact, no temp file."""
+    import errno
+
+    from emu2_eval import atomic
+
+    out = tmp_path / "o"
+    first = evaluate("tiny-vlm", {}, ["demo_vqa"], out, limit=2, progress=False)
+    before = (out / "results.json").read_bytes()
+
+    class FullDisk(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_open = open
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        if "w" in mode:
+            return FullDisk()
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "open", fake_open, raising=False)
+    with pytest.raises(atomic.OutputWriteError, match=r"cannot write .*: No space left on device"):
+        evaluate("tiny-vlm", {}, ["demo_vqa"], out, limit=2, progress=False)
+    assert (out / "results.json").read_bytes() == before
+    assert not list(out.glob(".*.tmp"))
+    assert (
+        json.loads(before)["tasks"]["demo_vqa"]["metrics"] == first["tasks"]["demo_vqa"]["metrics"]
+    )

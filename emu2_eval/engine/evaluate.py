@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.atomic import write_json_atomic, write_jsonl_atomic
 from emu2_eval.engine.batching import DEFAULT_PREFETCH_WORKERS, BatchSettings
 from emu2_eval.engine.cache import ResponseCache
 from emu2_eval.engine.coordination import Coordinator
@@ -18,8 +19,6 @@ from emu2_eval.engine.runner import (
     FewShotSettings,
     finalize_task,
     run_task,
-    write_json_atomic,
-    write_jsonl_atomic,
 )
 from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.models.base import ModelAdapter, build_adapter

@@ -8,10 +8,7 @@ error while the run goes on. Data parallel runs shard the pending requests (``co
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -310,22 +307,6 @@ def _compute(
         "oom_reductions": sizer.reductions,
     }
     return results, stats
-
-
-def write_jsonl_atomic(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    """Write JSON lines to a temp file and rename, so a crash never leaves half a log."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, ensure_ascii=False, default=str)
-    os.replace(tmp, path)
 
 
 def finalize_task(task_config: Any, outcome_records: list[dict[str, Any]]) -> tuple[dict, list]:
