@@ -45,4 +45,9 @@ def test_adapter_checks_before_loading_anything() -> None:
     if version("transformers") == "4.31.0":
         pytest.skip("the pinned stack is installed here")
     with pytest.raises(Emu2RemoteEnvironmentError, match="pip install"):
+        Emu2RemoteAdapter(pretrained="BAAI/Emu2", trust_remote_code=True)
+
+
+def test_remote_code_runs_only_when_the_user_allows_it() -> None:
+    with pytest.raises(ValueError, match="trust_remote_code=true"):
         Emu2RemoteAdapter(pretrained="BAAI/Emu2")

@@ -64,7 +64,14 @@ class Emu2RemoteAdapter(ModelAdapter):
         device: str = "cuda",
         max_memory: str | None = None,
         system_message: str = "short",
+        trust_remote_code: bool = False,
     ) -> None:
+        if not trust_remote_code:
+            raise ValueError(
+                "emu2-remote runs the Python code shipped with the checkpoint; pass "
+                "--model-args trust_remote_code=true to allow it (or use --model emu2, the "
+                "native implementation, which runs no downloaded code)"
+            )
         self.versions = check_remote_environment()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
