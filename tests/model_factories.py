@@ -7,7 +7,6 @@ from pathlib import Path
 
 def build_tiny_idefics3(directory: Path) -> Path:
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import (
         Idefics3Config,
         Idefics3ForConditionalGeneration,
@@ -15,10 +14,9 @@ def build_tiny_idefics3(directory: Path) -> Path:
         Idefics3Processor,
         Idefics3VisionConfig,
         LlamaConfig,
-        PreTrainedTokenizerFast,
     )
 
-    from emu2_eval.models.tiny_vlm import WORDS
+    from emu2_eval.models.tiny_vlm import word_tokenizer
 
     special = [
         "<unk>",
@@ -30,18 +28,8 @@ def build_tiny_idefics3(directory: Path) -> Path:
         "<global-img>",
         "<end_of_utterance>",
     ]
-    vocab = {token: i for i, token in enumerate(special + WORDS)}
-    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.decoder = decoders.WordPiece(prefix="##")
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        additional_special_tokens=special[4:],
-    )
+    tokenizer = word_tokenizer(special, add_bos=False, additional_special_tokens=special[4:])
+    vocab = tokenizer.get_vocab()
     vision = Idefics3VisionConfig(
         hidden_size=32,
         intermediate_size=64,

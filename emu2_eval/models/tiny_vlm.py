@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from emu2_eval.data.roots import cache_home
 from emu2_eval.models.hf_vlm import HFVisionLanguageAdapter
@@ -28,10 +29,36 @@ WORDS = (
 ).split() + list(".,?!:;'\"-0123456789")
 
 
+def word_tokenizer(special_tokens: list[str], add_bos: bool = True, **kwargs: Any):
+    """A word-level tokenizer over ``special_tokens + WORDS`` (ids in that order), no training.
+
+    Fixed ids make tiny test checkpoints byte-identical on every machine; the first four
+    special tokens must be <unk>, <s>, </s>, <pad>; ``kwargs`` go to PreTrainedTokenizerFast.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate(special_tokens + WORDS)}
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
+    if add_bos:
+        backend.post_processor = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", vocab["<s>"])]
+        )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        **kwargs,
+    )
+
+
 def build_tiny_checkpoint(directory: Path) -> None:
     """Create the tiny tokenizer, processor and model and save them in ``directory``."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import (
         CLIPImageProcessorPil,
         CLIPVisionConfig,
@@ -39,24 +66,12 @@ def build_tiny_checkpoint(directory: Path) -> None:
         LlavaConfig,
         LlavaForConditionalGeneration,
         LlavaProcessor,
-        PreTrainedTokenizerFast,
     )
 
-    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + WORDS)}
-    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
-    backend.post_processor = processors.TemplateProcessing(
-        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", vocab["<s>"])]
+    tokenizer = word_tokenizer(
+        SPECIAL_TOKENS, add_bos=True, extra_special_tokens={"image_token": "<image>"}
     )
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        extra_special_tokens={"image_token": "<image>"},
-    )
+    vocab = tokenizer.get_vocab()
     vision = CLIPVisionConfig(
         hidden_size=32,
         intermediate_size=64,
