@@ -27,9 +27,10 @@ from emu2_eval.engine.topology import (
     placement,
 )
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.models.feature_cache import FeatureCache
+from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.requests import Request
+from tests.emu2_factories import tiny_emu2_dir_fixture  # noqa: F401
 
 
 def _samples(run: Path, task: str) -> list[dict]:
@@ -247,6 +248,65 @@ def test_hf_feature_cache_gives_the_same_answers(tiny_model_dir, demo_dir) -> No
     assert cached.features is not None
     assert cached.features.stats() == {"entries": 2, "hits": 5, "misses": 2}
     assert cached.fingerprint() == plain.fingerprint()
+
+
+def test_image_content_key_follows_bytes_not_names(tmp_path, demo_dir) -> None:
+    from emu2_eval.prompts import ImageLoadError
+
+    images = sorted((demo_dir / "images" / "val2014").glob("*.jpg"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "img.jpg").write_bytes(images[0].read_bytes())
+    (tmp_path / "b" / "img.jpg").write_bytes(images[1].read_bytes())  # same name, other picture
+    (tmp_path / "b" / "copy.jpg").write_bytes(images[0].read_bytes())  # other name, same picture
+    in_a = ImagePart.from_file(tmp_path / "a" / "img.jpg", key="img.jpg")
+    in_b = ImagePart.from_file(tmp_path / "b" / "img.jpg", key="img.jpg")
+    copy = ImagePart.from_file(tmp_path / "b" / "copy.jpg", key="copy.jpg")
+    assert image_content_key(in_a) != image_content_key(in_b)
+    assert image_content_key(in_a) == image_content_key(copy)
+    assert image_content_key(in_a) == ImagePart.from_bytes(images[0].read_bytes()).key
+    (tmp_path / "a" / "img.jpg").write_bytes(images[1].read_bytes() + b"\0")  # edited in place
+    assert image_content_key(in_a) not in (image_content_key(in_b), image_content_key(copy))
+    with pytest.raises(ImageLoadError, match=r"missing\.jpg: file not found"):
+        image_content_key(ImagePart.from_file(tmp_path / "missing.jpg"))
+
+
+def test_emu2_feature_cache_gives_the_same_answers(tiny_emu2_dir, demo_dir) -> None:
+    """Few-shot style prompts share demonstration images: each distinct image is encoded once,
+    and answers and log-probabilities equal those of the uncached adapter."""
+    from emu2_eval.models.emu2.adapter import Emu2Adapter
+
+    images = [
+        ImagePart.from_file(p) for p in sorted((demo_dir / "images" / "val2014").glob("*.jpg"))
+    ]
+    demo_a, demo_b = images[0], images[1]
+    greedy = (("max_new_tokens", 3), ("num_beams", 1))
+    requests = [
+        Request(
+            "generate",
+            (demo_a, TextPart("red. "), demo_b, TextPart("blue. "), query, TextPart("color?")),
+            "t",
+            str(i),
+            greedy,
+        )
+        for i, query in enumerate(images[2:5])
+    ]
+    scoring = [
+        Request("loglikelihood", (demo_a, TextPart("it?")), "t", "s", continuations=("yes", "no"))
+    ]
+    plain = Emu2Adapter(str(tiny_emu2_dir), device="cpu")
+    cached = Emu2Adapter(str(tiny_emu2_dir), device="cpu", feature_cache=16)
+    expected = plain.generate(requests)
+    assert cached.generate(requests) == expected
+    assert cached.features is not None
+    assert cached.features.stats() == {"entries": 5, "hits": 4, "misses": 5}
+    assert cached.generate(requests[:1]) == expected[:1]  # now all from the cache
+    assert cached.features.stats()["misses"] == 5
+    assert cached.loglikelihood(scoring)[0] == pytest.approx(plain.loglikelihood(scoring)[0])
+    assert cached.fingerprint() == plain.fingerprint()
+    assert cached.describe()["feature_cache"] == 16
+    with pytest.raises(ValueError, match="feature_cache must be >= 0"):
+        Emu2Adapter(str(tiny_emu2_dir), device="cpu", feature_cache=-1)
 
 
 # -- placement --------------------------------------------------------------------------------

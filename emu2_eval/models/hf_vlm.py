@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.models.feature_cache import FeatureCache
+from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
 from emu2_eval.prompts import ImagePart, Part, TextPart, images_of
 from emu2_eval.requests import Request
@@ -279,17 +279,18 @@ class HFVisionLanguageAdapter(ModelAdapter):
         Images are encoded only when missing from the cache, each as its own batch of one, so an
         image's features never depend on which other images shared its batch.
         """
-        keys = [part.key for row in parts for part in row]
+        flat = [part for row in parts for part in row]
         pixels = inputs.get("pixel_values") if hasattr(inputs, "get") else None
         usable = (
             self.features is not None
             and self._takes_features
             and pixels is not None
             and set(inputs.keys()) <= {"input_ids", "attention_mask", "pixel_values"}
-            and pixels.shape[0] == len(keys)
+            and pixels.shape[0] == len(flat)
         )
         if not usable:
             return {}
+        keys = [image_content_key(part) for part in flat]
         from transformers.modeling_outputs import BaseModelOutputWithPooling
 
         assert self.features is not None

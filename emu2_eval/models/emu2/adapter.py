@@ -4,6 +4,12 @@ Renders the harness's interleaved parts as Emu2 text (``[<IMG_PLH>]`` per image;
 template and system message on top), tokenises with the reference ids by default, and serves
 ``generate`` (published short-answer defaults unless the task sets its own) and
 ``loglikelihood`` (sum of continuation-token log-probabilities after the prompt).
+
+``feature_cache=N`` keeps the projected visual tokens of the N most recently used images (keyed
+by image content and the model fingerprint) on the model's device, so a few-shot demonstration
+that recurs across prompts goes through the 1B-parameter EVA encoder once. With the cache on,
+every image is encoded alone, so its tokens do not depend on the rest of the batch; each entry
+costs n_query x hidden values (64 x 6656 in bf16: 0.85 MB for Emu2).
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
-from emu2_eval.prompts import Part
+from emu2_eval.prompts import ImagePart, Part
 from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
@@ -42,12 +49,15 @@ class Emu2Adapter(ModelAdapter):
         load_in_4bit: bool = False,
         attn_implementation: str | None = None,
         revision: str | None = None,
+        feature_cache: int = 0,
     ) -> None:
         from emu2_eval.models.emu2.config import VARIANTS, Emu2Config
         from emu2_eval.models.emu2.constants import special_tokens
         from emu2_eval.models.emu2.pretrained import from_pretrained, resolve_checkpoint
         from emu2_eval.models.emu2.tokenization import FIRST_ADDED_ID, Emu2Tokenizer
 
+        if feature_cache < 0:
+            raise ValueError("feature_cache must be >= 0 (0: off)")
         path = resolve_checkpoint(pretrained, revision)
         config = Emu2Config.from_pretrained(path)
         variant = variant or config.model_version
@@ -88,6 +98,8 @@ class Emu2Adapter(ModelAdapter):
         self.model.image_token_id = self.tokenizer.token_id("<image>")
         self.model.video_token_id = self.tokenizer.token_id("[gIMG]")
         self.config = config
+        self.features = FeatureCache(feature_cache) if feature_cache else None
+        self._fingerprint: str | None = None
 
     # -- identity ----------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
@@ -102,7 +114,9 @@ class Emu2Adapter(ModelAdapter):
         }
 
     def fingerprint(self) -> str:
-        return checkpoint_fingerprint(Path(self.path), self._settings())
+        if self._fingerprint is None:  # weights do not change while the process runs
+            self._fingerprint = checkpoint_fingerprint(Path(self.path), self._settings())
+        return self._fingerprint
 
     def describe(self) -> dict[str, Any]:
         from emu2_eval.models.emu2.generation import PUBLISHED_DEFAULTS
@@ -123,6 +137,7 @@ class Emu2Adapter(ModelAdapter):
             "chat_template": CHAT_TEMPLATE if self.variant == "chat" else None,
             "generation_defaults": PUBLISHED_DEFAULTS,
             "attn_implementation": self.model.lm.config._attn_implementation,
+            "feature_cache": self.features.max_entries if self.features else 0,
             **self.tokenizer.describe(),
         }
 
@@ -147,6 +162,30 @@ class Emu2Adapter(ModelAdapter):
 
         size = self.config.vision_config.image_size
         return preprocess_images([self._decode(image) for image in images], size)
+
+    def _image_features(self, images: Sequence[ImagePart]) -> Any:
+        """Projected visual tokens of ``images`` in order, (N * n_query, hidden), or None.
+
+        Without the feature cache all images go through the encoder as one batch; with it,
+        only images not seen before do, one at a time.
+        """
+        if not images:
+            return None
+        n_query = self.config.vision_config.n_query
+        if self.features is None:
+            return self.model.visual_embeddings(self._pixels(images), n_query)
+        import torch
+
+        encoder = self.fingerprint()
+        rows = []
+        for image in images:
+            key = image_content_key(image)
+            features = self.features.get(encoder, key)
+            if features is None:
+                features = self.model.visual_embeddings(self._pixels([image]), n_query)
+                self.features.put(encoder, key, features)
+            rows.append(features)
+        return torch.cat(rows)
 
     def _decode(self, part: Any) -> Any:
         """The engine's prefetched image when the base class offers one, else read it now."""
@@ -173,7 +212,6 @@ class Emu2Adapter(ModelAdapter):
 
         rendered = [self.render(r.prompt) for r in requests]
         input_ids, attention_mask = self.tokenizer([text for text, _ in rendered])
-        pixels = self._pixels([image for _, images in rendered for image in images])
         kwargs = generation_kwargs(
             options,
             self.tokenizer.pad_token_id,
@@ -183,7 +221,10 @@ class Emu2Adapter(ModelAdapter):
         if options.get("do_sample") and "seed" in options:
             torch.manual_seed(int(options["seed"]))
         with torch.inference_mode():
-            output = self.model.generate(input_ids, attention_mask, pixel_values=pixels, **kwargs)
+            features = self._image_features([image for _, images in rendered for image in images])
+            output = self.model.generate(
+                input_ids, attention_mask, image_features=features, **kwargs
+            )
         sequences = output.sequences if hasattr(output, "sequences") else output
         return [self.tokenizer.decode(row.tolist()) for row in sequences]
 
@@ -205,11 +246,9 @@ class Emu2Adapter(ModelAdapter):
                 raise ValueError(f"continuation {text!r} tokenizes to nothing")
             continuations.append(ids)
         input_ids, attention_mask = self.tokenizer.pad([prompt_ids + c for c in continuations])
-        pixels = self._pixels(images)
         with torch.inference_mode():
-            features = None
-            if pixels is not None:
-                features = self.model.visual_embeddings(pixels, self.config.vision_config.n_query)
+            features = self._image_features(images)
+            if features is not None:
                 features = features.repeat(len(continuations), 1)
             logits = self.model(input_ids, attention_mask, image_features=features).float()
         scores = []

@@ -178,10 +178,14 @@ class Emu2ForCausalLM(nn.Module):
         attention_mask: torch.Tensor,
         pixel_values: torch.Tensor | None = None,
         video_pixel_values: torch.Tensor | None = None,
+        image_features: torch.Tensor | None = None,
         **generate_kwargs: Any,
     ) -> Any:
-        """``LlamaForCausalLM.generate`` from the multimodal embeddings; returns new tokens only."""
-        embeds = self.embed_inputs(input_ids, pixel_values, video_pixel_values)
+        """``LlamaForCausalLM.generate`` from the multimodal embeddings; returns new tokens only.
+
+        ``image_features`` (from :meth:`visual_embeddings`, e.g. out of a feature cache) stands
+        in for ``pixel_values``."""
+        embeds = self.embed_inputs(input_ids, pixel_values, video_pixel_values, image_features)
         return self.lm.generate(
             inputs_embeds=embeds,
             attention_mask=attention_mask.to(embeds.device),
