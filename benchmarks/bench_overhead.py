@@ -1,17 +1,21 @@
 """Harness overhead: ``evaluate()`` with a model that answers instantly vs the bare loop.
 
 Both sides do the same essential work on the same synthetic VQAv2-format task (official
-questions/annotations JSON, COCO-sized JPEGs): read the docs, decode every image, build every
+questions/annotations JSON, COCO-sized JPEGs): read the docs, decode every image, preprocess it
+as the model would (``--preprocess emu2``: Emu2's 448x448 bicubic resize and CLIP
+normalisation; ``none``, the default and the strictest test: decoding only), build every
 prompt, answer (instantly, the same answer), filter and score with the official VQA accuracy.
 ``evaluate()`` adds what the harness is for: request hashing, the SQLite response cache (a
 fresh run directory each time, so every request is computed and committed), length-sorted
 batching, image prefetching, per-sample logs, results.json with its manifest, bootstrap
-intervals and reports. The two are timed side by side, alternating, ``--repeats`` times; the
+intervals and reports (thumbnails included: their cache is cleared before every run, as a
+new process would start). The two are timed side by side, alternating, ``--repeats`` times; the
 result is the ratio of the medians (one run of this script = one ratio), in wall-clock time and
 in process CPU time (all threads; steadier on a shared machine, and it does not credit the
 prefetch threads for running in parallel).
 
     .venv/bin/python benchmarks/bench_overhead.py
+    .venv/bin/python benchmarks/bench_overhead.py --preprocess none    # decoding only
     .venv/bin/python benchmarks/bench_overhead.py --image-size 64x64   # decoding nearly free
 """
 
@@ -98,8 +102,17 @@ def make_dataset(root: Path, n_questions: int, n_images: int, size: tuple[int, i
     (root / "annotations.json").write_text(json.dumps({**meta, "annotations": annotations}))
 
 
-def instant_adapter():
-    """A model that decodes its images (as any VLM must) and answers at once."""
+def preprocessor(name: str):
+    """What a model does to each decoded image before its encoder runs (or nothing)."""
+    if name == "none":
+        return lambda image: image
+    from emu2_eval.models.emu2.preprocess import preprocess_image
+
+    return lambda image: preprocess_image(image, 448)
+
+
+def instant_adapter(preprocess):
+    """A model that decodes and preprocesses its images (as any VLM must) and answers at once."""
     from emu2_eval.models.base import ModelAdapter
     from emu2_eval.prompts import images_of
 
@@ -113,15 +126,15 @@ def instant_adapter():
         def generate(self, requests: Sequence) -> list[str]:
             for request in requests:
                 for part in images_of(request.prompt):
-                    self.load_image(part)
+                    preprocess(self.load_image(part))
             return ["yes" for _ in requests]
 
     return Instant()
 
 
-def bare_loop(task) -> float:
-    """Read the docs, decode, build prompts, answer, filter, score: nothing else. Returns the
-    accuracy (to check both sides agree)."""
+def bare_loop(task, preprocess) -> float:
+    """Read the docs, decode, preprocess, build prompts, answer, filter, score: nothing else.
+    Returns the accuracy (to check both sides agree)."""
     from emu2_eval.engine.scoring import apply_filters
     from emu2_eval.metrics.base import Sample
     from emu2_eval.prompts import ImagePart
@@ -133,7 +146,7 @@ def bare_loop(task) -> float:
         parts = task.profile.render(doc)
         for part in parts:
             if isinstance(part, ImagePart):
-                part.load()
+                preprocess(part.load())
         samples.append(Sample(doc.doc_id, doc.fields, apply_filters("yes", task.config.filters)))
     spec = task.config.metrics[0]
     return METRICS.get(spec.name)(**spec.options).score(samples).summary["vqa_accuracy"]
@@ -146,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-size", default="640x480", help="WxH of the JPEGs (COCO: ~640x480)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--prefetch-workers", type=int, default=0, help="as on a CPU run")
+    parser.add_argument("--preprocess", choices=("emu2", "none"), default="none")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print where evaluate() spends time")
     args = parser.parse_args(argv)
@@ -162,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         (work / "tasks").mkdir()
         (work / "tasks" / "bench_vqa.yaml").write_text(TASK_YAML.format(root=work / "data"))
         locations.add_task_dir(work / "tasks")
-        adapter = instant_adapter()
+        preprocess = preprocessor(args.preprocess)
+        adapter = instant_adapter(preprocess)
 
         def harness(index: int) -> float:
+            from emu2_eval.reporting.images import thumbnail_uri
+
+            thumbnail_uri.cache_clear()  # a new process starts without them
             output = work / f"run{index}"
             results = evaluate(
                 "instant", {}, ["bench_vqa"], output, batch_size=args.batch_size,
@@ -174,14 +192,15 @@ def main(argv: list[str] | None = None) -> int:
             assert results is not None
             return results["tasks"]["bench_vqa"]["metrics"]["vqa_accuracy"]
 
-        assert abs(harness(-1) - bare_loop(get_task("bench_vqa"))) < 1e-9  # warm-up + check
+        accuracy = bare_loop(get_task("bench_vqa"), preprocess)
+        assert abs(harness(-1) - accuracy) < 1e-9  # warm-up + check
         wall: dict[str, list[float]] = {"bare": [], "harness": []}
         cpu: dict[str, list[float]] = {"bare": [], "harness": []}
         for index in range(args.repeats):
             for side in ("bare", "harness"):
                 start, start_cpu = time.perf_counter(), time.process_time()
                 if side == "bare":
-                    bare_loop(get_task("bench_vqa"))  # a fresh task: the docs are read again
+                    bare_loop(get_task("bench_vqa"), preprocess)  # docs are read again
                 else:
                     harness(index)
                 wall[side].append(time.perf_counter() - start)
@@ -189,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         n = args.questions
         print(
             f"{n} questions, {args.images} images {width}x{height}, batch {args.batch_size}, "
-            f"prefetch workers {args.prefetch_workers}, {args.repeats} alternating repeats"
+            f"preprocess {args.preprocess}, prefetch workers {args.prefetch_workers}, "
+            f"{args.repeats} alternating repeats"
         )
         for label, times in (("wall", wall), ("cpu", cpu)):
             bare, full = statistics.median(times["bare"]), statistics.median(times["harness"])

@@ -8,6 +8,7 @@ model).  The last two CSV columns stay ``n, errors`` (scripts read them by posit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -228,10 +229,12 @@ def write_reports(
     run_dir: Path,
     paper_model: str | None = None,
     max_failures: int = 200,
+    samples: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> pd.DataFrame:
     """Write report.csv/.md/.tex/.html (and groups.csv when there are groups); return the table.
 
-    The HTML report reads the run's samples files for its failure browser and image grids.
+    The HTML report reads the run's samples files for its failure browser and image grids,
+    unless ``samples`` (task -> records, as just written) already holds them.
     """
     from emu2_eval.reporting.html import html_report
 
@@ -247,7 +250,9 @@ def write_reports(
     (run_dir / "report.md").write_text(markdown, encoding="utf-8")
     (run_dir / "report.tex").write_text(latex_report(results, paper_model), encoding="utf-8")
     (run_dir / "report.html").write_text(
-        html_report(results, run_dir, paper_model=paper_model, max_failures=max_failures),
+        html_report(
+            results, run_dir, paper_model=paper_model, max_failures=max_failures, samples=samples
+        ),
         encoding="utf-8",
     )
     return table[CONSOLE_COLUMNS]

@@ -79,6 +79,19 @@ def test_html_report_contains_tables_images_and_failure_browser(demo_run) -> Non
     _no_external_resources(page)
 
 
+def test_report_from_in_memory_samples_equals_report_from_the_files(demo_run) -> None:
+    """A run hands its rows to the report instead of re-reading them: same page either way."""
+    output, results = demo_run
+    assert html_report(results, output) == (output / "report.html").read_text()
+    in_memory = {
+        task: [json.loads(line) for line in (output / f"samples_{task}.jsonl").open()]
+        for task in DEMO_TASKS
+    }
+    in_memory["demo_vqa"][0]["response"] = "in-memory marker"  # proves the files were not read
+    page = html_report(results, output, samples=in_memory)
+    assert "in-memory marker" in page and "in-memory marker" not in html_report(results, output)
+
+
 def test_report_command_with_paper_model_and_new_bootstrap_settings(demo_run, tmp_path) -> None:
     output, _ = demo_run
     run = tmp_path / "run"

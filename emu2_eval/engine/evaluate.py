@@ -207,6 +207,7 @@ def _evaluate(
     }
     work: dict[str, list[dict[str, Any]]] = {}
     used: dict[str, int | None] = {}
+    written: dict[str, list[dict[str, Any]]] = {}  # samples rows, handed on to the reports
     try:
         for task in tasks:
             outcome = run_task(
@@ -226,6 +227,7 @@ def _evaluate(
             with using_run_dir(output):  # generated images are read from the run directory
                 block, rows = finalize_task(task.config, outcome.records)
             write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
+            written[task.name] = rows
             results["tasks"][task.name] = {
                 **block,
                 "n_cached": outcome.n_cached,
@@ -256,7 +258,7 @@ def _evaluate(
         "work": work,
     }
     write_json_atomic(output / "results.json", results)
-    write_reports(results, output)
+    write_reports(results, output, samples=written)
     if coordinator is not None:
         coordinator.finish()
     return results
@@ -272,6 +274,7 @@ def rescore(run_dir: Path) -> dict[str, Any]:
     if not results_path.is_file():
         raise FileNotFoundError(f"{results_path} not found: {run_dir} is not a run directory")
     results = json.loads(results_path.read_text(encoding="utf-8"))
+    written: dict[str, list[dict[str, Any]]] = {}
     for name, block in results["tasks"].items():
         config = parse_task(block["config"], f"{results_path} (task {name})")
         samples_path = run_dir / f"samples_{name}.jsonl"
@@ -290,6 +293,7 @@ def rescore(run_dir: Path) -> dict[str, Any]:
             new_block, rows = finalize_task(config, records)
         block.update(new_block)
         write_jsonl_atomic(samples_path, rows)
+        written[name] = rows
     write_json_atomic(results_path, results)
-    write_reports(results, run_dir)
+    write_reports(results, run_dir, samples=written)
     return results

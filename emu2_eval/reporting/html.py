@@ -10,6 +10,7 @@ response, score) with a little inline JavaScript for filtering.  CSS, JS and ima
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -278,20 +279,34 @@ def _failure_row(task: str, record: dict[str, Any], outcome: Any, dirs: list[Pat
     )
 
 
-def _failures_section(results: dict[str, Any], run_dir: Path, limit: int) -> str:
+def _task_samples(
+    run_dir: Path, task: str, samples: Mapping[str, list[dict[str, Any]]] | None
+) -> list[dict[str, Any]] | None:
+    """The task's per-sample records: in memory when the caller has them (a run that just
+    wrote them), else read from ``samples_<task>.jsonl``; None when neither exists."""
     from emu2_eval.rundir import read_samples
 
+    if samples is not None and task in samples:
+        return samples[task]
+    path = run_dir / f"samples_{task}.jsonl"
+    return read_samples(path) if path.is_file() else None
+
+
+def _failures_section(
+    results: dict[str, Any],
+    run_dir: Path,
+    limit: int,
+    samples: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> str:
     rows: list[str] = []
     notes: list[str] = []
     tasks = list(results.get("tasks", {}))
     for task in tasks:
-        path = run_dir / f"samples_{task}.jsonl"
-        if not path.is_file():
-            notes.append(f"{task}: {path.name} not found, no samples to show")
+        records = _task_samples(run_dir, task, samples)
+        if records is None:
+            notes.append(f"{task}: samples_{task}.jsonl not found, no samples to show")
             continue
-        task_rows, total, what = _failure_rows(
-            task, results["tasks"][task], read_samples(path), limit
-        )
+        task_rows, total, what = _failure_rows(task, results["tasks"][task], records, limit)
         rows += task_rows
         notes.append(f"{what} ({total} in all, {len(task_rows)} shown)")
     options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tasks)
@@ -326,17 +341,17 @@ def _failures_section(results: dict[str, Any], run_dir: Path, limit: int) -> str
     return f'<h2 id="failures-h">Failures</h2>{note_html}{controls}{table}'
 
 
-def _generated_section(results: dict[str, Any], run_dir: Path, limit: int) -> str:
-    from emu2_eval.rundir import read_samples
-
+def _generated_section(
+    results: dict[str, Any],
+    run_dir: Path,
+    limit: int,
+    samples: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> str:
     figures = []
     for task, block in results.get("tasks", {}).items():
         if (block.get("config") or {}).get("request") != "generate_images":
             continue
-        path = run_dir / f"samples_{task}.jsonl"
-        if not path.is_file():
-            continue
-        for record in read_samples(path):
+        for record in _task_samples(run_dir, task, samples) or []:
             for image in generated_images(record.get("response"), run_dir):
                 uri = thumbnail_uri(str(image), 256)
                 if uri and len(figures) < limit:
@@ -364,8 +379,10 @@ def html_report(
     paper_model: str | None = None,
     max_failures: int = 200,
     max_generated: int = 48,
+    samples: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> str:
-    """The HTML report of one run directory (see the module docstring)."""
+    """The HTML report of one run directory (see the module docstring); ``samples`` (task ->
+    per-sample records) spares re-reading the samples files the caller has just written."""
     run_dir = Path(run_dir)
     model = results.get("model", {}).get("name", "")
     manifest = json.dumps(results.get("manifest", {}), indent=2, default=str)
@@ -383,8 +400,8 @@ def html_report(
         + _paper_section(results, paper_model)
         + _groups_section(results)
         + sweep_plot
-        + _generated_section(results, run_dir, max_generated)
-        + _failures_section(results, run_dir, max_failures)
+        + _generated_section(results, run_dir, max_generated, samples)
+        + _failures_section(results, run_dir, max_failures, samples)
         + '<h2 id="manifest">Manifest</h2><details><summary>results.json manifest</summary>'
         + f"<pre>{escape(manifest)}</pre></details>"
     )

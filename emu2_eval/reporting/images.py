@@ -14,6 +14,7 @@ import io
 import os
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ def thumbnail_uri(path: str, size: int = 128) -> str | None:
 
     try:
         with Image.open(path) as image:
+            scale = size / max(image.size)
+            if scale < 1:  # JPEG: decode at 1/2..1/8 scale, no smaller than the thumbnail
+                image.draft("RGB", (ceil(image.width * scale), ceil(image.height * scale)))
             image = image.convert("RGB")
             image.thumbnail((size, size))
             buffer = io.BytesIO()
