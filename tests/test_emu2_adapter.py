@@ -124,3 +124,107 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# -- context budget ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tokenization", ["reference", "fast"])
+def test_count_tokens_equals_the_tokenised_prompt(
+    tiny_emu2_dir: Path, tiny_emu2_chat_dir: Path, tokenization: str
+) -> None:
+    """The count (one slot per image, plus the rest) equals tokenising the expanded prompt."""
+    from emu2_eval.models.emu2.adapter import Emu2Adapter
+
+    image = ImagePart.from_bytes(_png())
+    other = ImagePart.from_bytes(_png()[:-1] + b"\0")
+    shots = [image, TextPart(" based on the picture, what is it? short answer: a cup. ")] * 3
+    prompts = [
+        (image, TextPart("based on the picture, answer in one word. what? short answer:")),
+        (*shots, other, TextPart("what is it? short answer:")),
+        (TextPart("no image here, "), image, TextPart(" and "), other, TextPart(" end")),
+    ]
+    for directory in (tiny_emu2_dir, tiny_emu2_chat_dir):
+        adapter = Emu2Adapter(str(directory), device="cpu", tokenization=tokenization)
+        assert adapter.context_length() == 1024
+        for i, prompt in enumerate(prompts):
+            greedy = Request("generate", prompt, "t", str(i), (("max_new_tokens", 3),))
+            text, _ = adapter.render(prompt)
+            assert adapter.count_tokens(greedy) == len(adapter.tokenizer.encode(text)) + 3
+            published = Request("generate", prompt, "t", str(i))  # max_new_tokens 10
+            assert adapter.count_tokens(published) == len(adapter.tokenizer.encode(text)) + 10
+            scored = Request("loglikelihood", prompt, "t", str(i), continuations=("yes", "no no"))
+            longest = max(
+                len(adapter.tokenizer.encode_continuation(text, c)) for c in ("yes", "no no")
+            )
+            assert adapter.count_tokens(scored) == len(adapter.tokenizer.encode(text)) + longest
+
+
+def test_long_fewshot_prompts_are_checked_against_emu2s_context(
+    tiny_emu2_chat_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Emu2-Chat's 256 tokens per image overflow 2048 positions at 8+ shots: the run stops before
+    any model work (or drops demonstrations when asked), never truncating silently."""
+    from emu2_eval.engine.evaluate import evaluate
+    from emu2_eval.engine.runner import ContextLengthError, FewShotSettings
+    from emu2_eval.models.emu2.adapter import Emu2Adapter
+
+    args = {"pretrained": str(tiny_emu2_chat_dir), "device": "cpu"}
+    monkeypatch.setattr(Emu2Adapter, "context_length", lambda self: 100)  # ~4 images of 18
+    overflow = r"'demo_vqa', doc \w+: the prompt needs \d+ tokens \(8 demonstrations\) but"
+    with pytest.raises(ContextLengthError, match=overflow + " the model takes 100"):
+        evaluate("emu2", args, ["demo_vqa"], tmp_path / "a", limit=2, progress=False,
+                 fewshot=FewShotSettings(shots=8))  # fmt: skip
+    results = evaluate(
+        "emu2", args, ["demo_vqa"], tmp_path / "b", limit=2, progress=False,
+        fewshot=FewShotSettings(shots=8, context_policy="drop_demonstrations"),
+    )  # fmt: skip
+    assert results["tasks"]["demo_vqa"]["n_computed"] == 2
+    rows = [json.loads(x) for x in (tmp_path / "b" / "samples_demo_vqa.jsonl").open()]
+    assert all(0 < len(row["demonstrations"]) < 8 for row in rows)
+
+
+# -- random weights ---------------------------------------------------------------------------
+
+
+def test_random_weights_need_only_the_config(tiny_emu2_dir: Path, tmp_path: Path) -> None:
+    """Full-size speed and memory checks without a checkpoint: config.json + tokenizer only;
+    the same seed gives the same weights, and the fingerprint never matches real weights."""
+    import shutil
+
+    import torch
+
+    from emu2_eval.models.emu2.adapter import Emu2Adapter
+    from emu2_eval.models.emu2.random_init import random_tensor
+
+    config_only = tmp_path / "config_only"
+    config_only.mkdir()
+    for file in tiny_emu2_dir.iterdir():
+        if not file.name.startswith("pytorch_model"):
+            shutil.copy(file, config_only / file.name)
+    with pytest.raises(FileNotFoundError):
+        Emu2Adapter(str(config_only), device="cpu")  # no weights and none asked to be random
+    first = Emu2Adapter(str(config_only), device="cpu", random_weights=True)
+    second = Emu2Adapter(str(config_only), device="cpu", random_weights=True)
+    real = Emu2Adapter(str(tiny_emu2_dir), device="cpu")
+    for (name, a), (_, b) in zip(
+        first.model.named_parameters(), second.model.named_parameters(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    lm = first.model.lm
+    assert float(lm.model.norm.weight.min()) == float(lm.model.norm.weight.max()) == 1.0
+    weight = lm.model.layers[0].self_attn.q_proj.weight
+    assert abs(float(weight.std()) - 0.02) < 0.002 and abs(float(weight.mean())) < 0.002
+    assert not torch.equal(weight, real.model.lm.model.layers[0].self_attn.q_proj.weight)
+    assert first.describe()["weights"] == "random (seed 0)"
+    assert real.describe()["weights"] == "checkpoint"
+    assert first.fingerprint() == second.fingerprint() != real.fingerprint()
+    prompt = (ImagePart.from_bytes(_png()), TextPart("what is it?"))
+    answer = Request("generate", prompt, "t", "0", (("num_beams", 1), ("max_new_tokens", 3)))
+    assert first.generate([answer]) == second.generate([answer])
+    # a tensor's value depends on its name and the seed only, not on the order of creation
+    shape = torch.Size([3, 5])
+    one = random_tensor("a.weight", shape, torch.float32, "cpu", 0)
+    random_tensor("b.weight", shape, torch.float32, "cpu", 0)
+    assert torch.equal(one, random_tensor("a.weight", shape, torch.float32, "cpu", 0))
+    assert not torch.equal(one, random_tensor("a.weight", shape, torch.float32, "cpu", 1))

@@ -20,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.emu2.prompting import (
+    chat_prompt,
+    expand_placeholders,
+    parts_to_text,
+    system_message,
+)
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
 from emu2_eval.prompts import ImagePart, Part
@@ -50,6 +56,7 @@ class Emu2Adapter(ModelAdapter):
         attn_implementation: str | None = None,
         revision: str | None = None,
         feature_cache: int = 0,
+        random_weights: bool = False,
     ) -> None:
         from emu2_eval.models.emu2.config import VARIANTS, Emu2Config
         from emu2_eval.models.emu2.constants import special_tokens
@@ -84,6 +91,7 @@ class Emu2Adapter(ModelAdapter):
             load_in_4bit=load_in_4bit,
             attn_implementation=attn_implementation,
             config=config,
+            random_weights=random_weights,
         )
         logger.info(
             "Emu2 %s: %d tensors from %s in %.1fs (%s on %s, tokenization %s)",
@@ -103,7 +111,9 @@ class Emu2Adapter(ModelAdapter):
 
     # -- identity ----------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
+        weights = self.load_report.weights
         return {
+            **({"weights": weights} if weights != "checkpoint" else {}),
             "adapter": self.name,
             "variant": self.variant,
             "tokenization": self.tokenizer.tokenization,
@@ -128,6 +138,7 @@ class Emu2Adapter(ModelAdapter):
             "path": report.path,
             "device": report.device,
             "device_map": report.device_map,
+            "weights": report.weights,
             "weight_files": len(report.files),
             "tensors_loaded": report.tensors,
             "load_seconds": report.seconds,
@@ -141,19 +152,39 @@ class Emu2Adapter(ModelAdapter):
             **self.tokenizer.describe(),
         }
 
-    # -- rendering ---------------------------------------------------------------------------
-    def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
-        """Emu2 prompt text (placeholders expanded) and the image parts, in order."""
-        from emu2_eval.models.emu2.prompting import (
-            chat_prompt,
-            expand_placeholders,
-            parts_to_text,
-            system_message,
-        )
+    # -- context budget ----------------------------------------------------------------------
+    def context_length(self) -> int | None:
+        return self.config.max_position_embeddings
 
+    def count_tokens(self, request: Request) -> int | None:
+        """Prompt tokens (visual tokens included) + the longest continuation or new tokens."""
+        from emu2_eval.models.emu2.generation import PUBLISHED_DEFAULTS
+
+        # Every <image> is one special token: tokenise with one slot per image and add the
+        # rest, which is exact (tested) and spares tokenising 64 slots x 17 images per prompt.
+        text, images = self._text(request.prompt)
+        compact = expand_placeholders(text, 1, 1)
+        prompt = len(self.tokenizer.encode(compact))
+        prompt += len(images) * (self.config.vision_config.n_query - 1)
+        continuation = max(
+            (len(self.tokenizer.encode_continuation(compact, c)) for c in request.continuations),
+            default=0,
+        )
+        options = {**PUBLISHED_DEFAULTS, **request.options_dict}
+        new_tokens = int(options["max_new_tokens"]) if request.kind == "generate" else 0
+        return prompt + continuation + new_tokens
+
+    # -- rendering ---------------------------------------------------------------------------
+    def _text(self, parts: Sequence[Part]) -> tuple[str, list[ImagePart]]:
+        """Emu2 prompt text with ``[<IMG_PLH>]`` placeholders (chat template applied)."""
         text, images = parts_to_text(parts)
         if self.variant == "chat":
             text = chat_prompt(text, system_message(self.system_message))
+        return text, images
+
+    def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
+        """Emu2 prompt text (placeholders expanded) and the image parts, in order."""
+        text, images = self._text(parts)
         vision = self.config.vision_config
         return expand_placeholders(text, vision.n_query, vision.v_query), images
 

@@ -43,6 +43,7 @@ class LoadReport:
     tensors: int = 0
     dropped: int = 0
     seconds: float = 0.0
+    weights: str = "checkpoint"  # or "random (seed N)": see random_init.py
 
 
 def resolve_checkpoint(path_or_hub_id: str | Path, revision: str | None = None) -> Path:
@@ -95,11 +96,14 @@ def from_pretrained(
     attn_implementation: str | None = None,
     revision: str | None = None,
     config: Emu2Config | None = None,
+    random_weights: bool = False,
+    seed: int = 0,
 ) -> tuple[Emu2ForCausalLM, LoadReport]:
     """Load published Emu2/Emu2-Chat weights unchanged.
 
     ``device_map``: None (everything on ``device``), ``"auto"`` (accelerate map over the GPUs in
-    ``max_memory``), or an explicit {module: device} mapping.
+    ``max_memory``), or an explicit {module: device} mapping. ``random_weights``: read only
+    config.json and draw the weights (``seed``) on their devices, for speed and memory checks.
     """
     start = time.perf_counter()
     if load_in_8bit and load_in_4bit:
@@ -133,7 +137,12 @@ def from_pretrained(
     def place(name: str) -> Any:
         return device_of(device_map, name) if device_map else target
 
-    info = load_weights(model, path, dtype=torch_dtype, device_for=place, setter=setter)
+    if random_weights:
+        from emu2_eval.models.emu2.random_init import init_random_weights
+
+        info = init_random_weights(model, torch_dtype, place, seed=seed, setter=setter)
+    else:
+        info = load_weights(model, path, dtype=torch_dtype, device_for=place, setter=setter)
     if device_map:
         from accelerate import dispatch_model
 
@@ -155,5 +164,6 @@ def from_pretrained(
         tensors=info["tensors"],
         dropped=len(info["dropped"]),
         seconds=round(time.perf_counter() - start, 2),
+        weights=f"random (seed {seed})" if random_weights else "checkpoint",
     )
     return model, report
