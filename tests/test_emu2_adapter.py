@@ -130,7 +130,7 @@ def _png() -> bytes:
 
 
 @pytest.mark.parametrize("tokenization", ["reference", "fast"])
-def test_count_tokens_equals_the_tokenised_prompt(
+def test_prompt_ids_and_token_counts_equal_the_tokenised_prompt(
     tiny_emu2_dir: Path, tiny_emu2_chat_dir: Path, tokenization: str
 ) -> None:
     """The count (one slot per image, plus the rest) equals tokenising the expanded prompt."""
@@ -148,6 +148,10 @@ def test_count_tokens_equals_the_tokenised_prompt(
         adapter = Emu2Adapter(str(directory), device="cpu", tokenization=tokenization)
         assert adapter.context_length() == 1024
         for i, prompt in enumerate(prompts):
+            # the compact encoding (one slot per image, then repeated) is the full one exactly
+            ids, images = adapter.encode_prompt(prompt)
+            assert ids == adapter.tokenizer.encode(adapter.render(prompt)[0])
+            assert images == adapter.render(prompt)[1]
             greedy = Request("generate", prompt, "t", str(i), (("max_new_tokens", 3),))
             text, _ = adapter.render(prompt)
             assert adapter.count_tokens(greedy) == len(adapter.tokenizer.encode(text)) + 3

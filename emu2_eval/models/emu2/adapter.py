@@ -160,12 +160,8 @@ class Emu2Adapter(ModelAdapter):
         """Prompt tokens (visual tokens included) + the longest continuation or new tokens."""
         from emu2_eval.models.emu2.generation import PUBLISHED_DEFAULTS
 
-        # Every <image> is one special token: tokenise with one slot per image and add the
-        # rest, which is exact (tested) and spares tokenising 64 slots x 17 images per prompt.
-        text, images = self._text(request.prompt)
-        compact = expand_placeholders(text, 1, 1)
-        prompt = len(self.tokenizer.encode(compact))
-        prompt += len(images) * (self.config.vision_config.n_query - 1)
+        compact, _ = self._compact(request.prompt)
+        prompt = len(self._expand_slots(self.tokenizer.encode(compact)))
         continuation = max(
             (len(self.tokenizer.encode_continuation(compact, c)) for c in request.continuations),
             default=0,
@@ -187,6 +183,33 @@ class Emu2Adapter(ModelAdapter):
         text, images = self._text(parts)
         vision = self.config.vision_config
         return expand_placeholders(text, vision.n_query, vision.v_query), images
+
+    def _compact(self, parts: Sequence[Part]) -> tuple[str, list[ImagePart]]:
+        """The rendered text with one slot per image (``[IMG]<image>[/IMG]``)."""
+        text, images = self._text(parts)
+        return expand_placeholders(text, 1, 1), images
+
+    def _expand_slots(self, ids: list[int]) -> list[int]:
+        """Ids of the compact text -> ids of the full rendering: each slot token repeated.
+
+        Slots are special tokens, cut out of the text before sentencepiece runs, so this is
+        exactly ``tokenizer.encode(render(...))`` (tested, both tokenisations) while tokenising
+        17 slots instead of 17 x 64 for a 16-shot prompt.
+        """
+        vision = self.config.vision_config
+        repeats = {
+            self.model.image_token_id: vision.n_query,
+            self.model.video_token_id: vision.v_query,
+        }
+        out: list[int] = []
+        for token in ids:
+            out.extend([token] * repeats.get(token, 1))
+        return out
+
+    def encode_prompt(self, parts: Sequence[Part]) -> tuple[list[int], list[ImagePart]]:
+        """Token ids of the rendered prompt and its images, in order."""
+        compact, images = self._compact(parts)
+        return self._expand_slots(self.tokenizer.encode(compact)), images
 
     def _pixels(self, images: Sequence[Any]) -> Any:
         from emu2_eval.models.emu2.preprocess import preprocess_images
@@ -241,8 +264,8 @@ class Emu2Adapter(ModelAdapter):
 
         from emu2_eval.models.emu2.generation import generation_kwargs
 
-        rendered = [self.render(r.prompt) for r in requests]
-        input_ids, attention_mask = self.tokenizer([text for text, _ in rendered])
+        rendered = [self.encode_prompt(r.prompt) for r in requests]
+        input_ids, attention_mask = self.tokenizer.pad([ids for ids, _ in rendered])
         kwargs = generation_kwargs(
             options,
             self.tokenizer.pad_token_id,
@@ -268,8 +291,8 @@ class Emu2Adapter(ModelAdapter):
 
         if not request.continuations:
             raise ValueError(f"request {request.doc_id!r} has no continuations to score")
-        prompt, images = self.render(request.prompt)
-        prompt_ids = self.tokenizer.encode(prompt)
+        prompt, _ = self._compact(request.prompt)
+        prompt_ids, images = self.encode_prompt(request.prompt)
         continuations = []
         for text in request.continuations:
             ids = self.tokenizer.encode_continuation(prompt, text)
