@@ -123,10 +123,13 @@ def instant_adapter(preprocess):
         def fingerprint(self) -> str:
             return "instant-model"
 
+        def prepare_image(self, image):  # what the prefetch workers may run ahead
+            return preprocess(image)
+
         def generate(self, requests: Sequence) -> list[str]:
             for request in requests:
                 for part in images_of(request.prompt):
-                    preprocess(self.load_image(part))
+                    self.load_image(part)  # decoded and prepared
             return ["yes" for _ in requests]
 
     return Instant()

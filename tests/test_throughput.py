@@ -208,6 +208,41 @@ def test_prefetcher_decodes_ahead_once_per_image_and_leaves_failures_to_the_adap
     assert ImagePrefetcher(requests[3:], workers=2).enabled is False
 
 
+def test_emu2_images_are_decoded_and_preprocessed_by_the_prefetch_workers(
+    tiny_emu2_dir, demo_dir, tmp_path, monkeypatch
+) -> None:
+    """With prefetch workers, Emu2's resize + normalise runs in them, ahead of the model, and
+    the per-sample outputs are the same as without."""
+    import threading
+
+    from emu2_eval.engine.runner import FewShotSettings
+    from emu2_eval.models.emu2.adapter import Emu2Adapter
+
+    threads: list[str] = []
+    prepare = Emu2Adapter.prepare_image
+
+    def spy(self, image):
+        threads.append(threading.current_thread().name)
+        return prepare(self, image)
+
+    monkeypatch.setattr(Emu2Adapter, "prepare_image", spy)
+    args = {"pretrained": str(tiny_emu2_dir), "device": "cpu"}
+    outputs = {}
+    for workers in (0, 2):
+        threads.clear()
+        run = tmp_path / f"workers{workers}"
+        evaluate(
+            "emu2", args, ["demo_vqa"], run, limit=6, batch_size=3, progress=False,
+            prefetch_workers=workers, fewshot=FewShotSettings(shots=2),
+        )  # fmt: skip
+        outputs[workers] = [(r["doc_id"], r["response"]) for r in _samples(run, "demo_vqa")]
+        if workers:
+            assert threads and all(t.startswith("emu2-eval-decode") for t in threads)
+        else:
+            assert threads and set(threads) == {"MainThread"}
+    assert outputs[0] == outputs[2]
+
+
 # -- visual feature cache ---------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
-"""Decode the images of the next batch in worker threads while the model runs on this one.
+"""Decode and prepare the images of the next batch in worker threads while the model runs.
 
-Decoding JPEGs is CPU work that would otherwise sit between two model calls. The prefetcher walks
+Decoding JPEGs, and the adapter's per-image preparation (``ModelAdapter.prepare_image``: Emu2
+resizes to 448 and normalises), is CPU work that would otherwise sit between two model calls.
+The prefetcher walks
 the requests in the order the runner will take them, keeps up to one batch ahead decoding in a
-thread pool (Pillow releases the GIL while it decodes), and hands the decoded images to the
+thread pool (Pillow and torch release the GIL while they work), and hands the prepared images to the
 adapter through ``ModelAdapter.using_images``. An image that recurs within the window (a few-shot
 demonstration) is decoded once. An image that fails to decode is simply not handed over: the
 adapter then loads it itself and raises the usual ``ImageLoadError`` for that sample, so results,
@@ -12,7 +14,7 @@ errors and messages are the same with and without prefetching.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -23,8 +25,14 @@ from emu2_eval.requests import Request
 class ImagePrefetcher:
     """Decoded images for requests taken in order; ``workers=0`` turns prefetching off."""
 
-    def __init__(self, requests: Sequence[Request], workers: int) -> None:
+    def __init__(
+        self,
+        requests: Sequence[Request],
+        workers: int,
+        prepare: Callable[[Any], Any] | None = None,
+    ) -> None:
         self._images = [images_of(r.prompt) for r in requests]
+        self._prepare = prepare
         self._scheduled = 0  # requests [0, _scheduled) have their decoding submitted
         self._released = 0  # requests [0, _released) are finished and their images let go
         self._futures: dict[str, Future[Any]] = {}
@@ -46,9 +54,13 @@ class ImagePrefetcher:
         while self._scheduled < end:
             for part in self._dedupe(self._images[self._scheduled]):
                 if part.key not in self._futures:
-                    self._futures[part.key] = self._pool.submit(part.load)
+                    self._futures[part.key] = self._pool.submit(self._load, part)
                 self._refs[part.key] += 1
             self._scheduled += 1
+
+    def _load(self, part: ImagePart) -> Any:
+        image = part.load()
+        return self._prepare(image) if self._prepare is not None else image
 
     @staticmethod
     def _dedupe(parts: list[ImagePart]) -> list[ImagePart]:

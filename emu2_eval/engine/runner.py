@@ -298,7 +298,11 @@ def _compute(
         cache.put_many(to_store)
         bar.update(len(positions))
 
-    with ImagePrefetcher(work, batching.prefetch_workers) as prefetcher:  # type: ignore[arg-type]
+    with ImagePrefetcher(
+        work,  # type: ignore[arg-type]
+        batching.prefetch_workers,
+        prepare=adapter.prepare_image,
+    ) as prefetcher:
         sizer.run(list(range(len(work))), run_batch)
     bar.close()
     stats = {

@@ -26,7 +26,8 @@ class ModelAdapter:
     placed by the engine's topology (``--gpus-per-replica``, ``--max-memory``): one replica per
     process, ``device=cuda:<i>`` or ``device_map=auto`` with ``max_memory`` naming only this
     replica's GPUs (``"2:70GiB;3:70GiB"``). Images: call :meth:`load_image` rather than
-    ``ImagePart.load`` so that images decoded ahead of time by the engine are used.
+    ``ImagePart.load`` so that images decoded (and prepared, :meth:`prepare_image`) ahead of
+    time by the engine's prefetch workers are used.
     """
 
     name: ClassVar[str] = "model"
@@ -63,15 +64,22 @@ class ModelAdapter:
     def generate_images(self, requests: Sequence[Request]) -> list[list[Any]]:
         raise UnsupportedRequestError(f"model {self.name!r} does not support generate_images")
 
+    def prepare_image(self, image: Any) -> Any:
+        """Per-image CPU work that depends on the decoded image alone (Emu2: resize to 448 and
+        normalise). The engine's prefetch workers run it ahead of the model; the default keeps
+        the PIL image as it is."""
+        return image
+
     def load_image(self, part: ImagePart) -> Any:
-        """The decoded RGB image of ``part``: prefetched by the engine when available, else read
-        now (raising ``ImageLoadError`` with the file and reason, as ``ImagePart.load`` does)."""
+        """The image of ``part`` ready for the model (decoded, then :meth:`prepare_image`):
+        prefetched by the engine when available, else read now (raising ``ImageLoadError`` with
+        the file and reason, as ``ImagePart.load`` does)."""
         image = self._decoded.get(part.key)
-        return image if image is not None else part.load()
+        return image if image is not None else self.prepare_image(part.load())
 
     @contextmanager
     def using_images(self, decoded: Mapping[str, Any]) -> Iterator[None]:
-        """Serve :meth:`load_image` from ``decoded`` (image key -> PIL image) for one batch."""
+        """Serve :meth:`load_image` from ``decoded`` (image key -> prepared image), one batch."""
         previous = self._decoded
         self._decoded = decoded
         try:

@@ -211,11 +211,17 @@ class Emu2Adapter(ModelAdapter):
         compact, images = self._compact(parts)
         return self._expand_slots(self.tokenizer.encode(compact)), images
 
-    def _pixels(self, images: Sequence[Any]) -> Any:
-        from emu2_eval.models.emu2.preprocess import preprocess_images
+    def prepare_image(self, image: Any) -> Any:
+        """Decoded image -> (3, S, S) normalised pixels (run ahead by the prefetch workers)."""
+        from emu2_eval.models.emu2.preprocess import preprocess_image
 
-        size = self.config.vision_config.image_size
-        return preprocess_images([self._decode(image) for image in images], size)
+        return preprocess_image(image, self.config.vision_config.image_size)
+
+    def _pixels(self, images: Sequence[ImagePart]) -> Any:
+        """(N, 3, S, S) pixels of ``images`` in order, or None when there are none."""
+        import torch
+
+        return torch.stack([self.load_image(image) for image in images]) if images else None
 
     def _image_features(self, images: Sequence[ImagePart]) -> Any:
         """Projected visual tokens of ``images`` in order, (N * n_query, hidden), or None.
@@ -240,11 +246,6 @@ class Emu2Adapter(ModelAdapter):
                 self.features.put(encoder, key, features)
             rows.append(features)
         return torch.cat(rows)
-
-    def _decode(self, part: Any) -> Any:
-        """The engine's prefetched image when the base class offers one, else read it now."""
-        load_image = getattr(super(), "load_image", None)
-        return load_image(part) if load_image is not None else part.load()
 
     # -- requests ----------------------------------------------------------------------------
     def generate(self, requests: Sequence[Request]) -> list[str]:
