@@ -15,19 +15,15 @@ from PIL import Image
 
 from emu2_eval.models.emu2.constants import CLIP_MEAN, CLIP_STD
 
-_MEAN = np.asarray(CLIP_MEAN, dtype=np.float32)
-_STD = np.asarray(CLIP_STD, dtype=np.float32)
-
 
 def preprocess_image(image: Image.Image, size: int) -> torch.Tensor:
-    """One RGB image -> (3, size, size) float32, normalised.
-
-    The same float32 operations as ToTensor + Normalize, in the same order, done on the HWC
-    array before one transposing copy (2-3x faster than normalising the strided CHW view).
-    """
+    """One RGB image -> (3, size, size) float32, normalised."""
     resized = image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
-    array = (np.asarray(resized, dtype=np.float32) / 255.0 - _MEAN) / _STD
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    array = np.asarray(resized, dtype=np.float32) / 255.0
+    tensor = torch.from_numpy(array).permute(2, 0, 1)
+    mean = torch.tensor(CLIP_MEAN, dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(CLIP_STD, dtype=torch.float32).view(3, 1, 1)
+    return (tensor - mean) / std
 
 
 def preprocess_images(images: Sequence[Image.Image], size: int) -> torch.Tensor | None:
