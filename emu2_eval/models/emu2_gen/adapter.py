@@ -170,11 +170,17 @@ class Emu2GenAdapter(ModelAdapter):
         vision = self.config.vision_config
         return expand_placeholders(text, vision.n_query, vision.v_query), images
 
-    def _pixels(self, images: Sequence[Any]) -> Any:
-        from emu2_eval.models.emu2.preprocess import preprocess_images
+    def prepare_image(self, image: Any) -> Any:
+        """Decoded image -> (3, S, S) normalised pixels (run ahead by the prefetch workers)."""
+        from emu2_eval.models.emu2.preprocess import preprocess_image
 
-        size = self.config.vision_config.image_size
-        return preprocess_images([self.load_image(image) for image in images], size)
+        return preprocess_image(image, self.config.vision_config.image_size)
+
+    def _pixels(self, images: Sequence[Any]) -> Any:
+        """(N, 3, S, S) pixels of ``images`` in order, or None when there are none."""
+        import torch
+
+        return torch.stack([self.load_image(image) for image in images]) if images else None
 
     def _conditions(self, requests: Sequence[Request]) -> tuple[Any, Any]:
         """(B, n, d) conditional embeddings and the (1, n, d) unconditional one."""
