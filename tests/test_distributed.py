@@ -334,3 +334,18 @@ def test_concurrent_writers_share_one_cache(tmp_path) -> None:
         process.join(timeout=120)
     assert [log.read_text() for log in logs] == ["ok"] * 3
     assert len(_cache_rows(path)) == 3 * 100 * 5
+
+
+def test_several_machines_need_a_local_cache(tmp_path) -> None:
+    """Ranks on several machines must not share the run directory's SQLite file: every rank
+    stops at once (before loading a model) and says to give --cache a local path."""
+    from emu2_eval.engine.distributed import set_context
+    from emu2_eval.engine.evaluate import evaluate
+
+    set_context(DistributedContext(rank=1, world_size=4, local_world_size=2, timeout_s=1))
+    try:
+        with pytest.raises(ValueError, match=r"spans 2 machines .* give --cache a path on a local"):
+            evaluate("tiny-vlm", {}, ["demo_vqa"], tmp_path / "run", progress=False)
+        assert not (tmp_path / "run").exists()  # nothing written, no coordination started
+    finally:
+        set_context(None)

@@ -126,6 +126,7 @@ def evaluate(
         if fewshot.shots > 0 and task.config.fewshot is None:
             raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
     context = current_context(dist_timeout)
+    _check_cache_placement(context, cache_path)
     output.mkdir(parents=True, exist_ok=True)
     coordinator = (
         Coordinator(output / ".dist" / context.next_call_id(), context)
@@ -144,6 +145,24 @@ def evaluate(
     finally:
         if coordinator is not None:
             coordinator.close()
+
+
+def _check_cache_placement(context: DistributedContext, cache_path: Path | None) -> None:
+    """Refuse the default cache (inside the run directory) when ranks span several machines.
+
+    SQLite's write-ahead log keeps its index in shared memory, which processes on different
+    machines do not share: one cache file written from several machines (a run directory on a
+    network filesystem) can be corrupted. Every rank reaches the same verdict, before any model
+    loads, so none waits for the others.
+    """
+    machines = context.world_size // max(context.local_world_size, 1)
+    if machines > 1 and cache_path is None:
+        raise ValueError(
+            f"this run spans {machines} machines ({context.world_size} processes, "
+            f"{context.local_world_size} per machine) and the response cache would be one SQLite "
+            "file in the shared run directory, which several machines cannot write safely: give "
+            "--cache a path on a local disk (the same path on every machine)"
+        )
 
 
 def _evaluate(
