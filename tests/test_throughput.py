@@ -212,7 +212,8 @@ def test_emu2_images_are_decoded_and_preprocessed_by_the_prefetch_workers(
     tiny_emu2_dir, demo_dir, tmp_path, monkeypatch
 ) -> None:
     """With prefetch workers, Emu2's resize + normalise runs in them, ahead of the model, and
-    the per-sample outputs are the same as without."""
+    skips images whose visual tokens the feature cache holds; the per-sample outputs are the
+    same in every configuration."""
     import threading
 
     from emu2_eval.engine.runner import FewShotSettings
@@ -226,21 +227,28 @@ def test_emu2_images_are_decoded_and_preprocessed_by_the_prefetch_workers(
         return prepare(self, image)
 
     monkeypatch.setattr(Emu2Adapter, "prepare_image", spy)
-    args = {"pretrained": str(tiny_emu2_dir), "device": "cpu"}
-    outputs = {}
-    for workers in (0, 2):
+    outputs, prepared = {}, {}
+    for workers, cache in ((0, 0), (2, 0), (2, 64)):
         threads.clear()
-        run = tmp_path / f"workers{workers}"
+        run = tmp_path / f"workers{workers}-cache{cache}"
+        args = {"pretrained": str(tiny_emu2_dir), "device": "cpu", "feature_cache": cache}
         evaluate(
-            "emu2", args, ["demo_vqa"], run, limit=6, batch_size=3, progress=False,
+            "emu2", args, ["demo_vqa"], run, limit=12, batch_size=3, progress=False,
             prefetch_workers=workers, fewshot=FewShotSettings(shots=2),
         )  # fmt: skip
-        outputs[workers] = [(r["doc_id"], r["response"]) for r in _samples(run, "demo_vqa")]
-        if workers:
-            assert threads and all(t.startswith("emu2-eval-decode") for t in threads)
-        else:
-            assert threads and set(threads) == {"MainThread"}
-    assert outputs[0] == outputs[2]
+        outputs[workers, cache] = [(r["doc_id"], r["response"]) for r in _samples(run, "demo_vqa")]
+        prepared[workers, cache] = len(threads)
+        expected = {"MainThread"} if workers == 0 else None
+        assert threads and (
+            set(threads) == expected
+            if expected
+            else all(t.startswith("emu2-eval-decode") for t in threads)
+        )
+    assert outputs[0, 0] == outputs[2, 0] == outputs[2, 64]
+    assert prepared[0, 0] == 36  # 12 prompts x 3 images, each prepared where it is read
+    # ahead of the model an image recurring within the window is prepared once (8 here), and
+    # one whose visual tokens the cache already holds when its turn comes, not at all
+    assert prepared[2, 64] < prepared[2, 0] < 36
 
 
 # -- visual feature cache ---------------------------------------------------------------------

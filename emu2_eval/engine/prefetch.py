@@ -5,8 +5,9 @@ resizes to 448 and normalises), is CPU work that would otherwise sit between two
 The prefetcher walks the requests in the order the runner will take them, keeps up to one batch
 ahead in a thread pool (Pillow and torch release the GIL while they work), and hands the
 prepared images to the adapter through ``ModelAdapter.using_images``. An image that recurs
-within the window (a few-shot demonstration) is prepared once. An image that fails to decode is
-simply not handed over: the adapter then loads it itself and raises the usual
+within the window (a few-shot demonstration) is prepared once, and one the adapter will not read
+(``ModelAdapter.needs_image``: its features are cached) not at all. An image that fails to decode
+is simply not handed over: the adapter then loads it itself and raises the usual
 ``ImageLoadError`` for that sample, so results, errors and messages are the same with and
 without prefetching.
 """
@@ -30,9 +31,11 @@ class ImagePrefetcher:
         requests: Sequence[Request],
         workers: int,
         prepare: Callable[[Any], Any] | None = None,
+        needed: Callable[[ImagePart], bool] | None = None,
     ) -> None:
         self._images = [images_of(r.prompt) for r in requests]
         self._prepare = prepare
+        self._needed = needed
         self._scheduled = 0  # requests [0, _scheduled) have their decoding submitted
         self._released = 0  # requests [0, _released) are finished and their images let go
         self._futures: dict[str, Future[Any]] = {}
@@ -59,6 +62,10 @@ class ImagePrefetcher:
             self._scheduled += 1
 
     def _load(self, part: ImagePart) -> Any:
+        """The prepared image, or None when the adapter will not read it (checked as late as
+        possible, in the worker: a feature cache may have gained it since it was scheduled)."""
+        if self._needed is not None and not self._needed(part):
+            return None
         image = part.load()
         return self._prepare(image) if self._prepare is not None else image
 
@@ -91,7 +98,9 @@ class ImagePrefetcher:
             for part in self._images[position]:
                 future = self._futures[part.key]
                 if part.key not in decoded and future.exception() is None:
-                    decoded[part.key] = future.result()
+                    image = future.result()
+                    if image is not None:
+                        decoded[part.key] = image
         self._schedule_until(last + ahead)
         return decoded
 

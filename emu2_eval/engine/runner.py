@@ -302,6 +302,7 @@ def _compute(
         work,  # type: ignore[arg-type]
         batching.prefetch_workers,
         prepare=adapter.prepare_image,
+        needed=adapter.needs_image,
     ) as prefetcher:
         sizer.run(list(range(len(work))), run_batch)
     bar.close()

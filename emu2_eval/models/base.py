@@ -70,6 +70,11 @@ class ModelAdapter:
         the PIL image as it is."""
         return image
 
+    def needs_image(self, part: ImagePart) -> bool:
+        """Whether the model will read this image's pixels (False when, e.g., its encoder output
+        is already cached); the prefetch workers skip the images it does not need."""
+        return True
+
     def load_image(self, part: ImagePart) -> Any:
         """The image of ``part`` ready for the model (decoded, then :meth:`prepare_image`):
         prefetched by the engine when available, else read now (raising ``ImageLoadError`` with

@@ -217,6 +217,12 @@ class Emu2Adapter(ModelAdapter):
 
         return preprocess_image(image, self.config.vision_config.image_size)
 
+    def needs_image(self, part: ImagePart) -> bool:
+        """Pixels are read only for images whose visual tokens are not in the feature cache."""
+        if self.features is None:
+            return True
+        return (self.fingerprint(), image_content_key(part)) not in self.features
+
     def _pixels(self, images: Sequence[ImagePart]) -> Any:
         """(N, 3, S, S) pixels of ``images`` in order, or None when there are none."""
         import torch
