@@ -152,17 +152,21 @@ class ScriptedAdapter(ModelAdapter):
 
 
 def _rank_main(rank: int, port: int, output: str, fail_rank: int | None, how: str, log: str):
+    machines = how == "two-machines"  # each rank alone on its "machine", with its own cache
     os.environ.update(
-        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+        RANK=str(rank), LOCAL_RANK="0" if machines else str(rank), WORLD_SIZE="2",
+        LOCAL_WORLD_SIZE="1" if machines else "2",
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="",
     )  # fmt: skip
     from emu2_eval.engine.evaluate import evaluate
 
+    cache = Path(output).parent / f"local-disk-{rank}" / "cache.sqlite" if machines else None
     start = time.monotonic()
     try:
         evaluate(
             "scripted", {}, ["demo_vqa", "demo_textvqa"], Path(output), limit=6,
             adapter=ScriptedAdapter(rank, fail_rank, how), progress=False, dist_timeout=120,
+            cache_path=cache,
         )  # fmt: skip
         outcome = {"ok": True}
     except BaseException as exc:  # reported to the test
@@ -349,3 +353,29 @@ def test_several_machines_need_a_local_cache(tmp_path) -> None:
         assert not (tmp_path / "run").exists()  # nothing written, no coordination started
     finally:
         set_context(None)
+
+
+@pytest.mark.slow
+def test_two_machines_keep_every_response_in_the_main_cache(tmp_path, demo_dir):
+    """Ranks on different machines write different cache files; the main process also stores
+    what the other machine computed, so resuming from its cache recomputes nothing."""
+    from emu2_eval.engine.cache import ResponseCache
+    from emu2_eval.engine.distributed import set_context
+    from emu2_eval.engine.evaluate import evaluate
+
+    main, other = _spawn_ranks(tmp_path, None, "two-machines")
+    assert main is not None and main["ok"], main
+    assert other is not None and other["ok"], other
+    work = json.loads((tmp_path / "run" / "results.json").read_text())["manifest"]["execution"]
+    assert all(r["computed"] > 0 for r in work["work"]["demo_vqa"])  # both machines worked
+    main_cache = tmp_path / "local-disk-0" / "cache.sqlite"
+    other_cache = ResponseCache(tmp_path / "local-disk-1" / "cache.sqlite")
+    assert 0 < len(other_cache) < len(ResponseCache(main_cache))
+    set_context(None)
+    again = evaluate(
+        "scripted", {}, ["demo_vqa", "demo_textvqa"], tmp_path / "resumed", limit=6,
+        adapter=ScriptedAdapter(0, None, "none"), progress=False, cache_path=main_cache,
+    )  # fmt: skip
+    for task in ("demo_vqa", "demo_textvqa"):
+        assert again["tasks"][task]["n_computed"] == 0, task
+        assert again["tasks"][task]["n_cached"] == 6, task

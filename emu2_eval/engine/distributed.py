@@ -13,8 +13,9 @@ processes; ``--cpu`` would start only one.) When the variables are absent the ru
 process and nothing here starts a process group: single-process behaviour is unchanged. All
 processes must see the run directory (responses travel through files in it). SQLite's WAL needs
 the processes sharing a cache on one host: across machines, point ``--cache`` at a local disk (the
-same path on each; ``evaluate`` refuses the default there); a resumed run then recomputes what
-other machines had finished.
+same path on each; ``evaluate`` refuses the default there). The main process stores every
+response handed over to it in its own cache, so a resumed run recomputes only work that other
+machines had not handed over when the run stopped.
 
 The only collective is one broadcast at start-up (before any model is loaded): rank 0's fresh run
 id, which names the directory through which ranks exchange work (see ``coordination``). The process

@@ -226,6 +226,9 @@ def run_task(
         others, infos = coordinator.collect(task.name)
         computed.update(others)
         ranks += infos
+        # Ranks on other machines committed to their own caches: keep everything in this one
+        # too, so a resumed run finds it (on one machine this rewrites the same rows).
+        cache.put_many(_cacheable(adapter, fingerprint, requests, keys, others))
     missing = [records[i]["doc_id"] for i in pending if i not in computed]
     if missing:
         raise DistributedError(
@@ -288,14 +291,12 @@ def _compute(
         with adapter.using_images(decoded):
             outcomes = _run_batch(adapter, kind, batch)  # type: ignore[arg-type]
         outcomes = store_images(kind, outcomes, run_dir)  # images -> PNG references
-        to_store = []
-        for position, (response, error) in zip(positions, outcomes, strict=True):
-            index = indices[position]
-            results[index] = (response, error)
-            request = requests[index]
-            if error is None and request is not None and adapter.is_deterministic(request):
-                to_store.append((keys[index], fingerprint, request.kind, response))
-        cache.put_many(to_store)
+        batch_results = {
+            indices[position]: outcome
+            for position, outcome in zip(positions, outcomes, strict=True)
+        }
+        results.update(batch_results)
+        cache.put_many(_cacheable(adapter, fingerprint, requests, keys, batch_results))
         bar.update(len(positions))
 
     with ImagePrefetcher(
@@ -312,6 +313,24 @@ def _compute(
         "oom_reductions": sizer.reductions,
     }
     return results, stats
+
+
+def _cacheable(
+    adapter: ModelAdapter,
+    fingerprint: str,
+    requests: list[Request | None],
+    keys: list[str | None],
+    results: dict[int, tuple[Any, Any]],
+) -> list[tuple[str, str, str, Any]]:
+    """Cache rows of ``results`` ({index: (response, error)}): failed or non-deterministic
+    requests are never stored."""
+    rows = []
+    for index, (response, error) in sorted(results.items()):
+        request, key = requests[index], keys[index]
+        if error is None and request is not None and key is not None:
+            if adapter.is_deterministic(request):
+                rows.append((key, fingerprint, request.kind, response))
+    return rows
 
 
 def finalize_task(task_config: Any, outcome_records: list[dict[str, Any]]) -> tuple[dict, list]:
