@@ -194,3 +194,31 @@ def test_layout_errors_name_what_is_missing(tiny_emu2_gen_dir, tmp_path) -> None
     (copy / "vae" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"")
     with pytest.raises(Emu2GenLayoutError, match="choose one with variant"):
         weights_variant(copy / "vae")
+
+
+def test_random_weights_need_only_the_configs(adapter, tiny_emu2_gen_dir, tmp_path) -> None:
+    """Emu2-Gen's speed and memory checks without its weights: every weight file removed, the
+    pipeline still builds (encoder, UNet, VAE from their configs), the same on every load,
+    generates, and never shares a fingerprint with the real weights."""
+    from emu2_eval.models.emu2_gen.adapter import Emu2GenAdapter
+
+    configs_only = tmp_path / "emu2_gen_configs"
+    shutil.copytree(tiny_emu2_gen_dir, configs_only)
+    removed = [
+        p
+        for p in configs_only.rglob("*")
+        if p.suffix in (".safetensors", ".bin") or "index" in p.name
+    ]
+    for path in removed:
+        path.unlink()
+    assert len(removed) >= 4  # UNet, VAE, two encoder shards (+ their indexes)
+    first = Emu2GenAdapter(str(configs_only), device="cpu", random_weights=True)
+    second = Emu2GenAdapter(str(configs_only), device="cpu", random_weights=True)
+    for a, b in ((first.unet, second.unet), (first.vae, second.vae)):
+        assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+    assert first.describe()["weights"] == "random (seed 0)"
+    assert adapter.describe()["weights"] == "checkpoint"
+    assert first.fingerprint() == second.fingerprint() != adapter.fingerprint()
+    image = first.generate_images([_request("a red dog")])[0][0]
+    assert image.size == (32, 32)
+    assert _png(image) == _png(second.generate_images([_request("a red dog")])[0][0])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from emu2_eval.models.base import ModelAdapter
@@ -45,6 +46,7 @@ class Emu2GenAdapter(ModelAdapter):
         batch_invariant: bool = True,
         variant: str | None = None,
         revision: str | None = None,
+        random_weights: bool = False,
     ) -> None:
         from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 
@@ -80,20 +82,28 @@ class Emu2GenAdapter(ModelAdapter):
             device_map=device_map,
             max_memory=max_memory,
             config=self.config,
+            random_weights=random_weights,
         )
         self.encoder.image_token_id = self.tokenizer.token_id("<image>")
         self.encoder.video_token_id = self.tokenizer.token_id("[gIMG]")
         target = self.load_report.device if device_map else resolve_device(device)
         torch_dtype = resolve_dtype(dtype, target)
         self.variants = {}
-        for name in ("unet", "vae"):
-            self.variants[name] = weights_variant(self.root / name, variant)
-        self.unet = UNet2DConditionModel.from_pretrained(
-            self.root / "unet", torch_dtype=torch_dtype, variant=self.variants["unet"]
-        ).to(target)
-        self.vae = AutoencoderKL.from_pretrained(
-            self.root / "vae", torch_dtype=torch_dtype, variant=self.variants["vae"]
-        ).to(target)
+        if random_weights:  # speed and memory checks: configs only (see emu2/random_init.py)
+            self.variants = {"unet": None, "vae": None}
+            self.unet = _random_component(UNet2DConditionModel, self.root / "unet")
+            self.vae = _random_component(AutoencoderKL, self.root / "vae")
+            self.unet.to(device=target, dtype=torch_dtype)
+            self.vae.to(device=target, dtype=torch_dtype)
+        else:
+            for name in ("unet", "vae"):
+                self.variants[name] = weights_variant(self.root / name, variant)
+            self.unet = UNet2DConditionModel.from_pretrained(
+                self.root / "unet", torch_dtype=torch_dtype, variant=self.variants["unet"]
+            ).to(target)
+            self.vae = AutoencoderKL.from_pretrained(
+                self.root / "vae", torch_dtype=torch_dtype, variant=self.variants["vae"]
+            ).to(target)
         self.unet.eval()
         self.vae.eval()
         self.scheduler_config = EulerDiscreteScheduler.load_config(self.root / "scheduler")
@@ -123,7 +133,9 @@ class Emu2GenAdapter(ModelAdapter):
 
     # -- identity ----------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
+        weights = self.load_report.weights
         return {
+            **({"weights": weights} if weights != "checkpoint" else {}),
             "adapter": self.name,
             "tokenization": self.tokenizer.tokenization,
             "dtype": self.load_report.dtype,
@@ -144,6 +156,7 @@ class Emu2GenAdapter(ModelAdapter):
             "pretrained": self.pretrained,
             "path": str(self.root),
             "pipeline_class": self.model_index.get("_class_name"),
+            "weights": self.load_report.weights,
             "device": str(next(self.unet.parameters()).device),
             "encoder_device_map": self.load_report.device_map,
             "generation_defaults": self.defaults.describe(),
@@ -274,3 +287,13 @@ def _autoencoding(request: Request) -> bool:
     return any(isinstance(p, ImagePart) for p in parts) and not any(
         isinstance(p, TextPart) for p in parts
     )
+
+
+def _random_component(cls: Any, directory: Path) -> Any:
+    """A diffusers model from its config.json with the library's own initialisation, seeded
+    (the same weights on every load), in float32 on the CPU until the caller moves it."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return cls.from_config(cls.load_config(directory)).eval()
