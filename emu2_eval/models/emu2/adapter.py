@@ -298,8 +298,8 @@ class Emu2Adapter(ModelAdapter):
 
         if not request.continuations:
             raise ValueError(f"request {request.doc_id!r} has no continuations to score")
-        prompt, _ = self._compact(request.prompt)
-        prompt_ids, images = self.encode_prompt(request.prompt)
+        prompt, images = self._compact(request.prompt)
+        prompt_ids = self._expand_slots(self.tokenizer.encode(prompt))
         continuations = []
         for text in request.continuations:
             ids = self.tokenizer.encode_continuation(prompt, text)
