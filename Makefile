@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint clean gate
+.PHONY: setup demo test lint clean gate test-latest
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,22 @@ test: setup lint
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
+
+# Scheduled-style drift check: a separate venv with the newest transformers, diffusers and
+# accelerate (past pyproject's upper bounds), then the tests that pin behaviour to golden files
+# of the published stacks (Emu2/Emu2-Gen reference code, official VQA scorer, pycocoevalcap).
+# A failure here means a release changed semantics: read it before raising a bound.
+LATEST_VENV ?= .venv-latest
+GOLDEN_TESTS ?= tests/test_emu2_reference_decoding.py tests/test_emu2_model.py \
+	tests/test_emu2_loading.py tests/test_gen_emu2_gen.py tests/test_vqa_accuracy.py
+test-latest:
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LATEST_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)"
+	$(LATEST_VENV)/bin/python -m pip install -q -e ".[dev]"
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade transformers diffusers accelerate
+	$(LATEST_VENV)/bin/python -m pip list 2>/dev/null | grep -iE "^(transformers|diffusers|accelerate|tokenizers) "
+	$(LATEST_VENV)/bin/python -m pytest -q $(GOLDEN_TESTS)
 
 # Score-regression gate (CI): the tiny model on 24 docs of each demo task, checked against the
 # committed baseline; fails when a metric drops below baseline - tolerance. Regenerate the

@@ -152,3 +152,25 @@ def tiny_emu2_adapter_fixture(tiny_emu2_dir: Path):
     from emu2_eval.models.emu2.adapter import Emu2Adapter
 
     return Emu2Adapter(pretrained=str(tiny_emu2_dir), device="cpu")
+
+
+def synthetic_pixels(n_images: int, size: int) -> torch.Tensor:
+    """(n, 3, size, size) normalised pixels from a closed form: the same in every environment.
+
+    No random generator is involved, so golden files made with another torch/transformers stack
+    (``scripts/make_emu2_golden.py``) see exactly these inputs."""
+    k = torch.arange(n_images, dtype=torch.float64).view(-1, 1, 1, 1) + 1
+    c = torch.arange(3, dtype=torch.float64).view(1, -1, 1, 1) + 1
+    i = torch.arange(size, dtype=torch.float64).view(1, 1, -1, 1) + 1
+    j = torch.arange(size, dtype=torch.float64).view(1, 1, 1, -1) + 1
+    return (1.6 * torch.sin(0.37 * i * k + 0.23 * j * c) + 0.1 * c).float()
+
+
+def eos_row(model: Emu2ForCausalLM, scale: float, direction: int) -> list[float]:
+    """An ``lm_head`` row for ``</s>`` (id 2): ``scale`` x a seeded unit vector.
+
+    Used to probe decoding where ``</s>`` is likely (first, late, or beams cut at the budget);
+    returned as floats so a golden file can carry the exact row."""
+    generator = torch.Generator().manual_seed(1000 + direction)
+    vector = torch.randn(model.config.hidden_size, generator=generator)
+    return (scale * vector / vector.norm()).tolist()

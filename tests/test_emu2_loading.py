@@ -12,7 +12,11 @@ import torch
 from emu2_eval.models.emu2.config import Emu2Config, Emu2ConfigError
 from emu2_eval.models.emu2.loading import Emu2LoadError, read_shard, weight_files
 from emu2_eval.models.emu2.pretrained import build_empty, from_pretrained
-from tests.emu2_factories import TinyEmu2, tiny_emu2_dir_fixture  # noqa: F401
+from tests.emu2_factories import (  # noqa: F401
+    TinyEmu2,
+    requires_emu2_assets,
+    tiny_emu2_dir_fixture,
+)
 
 # Published figures (PROTOCOL.md): 1377 tensors in the BAAI/Emu2 index; 36,906,513,152 parameters
 # in the native model (separate q/v biases); Emu2-Chat adds 2 rows to the embeddings and LM head.
@@ -251,3 +255,84 @@ def test_split_bias_halves_are_fused_across_shards() -> None:
     assert list(normalize("visual.blocks.4.attn.v_bias", v)) == []
     assert normalize.leftovers() == ["model.visual.blocks.4.attn.v_bias"]
     assert normalize.dropped == ["decoder.lm.model.layers.0.self_attn.rotary_emb.inv_freq"]
+
+
+def _save_tiny(directory: Path, state: dict, shard_bytes: int = 6 * 1024**2, safe: bool = False):
+    from emu2_eval.models.emu2.loading import save_checkpoint
+
+    save_checkpoint(state, directory, shard_bytes, safe)
+    TinyEmu2().config().save_pretrained(directory)
+    return directory
+
+
+def test_a_mis_shaped_tensor_is_reported_once_with_both_shapes_and_its_file(
+    tmp_path: Path,
+) -> None:
+    state = TinyEmu2().published_state_dict(TinyEmu2().build(), inv_freq=False)
+    state["project_up.weight"] = torch.zeros(3, 5)
+    _save_tiny(tmp_path, state, safe=True)
+    with pytest.raises(Emu2LoadError) as info:
+        from_pretrained(tmp_path, device="cpu")
+    message = str(info.value)
+    assert message.count("project_up.weight") == 1  # not also "missing"
+    assert "missing" not in message
+    assert re.search(
+        r"project_up\.weight in model-\d{5}-of-\d{5}\.safetensors: checkpoint \(3, 5\)", message
+    )
+    assert "model (64, 32)" in message
+
+
+def test_a_missing_v_bias_of_the_split_layout_is_named_with_its_partners_file(
+    tmp_path: Path,
+) -> None:
+    state = TinyEmu2().published_state_dict(TinyEmu2().build(), split_qkv_bias=True, inv_freq=False)
+    del state["model.visual.blocks.1.attn.v_bias"]
+    files = _save_tiny(tmp_path, state, shard_bytes=1024**2)
+    with pytest.raises(Emu2LoadError) as info:
+        from_pretrained(files, device="cpu")
+    message = str(info.value)
+    holder = json.loads((tmp_path / "pytorch_model.bin.index.json").read_text())["weight_map"][
+        "model.visual.blocks.1.attn.q_bias"
+    ]
+    assert (
+        "missing 1 tensor(s): model.visual.blocks.1.attn.v_bias (split q/v bias layout: its "
+        f"q_bias is in {holder})" in message
+    )
+    assert "qkv.bias" not in message and "unexpected" not in message
+
+
+def test_a_tensor_listed_in_the_index_but_absent_from_its_shard_is_named(tmp_path: Path) -> None:
+    state = TinyEmu2().published_state_dict(TinyEmu2().build(), inv_freq=False)
+    _save_tiny(tmp_path, state, shard_bytes=1024**2)
+    index = json.loads((tmp_path / "pytorch_model.bin.index.json").read_text())
+    shard = index["weight_map"]["project_down.weight"]
+    tensors = torch.load(tmp_path / shard)
+    del tensors["project_down.weight"]
+    torch.save(tensors, tmp_path / shard)
+    with pytest.raises(Emu2LoadError) as info:
+        from_pretrained(tmp_path, device="cpu")
+    message = str(info.value)
+    assert (
+        f"project_down.weight (listed in pytorch_model.bin.index.json for shard {shard} but "
+        "absent from it)" in message
+    )
+    assert "missing" not in message  # named once, where it was supposed to be
+
+
+@requires_emu2_assets
+def test_a_bad_checkpoint_is_one_clean_error_in_the_cli(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from emu2_eval.cli import main
+    from tests.emu2_factories import copy_tokenizer
+
+    state = TinyEmu2().published_state_dict(TinyEmu2().build(), inv_freq=False)
+    state["project_up.weight"] = torch.zeros(3, 5)
+    _save_tiny(tmp_path / "ckpt", state)
+    copy_tokenizer(tmp_path / "ckpt", "base")
+    args = ["run", "--model", "emu2", "--model-args", f"pretrained={tmp_path / 'ckpt'}"]
+    args += ["--tasks", "demo_vqa", "--limit", "2", "--output", str(tmp_path / "run")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert "project_up.weight" in result.output and "checkpoint (3, 5)" in result.output

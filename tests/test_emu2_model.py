@@ -60,9 +60,12 @@ def test_published_defaults_apply_unless_the_task_sets_its_own(
     defaults, task = seen
     assert defaults["num_beams"] == 5 and defaults["max_new_tokens"] == 10
     assert defaults["length_penalty"] == -1 and defaults["do_sample"] is False
-    assert defaults["min_new_tokens"] == 1 and "min_length" not in defaults
+    # the published min_length=1, kept as min_length: under the reference semantics it counts
+    # the dummy <s> and so allows an immediate </s> (see test_emu2_reference_decoding.py)
+    assert defaults["min_length"] == 1 and "min_new_tokens" not in defaults
+    assert defaults["decoding"] == "emu2_reference"
     assert task["num_beams"] == 1 and task["max_new_tokens"] == 3
-    assert "length_penalty" not in task and task["pad_token_id"] == 32000
+    assert task["special_ids"].pad == 32000
 
 
 def test_loglikelihood_agrees_with_greedy_generation(tiny_emu2_adapter, images) -> None:
@@ -76,6 +79,7 @@ def test_loglikelihood_agrees_with_greedy_generation(tiny_emu2_adapter, images) 
             input_ids,
             mask,
             pixel_values=pixels,
+            decoding="transformers",  # the installed generate, for its output_scores
             max_new_tokens=1,
             num_beams=1,
             do_sample=False,

@@ -5,6 +5,11 @@ template and system message on top), tokenises with the reference ids by default
 ``generate`` (published short-answer defaults unless the task sets its own) and
 ``loglikelihood`` (sum of continuation-token log-probabilities after the prompt).
 
+``decoding`` names the search semantics, recorded in the fingerprint and ``describe()``:
+``emu2_reference`` (default: greedy/beam search exactly as the published code runs them on
+transformers 4.31, checked against golden outputs of that code) or ``transformers`` (the
+installed ``generate``; needed for sampling and settings the reference search does not have).
+
 ``feature_cache=N`` keeps the projected visual tokens of the N most recently used images (keyed
 by image content and the model fingerprint) on the model's device, so a few-shot demonstration
 that recurs across prompts goes through the 1B-parameter EVA encoder once. With the cache on,
@@ -57,14 +62,17 @@ class Emu2Adapter(ModelAdapter):
         revision: str | None = None,
         feature_cache: int = 0,
         random_weights: bool = False,
+        decoding: str = "emu2_reference",
     ) -> None:
         from emu2_eval.models.emu2.config import VARIANTS, Emu2Config
         from emu2_eval.models.emu2.constants import special_tokens
         from emu2_eval.models.emu2.pretrained import from_pretrained, resolve_checkpoint
+        from emu2_eval.models.emu2.reference_decoding import check_decoding
         from emu2_eval.models.emu2.tokenization import FIRST_ADDED_ID, Emu2Tokenizer
 
         if feature_cache < 0:
             raise ValueError("feature_cache must be >= 0 (0: off)")
+        self.decoding = check_decoding(decoding)
         path = resolve_checkpoint(pretrained, revision)
         config = Emu2Config.from_pretrained(path)
         variant = variant or config.model_version
@@ -121,6 +129,7 @@ class Emu2Adapter(ModelAdapter):
             "quantization": self.load_report.quantization,
             "system_message": self.system_message if self.variant == "chat" else None,
             "n_query": self.config.vision_config.n_query,
+            "decoding": self.decoding,
         }
 
     def fingerprint(self) -> str:
@@ -269,22 +278,32 @@ class Emu2Adapter(ModelAdapter):
     def _generate_group(self, requests: Sequence[Request], options: dict[str, Any]) -> list[str]:
         import torch
 
-        from emu2_eval.models.emu2.generation import generation_kwargs
+        from emu2_eval.models.emu2.generation import generation_kwargs, search_options
+        from emu2_eval.models.emu2.reference_decoding import SearchSettings, SpecialIds
 
         rendered = [self.encode_prompt(r.prompt) for r in requests]
         input_ids, attention_mask = self.tokenizer.pad([ids for ids, _ in rendered])
-        kwargs = generation_kwargs(
-            options,
-            self.tokenizer.pad_token_id,
-            self.tokenizer.bos_token_id,
-            self.tokenizer.eos_token_id,
-        )
+        if self.decoding == "emu2_reference":
+            kwargs = search_options(options)
+            SearchSettings.from_options(kwargs)  # refuse unsupported settings before any work
+            kwargs["special_ids"] = SpecialIds(
+                bos=self.tokenizer.bos_token_id,
+                eos=self.tokenizer.eos_token_id,
+                pad=self.tokenizer.pad_token_id,
+            )
+        else:
+            kwargs = generation_kwargs(
+                options,
+                self.tokenizer.pad_token_id,
+                self.tokenizer.bos_token_id,
+                self.tokenizer.eos_token_id,
+            )
         if options.get("do_sample") and "seed" in options:
             torch.manual_seed(int(options["seed"]))
         with torch.inference_mode():
             features = self._image_features([image for _, images in rendered for image in images])
             output = self.model.generate(
-                input_ids, attention_mask, image_features=features, **kwargs
+                input_ids, attention_mask, image_features=features, decoding=self.decoding, **kwargs
             )
         sequences = output.sequences if hasattr(output, "sequences") else output
         return [self.tokenizer.decode(row.tolist()) for row in sequences]

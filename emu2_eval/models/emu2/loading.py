@@ -31,30 +31,42 @@ _NATIVE_PREFIXES = ("visual.", "decoder.")
 _SHOWN = 20
 
 
-class Emu2LoadError(RuntimeError):
-    """The checkpoint does not match the model; the message lists the offending tensor names."""
+class Emu2LoadError(ValueError):
+    """The checkpoint does not match the model; the message names each tensor and its file.
+
+    A ``ValueError``: a bad checkpoint is bad input, reported by the CLI without a traceback."""
 
 
 # -- finding files --------------------------------------------------------------------------
+def weight_index(directory: str | Path) -> tuple[Path, dict[str, str]] | None:
+    """The index file of a sharded checkpoint and its tensor -> shard map, if there is one."""
+    for name in INDEX_NAMES:
+        index_path = Path(directory) / name
+        if index_path.is_file():
+            try:
+                weight_map = json.loads(index_path.read_text(encoding="utf-8"))["weight_map"]
+                dict(weight_map)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise Emu2LoadError(f"{index_path}: not a weight index ({exc})") from None
+            return index_path, weight_map
+    return None
+
+
 def weight_files(directory: str | Path) -> list[Path]:
     """The weight files of a checkpoint directory, in shard order."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory} is not a directory")
-    for name in INDEX_NAMES:
-        index_path = directory / name
-        if index_path.is_file():
-            try:
-                index = json.loads(index_path.read_text(encoding="utf-8"))
-                shards = sorted(set(index["weight_map"].values()))
-            except (json.JSONDecodeError, KeyError, AttributeError) as exc:
-                raise Emu2LoadError(f"{index_path}: not a weight index ({exc})") from None
-            missing = [s for s in shards if not (directory / s).is_file()]
-            if missing:
-                raise FileNotFoundError(
-                    f"{index_path} lists shard(s) missing from {directory}: {', '.join(missing)}"
-                )
-            return [directory / s for s in shards]
+    index = weight_index(directory)
+    if index is not None:
+        index_path, weight_map = index
+        shards = sorted(set(weight_map.values()))
+        missing = [s for s in shards if not (directory / s).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{index_path} lists shard(s) missing from {directory}: {', '.join(missing)}"
+            )
+        return [directory / s for s in shards]
     for name in SINGLE_NAMES:
         if (directory / name).is_file():
             return [directory / name]
@@ -87,9 +99,12 @@ class KeyNormalizer:
 
     def __init__(self) -> None:
         self._pending: dict[str, dict[str, torch.Tensor]] = {}
+        self._files: dict[str, str] = {}
         self.dropped: list[str] = []
 
-    def __call__(self, name: str, tensor: torch.Tensor) -> Iterator[tuple[str, torch.Tensor]]:
+    def __call__(
+        self, name: str, tensor: torch.Tensor, file: str = "?"
+    ) -> Iterator[tuple[str, torch.Tensor]]:
         if name.endswith("rotary_emb.inv_freq"):
             self.dropped.append(name)
             return
@@ -102,6 +117,7 @@ class KeyNormalizer:
         prefix, which = match.groups()
         halves = self._pending.setdefault(prefix, {})
         halves[which] = tensor
+        self._files[f"{prefix}.{which}"] = file
         if len(halves) == 2:
             del self._pending[prefix]
             q_bias, v_bias = halves["q_bias"], halves["v_bias"]
@@ -109,6 +125,22 @@ class KeyNormalizer:
 
     def leftovers(self) -> list[str]:
         return [f"{prefix}.{which}" for prefix, h in self._pending.items() for which in h]
+
+    def lone_half(self, fused_name: str) -> str | None:
+        """For a missing fused ``attn.qkv.bias``: what the split layout lacks, and where its
+        partner is ("...v_bias (its q_bias is in FILE)"), or None when no half was seen."""
+        prefix = fused_name.removesuffix(".qkv.bias")
+        halves = self._pending.get(prefix)
+        if not fused_name.endswith(".qkv.bias") or not halves:
+            return None
+        (present,) = halves
+        absent = "v_bias" if present == "q_bias" else "q_bias"
+        file = self._files[f"{prefix}.{present}"]
+        return f"{prefix}.{absent} (split q/v bias layout: its {present} is in {file})"
+
+    def take(self, fused_name: str) -> None:
+        """Forget the lone half of ``fused_name`` (reported through :meth:`lone_half`)."""
+        self._pending.pop(fused_name.removesuffix(".qkv.bias"), None)
 
 
 def expected_tensors(model: torch.nn.Module) -> dict[str, torch.Size]:
@@ -123,6 +155,48 @@ def expected_tensors(model: torch.nn.Module) -> dict[str, torch.Size]:
             if name not in module._non_persistent_buffers_set:
                 expected[f"{prefix}.{name}" if prefix else name] = buffer.shape
     return expected
+
+
+def _native_name(name: str) -> str:
+    """``model.visual.x`` -> ``visual.x``: how the native code spells a published name."""
+    return (
+        name.removeprefix("model.")
+        if name.startswith(("model.visual.", "model.decoder."))
+        else name
+    )
+
+
+class _Problems:
+    """What is wrong with a checkpoint, each tensor named once with the file it is (not) in."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = directory
+        self.missing: list[str] = []
+        self.unexpected: list[str] = []
+        self.mismatched: list[str] = []
+        self.absent_from_shard: list[tuple[str, str, str]] = []  # (tensor, index, shard)
+
+    def raise_if_any(self) -> None:
+        found = []
+        if self.missing:
+            found.append(f"missing {len(self.missing)} tensor(s): {_listing(self.missing)}")
+        if self.absent_from_shard:
+            items = [
+                f"{n} (listed in {i} for shard {s} but absent from it)"
+                for n, i, s in self.absent_from_shard
+            ]
+            found.append(f"{len(items)} tensor(s) not where the index says: {_listing(items)}")
+        if self.unexpected:
+            found.append(
+                f"unexpected {len(self.unexpected)} tensor(s): {_listing(sorted(self.unexpected))}"
+            )
+        if self.mismatched:
+            found.append(f"{len(self.mismatched)} shape mismatch(es): {_listing(self.mismatched)}")
+        if found:
+            raise Emu2LoadError(
+                f"checkpoint {self.directory} does not match the Emu2 model built from its "
+                "config.json: " + "; ".join(found)
+            )
 
 
 def _listing(names: list[str]) -> str:
@@ -147,21 +221,27 @@ def load_weights(
     from accelerate.utils import set_module_tensor_to_device
 
     files = weight_files(directory)
+    index = weight_index(directory)
     expected = expected_tensors(model)
     normalize = KeyNormalizer()
     loaded: set[str] = set()
-    unexpected: list[str] = []
-    mismatched: list[str] = []
+    problems = _Problems(directory)
     for path in files:
-        for raw_name, raw in read_shard(path).items():
-            for name, tensor in normalize(raw_name, raw):
+        shard = read_shard(path)
+        if index is not None:
+            listed = [n for n, f in index[1].items() if f == path.name and n not in shard]
+            problems.absent_from_shard += [(n, index[0].name, path.name) for n in listed]
+        for raw_name, raw in shard.items():
+            for name, tensor in normalize(raw_name, raw, path.name):
                 if name not in expected:
-                    unexpected.append(name)
+                    problems.unexpected.append(f"{name} (in {path.name})")
                     continue
                 if tensor.shape != expected[name]:
-                    mismatched.append(
-                        f"{name} (checkpoint {tuple(tensor.shape)}, model {tuple(expected[name])})"
+                    problems.mismatched.append(
+                        f"{name} in {path.name}: checkpoint {tuple(tensor.shape)}, "
+                        f"model {tuple(expected[name])}"
                     )
+                    loaded.add(name)  # present, so never also reported as missing
                     continue
                 if dtype is not None and tensor.is_floating_point():
                     tensor = tensor.to(dtype)
@@ -169,22 +249,16 @@ def load_weights(
                 if setter is None or not setter(model, name, tensor, device):
                     set_module_tensor_to_device(model, name, device, value=tensor)
                 loaded.add(name)
-    unexpected += normalize.leftovers()
-    missing = sorted(set(expected) - loaded)
-    if missing or unexpected or mismatched:
-        problems = []
-        if missing:
-            problems.append(f"missing {len(missing)} tensor(s): {_listing(missing)}")
-        if unexpected:
-            problems.append(
-                f"unexpected {len(unexpected)} tensor(s): {_listing(sorted(unexpected))}"
-            )
-        if mismatched:
-            problems.append(f"{len(mismatched)} shape mismatch(es): {_listing(mismatched)}")
-        raise Emu2LoadError(
-            f"checkpoint {directory} does not match the Emu2 model built from its config.json: "
-            + "; ".join(problems)
-        )
+    absent = {name for name, _, _ in problems.absent_from_shard}
+    for name in sorted(set(expected) - loaded):
+        lone = normalize.lone_half(name)
+        if lone is not None:
+            problems.missing.append(lone)
+            normalize.take(name)
+        elif name not in absent and _native_name(name) not in absent:
+            problems.missing.append(name)
+    problems.unexpected += [f"{n} (no partner)" for n in normalize.leftovers()]
+    problems.raise_if_any()
     return {"files": [p.name for p in files], "tensors": len(loaded), "dropped": normalize.dropped}
 
 

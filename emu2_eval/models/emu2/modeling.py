@@ -179,15 +179,31 @@ class Emu2ForCausalLM(nn.Module):
         pixel_values: torch.Tensor | None = None,
         video_pixel_values: torch.Tensor | None = None,
         image_features: torch.Tensor | None = None,
+        decoding: str = "emu2_reference",
+        special_ids: Any = None,
         **generate_kwargs: Any,
     ) -> Any:
-        """``LlamaForCausalLM.generate`` from the multimodal embeddings; returns new tokens only.
+        """Generated ids from the multimodal embeddings.
 
-        ``image_features`` (from :meth:`visual_embeddings`, e.g. out of a feature cache) stands
-        in for ``pixel_values``."""
-        embeds = self.embed_inputs(input_ids, pixel_values, video_pixel_values, image_features)
-        return self.lm.generate(
-            inputs_embeds=embeds,
-            attention_mask=attention_mask.to(embeds.device),
-            **generate_kwargs,
+        ``decoding="emu2_reference"`` (default) searches as the published code does on
+        transformers 4.31 (:mod:`~emu2_eval.models.emu2.reference_decoding`) and returns 4.31's
+        sequences (dummy ``<s>`` first); ``"transformers"`` calls the installed
+        ``LlamaForCausalLM.generate`` and returns its new tokens. ``image_features`` (from
+        :meth:`visual_embeddings`, e.g. out of a feature cache) stands in for ``pixel_values``."""
+        from emu2_eval.models.emu2.reference_decoding import (
+            SearchSettings,
+            SpecialIds,
+            check_decoding,
+            reference_generate,
         )
+
+        check_decoding(decoding)
+        embeds = self.embed_inputs(input_ids, pixel_values, video_pixel_values, image_features)
+        attention_mask = attention_mask.to(embeds.device)
+        if decoding == "transformers":
+            return self.lm.generate(
+                inputs_embeds=embeds, attention_mask=attention_mask, **generate_kwargs
+            )
+        ids = special_ids or SpecialIds(bos=1, eos=2, pad=self.config.pad_token_id)
+        settings = SearchSettings.from_options(generate_kwargs)
+        return reference_generate(self.lm, embeds, attention_mask, settings, ids)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from transformers import DynamicCache
 
 from emu2_eval.models.emu2.constants import IMG_TOKEN
 
@@ -40,13 +41,29 @@ def regress_embeddings(
     holds the prompts' images in order. Rows are independent: left padding is masked and
     positions count real tokens only.
     """
-    decoder = model.lm.model  # transformers LlamaModel
     input_ids, mask = tokenizer([text + IMG_TOKEN for text in texts])
+    return regress_from_ids(model, input_ids, mask, pixel_values)
+
+
+@torch.no_grad()
+def regress_from_ids(
+    model: Any,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    pixel_values: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """:func:`regress_embeddings` from token ids that already end in ``[IMG]`` (left-padded)."""
+    decoder = model.lm.model  # transformers LlamaModel
     embeds = model.embed_inputs(input_ids, pixel_values)
     mask = mask.to(embeds.device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    cache = DynamicCache()  # filled in place by each call (transformers' `cache=` argument)
     output = decoder(
-        inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True
+        inputs_embeds=embeds,
+        attention_mask=mask,
+        position_ids=positions,
+        cache=cache,
+        use_cache=True,
     )
     steps = []
     for step in range(model.n_query):
@@ -62,7 +79,7 @@ def regress_embeddings(
             inputs_embeds=slot.to(embeds.device, embeds.dtype),
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=output.past_key_values,
+            cache=cache,
             use_cache=True,
         )
     return torch.cat(steps, dim=1)
