@@ -251,6 +251,7 @@ def _evaluate(
                 **block,
                 "n_cached": outcome.n_cached,
                 "n_computed": outcome.n_computed,
+                "deterministic": outcome.deterministic,
                 "config": task.config.raw,
                 "config_path": task.config.path,
                 "config_hash": task.config.config_hash,
@@ -269,6 +270,10 @@ def _evaluate(
             }
     finally:
         cache.close()
+    # False when some answers (sampling without a seed) are not reproducible and were not cached.
+    results["run"]["deterministic"] = all(
+        block.get("deterministic", True) for block in results["tasks"].values()
+    )
     # How the run was executed: what may differ between runs with identical results.
     results["manifest"]["execution"] = {
         **context.describe(),
