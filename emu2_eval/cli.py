@@ -9,10 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from emu2_eval.atomic import OutputWriteError
+from emu2_eval.atomic import (
+    OutputWriteError,
+    write_bytes_atomic,
+    write_csv_atomic,
+    write_text_atomic,
+)
 from emu2_eval.registry import MODELS, UnknownNameError
 
 USER_ERRORS = (UnknownNameError, ValueError, FileNotFoundError, OutputWriteError)
+
+
+def _write_or_fail(write: Callable[[], None]) -> None:
+    """Write an output file named on the command line; a failure is a clean error."""
+    try:
+        write()
+    except OutputWriteError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _split(value: str) -> list[str]:
@@ -456,15 +469,15 @@ def compare(
     click.echo("\n".join(c.to_markdown() for c in comparisons))
     if csv_path is not None:
         frames = [c.metrics_frame().assign(run_a=c.run_a, run_b=c.run_b) for c in comparisons]
-        pd.concat(frames, ignore_index=True).to_csv(csv_path, index=False)
+        _write_or_fail(
+            lambda: write_csv_atomic(csv_path, pd.concat(frames, ignore_index=True))
+        )
     if json_path is not None:
         import json
 
         payload = [c.to_json() for c in comparisons]
-        json_path.write_text(
-            json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str) + "\n",
-            encoding="utf-8",
-        )
+        text = json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str)
+        _write_or_fail(lambda: write_text_atomic(json_path, text + "\n"))
 
 
 @main.command()
@@ -503,7 +516,9 @@ def baseline(
     except (*USER_ERRORS, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    _write_or_fail(
+        lambda: write_text_atomic(output, json.dumps(data, indent=2, default=str) + "\n")
+    )
     n = sum(len(t["metrics"]) for t in data["tasks"].values())
     click.echo(f"baseline of {len(data['tasks'])} task(s), {n} metric(s) written to {output}")
 
@@ -593,8 +608,6 @@ def report(
     Intervals are recomputed (and results.json updated) when bootstrap options are given or
     a task has none; otherwise the recorded ones are used.
     """
-    import shutil
-
     from emu2_eval.reporting.html import sweep_html_report
     from emu2_eval.reporting.loggers import TrackerUnavailableError, log_tensorboard, log_wandb
     from emu2_eval.reports import markdown_report, write_reports
@@ -602,14 +615,14 @@ def report(
     try:
         if not (run_dir / "results.json").is_file() and (run_dir / "sweep_summary.csv").is_file():
             target = output or run_dir / "report.html"
-            target.write_text(sweep_html_report(run_dir, paper_model), encoding="utf-8")
+            write_text_atomic(target, sweep_html_report(run_dir, paper_model))
             click.echo(f"sweep report: {target}")
             return
         results = _refresh_intervals(run_dir, resamples, bootstrap_seed, confidence)
         write_reports(results, run_dir, paper_model=paper_model, max_failures=max_failures)
         target = output or run_dir / "report.html"
         if target.resolve() != (run_dir / "report.html").resolve():
-            shutil.copyfile(run_dir / "report.html", target)
+            write_bytes_atomic(target, (run_dir / "report.html").read_bytes())
         if tensorboard is not None:
             log_tensorboard(results, tensorboard)
         if wandb_project is not None:
