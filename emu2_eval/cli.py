@@ -230,6 +230,13 @@ def validate(include_path: tuple[str, ...]) -> None:
 )
 @context_option
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option(
+    "--wait",
+    "wait_for_lock",
+    is_flag=True,
+    help="If another run is writing into --output, wait for it to finish (then both runs' "
+    "tasks are kept) instead of stopping with an error naming it.",
+)
 @include_option
 def run(
     model: str,
@@ -248,6 +255,7 @@ def run(
     shots: int,
     context_policy: str,
     no_progress: bool,
+    wait_for_lock: bool,
     include_path: tuple[str, ...],
 ) -> None:
     """Run tasks on a model, write the run directory and print the report."""
@@ -270,6 +278,7 @@ def run(
             seed=seed,
             progress=not no_progress,
             fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+            wait_for_lock=wait_for_lock,
             **_parallel_kwargs(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
@@ -611,6 +620,7 @@ def report(
     from emu2_eval.reporting.html import sweep_html_report
     from emu2_eval.reporting.loggers import TrackerUnavailableError, log_tensorboard, log_wandb
     from emu2_eval.reports import markdown_report, write_reports
+    from emu2_eval.run_lock import run_dir_lock
 
     try:
         if not (run_dir / "results.json").is_file() and (run_dir / "sweep_summary.csv").is_file():
@@ -618,8 +628,9 @@ def report(
             write_text_atomic(target, sweep_html_report(run_dir, paper_model))
             click.echo(f"sweep report: {target}")
             return
-        results = _refresh_intervals(run_dir, resamples, bootstrap_seed, confidence)
-        write_reports(results, run_dir, paper_model=paper_model, max_failures=max_failures)
+        with run_dir_lock(run_dir):  # no run may rewrite results.json meanwhile
+            results = _refresh_intervals(run_dir, resamples, bootstrap_seed, confidence)
+            write_reports(results, run_dir, paper_model=paper_model, max_failures=max_failures)
         target = output or run_dir / "report.html"
         if target.resolve() != (run_dir / "report.html").resolve():
             write_bytes_atomic(target, (run_dir / "report.html").read_bytes())

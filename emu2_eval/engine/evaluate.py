@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from emu2_eval.engine.runner import (
 from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
+from emu2_eval.run_lock import run_dir_lock
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -103,6 +105,7 @@ def evaluate(
     prefetch_workers: int | None = None,
     topology: Topology | None = None,
     dist_timeout: float | None = None,
+    wait_for_lock: bool = False,
 ) -> dict[str, Any] | None:
     """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
 
@@ -112,6 +115,10 @@ def evaluate(
     pending requests and the main process writes the run directory, byte-identical to a
     single-process run but for ``manifest.execution`` (world size, work per rank...) and
     ``manifest.created``; the other processes return None.
+
+    The main process holds the run directory's lock (:mod:`emu2_eval.run_lock`) from before the
+    model loads until the last file is written: another run into ``output`` stops with an error
+    naming it, or with ``wait_for_lock`` waits and then keeps both runs' tasks.
     """
     if prefetch_workers is None:  # overlap decoding with accelerator work; on a CPU, don't
         prefetch_workers = DEFAULT_PREFETCH_WORKERS if _visible_gpus() else 0
@@ -134,10 +141,11 @@ def evaluate(
         else None
     )
     try:
-        return _evaluate(
-            model, model_args, tasks, output, limit, batching, cache_path, seed, progress,
-            adapter, fewshot, topology, context, coordinator,
-        )  # fmt: skip
+        with run_dir_lock(output, wait_for_lock) if context.is_main else nullcontext():
+            return _evaluate(
+                model, model_args, tasks, output, limit, batching, cache_path, seed, progress,
+                adapter, fewshot, topology, context, coordinator,
+            )  # fmt: skip
     except BaseException as exc:
         if coordinator is not None:
             coordinator.fail(exc)
@@ -297,6 +305,11 @@ def rescore(run_dir: Path) -> dict[str, Any]:
     results_path = run_dir / "results.json"
     if not results_path.is_file():
         raise FileNotFoundError(f"{results_path} not found: {run_dir} is not a run directory")
+    with run_dir_lock(run_dir):
+        return _rescore(run_dir, results_path)
+
+
+def _rescore(run_dir: Path, results_path: Path) -> dict[str, Any]:
     results = json.loads(results_path.read_text(encoding="utf-8"))
     written: dict[str, list[dict[str, Any]]] = {}
     for name, block in results["tasks"].items():
