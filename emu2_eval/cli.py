@@ -652,7 +652,7 @@ def _refresh_intervals(
     from emu2_eval.rundir import load_run
     from emu2_eval.stats.intervals import task_intervals
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, verify=True)  # a damaged samples file is refused before any write
     asked = any(v is not None for v in (resamples, seed, confidence))
     missing = [t for t, b in run.tasks.items() if b.get("metrics") and not b.get("intervals")]
     if not asked and not missing:

@@ -25,6 +25,7 @@ from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
 from emu2_eval.run_lock import run_dir_lock
+from emu2_eval.rundir import read_verified_samples, samples_record
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -253,13 +254,14 @@ def _evaluate(
             used[task.name] = outcome.batch_size_used
             with using_run_dir(output):  # generated images are read from the run directory
                 block, rows = finalize_task(task.config, outcome.records)
-            write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
+            digest = write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
             written[task.name] = rows
             results["tasks"][task.name] = {
                 **block,
                 "n_cached": outcome.n_cached,
                 "n_computed": outcome.n_computed,
                 "deterministic": outcome.deterministic,
+                "samples_file": samples_record(digest, rows),
                 "config": task.config.raw,
                 "config_path": task.config.path,
                 "config_hash": task.config.config_hash,
@@ -312,24 +314,18 @@ def rescore(run_dir: Path) -> dict[str, Any]:
 def _rescore(run_dir: Path, results_path: Path) -> dict[str, Any]:
     results = json.loads(results_path.read_text(encoding="utf-8"))
     written: dict[str, list[dict[str, Any]]] = {}
+    # every samples file is checked before anything is rewritten: a damaged one stops it all
+    loaded = {
+        name: read_verified_samples(run_dir, name, block)
+        for name, block in results["tasks"].items()
+    }
     for name, block in results["tasks"].items():
         config = parse_task(block["config"], f"{results_path} (task {name})")
-        samples_path = run_dir / f"samples_{name}.jsonl"
-        if not samples_path.is_file():
-            raise FileNotFoundError(f"{samples_path} not found")
-        records = []
-        with open(samples_path, encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(
-                        f"{samples_path}, line {line_no}: invalid JSON ({exc.msg})"
-                    ) from None
         with using_run_dir(run_dir):
-            new_block, rows = finalize_task(config, records)
+            new_block, rows = finalize_task(config, loaded[name])
         block.update(new_block)
-        write_jsonl_atomic(samples_path, rows)
+        digest = write_jsonl_atomic(run_dir / f"samples_{name}.jsonl", rows)
+        block["samples_file"] = samples_record(digest, rows)
         written[name] = rows
     write_json_atomic(results_path, results)
     write_reports(results, run_dir, samples=written)
