@@ -62,6 +62,30 @@ def write_atomic(
         raise
 
 
+def remove_stale_temps(directory: str | Path) -> list[Path]:
+    """Delete the temporaries of writes in ``directory`` whose process is gone (a SIGKILL
+    between write and rename leaves one); returns what was removed. Same-host pids only, so a
+    live writer's temporary is never touched."""
+    removed = []
+    for tmp in Path(directory).glob(".*.tmp"):
+        parts = tmp.name.rsplit(".", 3)  # .<name> . <pid> . <random> . tmp
+        if len(parts) != 4 or not parts[1].isdigit() or _pid_alive(int(parts[1])):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def write_text_atomic(path: str | Path, text: str, durable: bool = True) -> None:
     write_atomic(path, lambda handle: handle.write(text), durable=durable)
 

@@ -30,6 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.atomic import remove_stale_temps
+
 logger = logging.getLogger(__name__)
 LOCK_NAME = ".lock"
 POLL_S = 0.5
@@ -118,6 +120,7 @@ def run_dir_lock(directory: str | Path, wait: bool = False) -> Iterator[None]:
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(owner) + "\n").encode("utf-8"), 0)
+        remove_stale_temps(directory)  # left by a writer killed between write and rename
         yield
     finally:
         try:
