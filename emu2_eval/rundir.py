@@ -146,9 +146,10 @@ def read_verified_samples(run_dir: Path, task: str, block: dict[str, Any]) -> li
     if hashlib.sha256(data).hexdigest() != recorded["sha256"]:
         raise SamplesMismatchError(
             f"{path} does not match {Path(run_dir) / 'results.json'} (task {task!r}): "
-            f"{_differences(records, block, recorded)}; the file was changed after the run "
-            "wrote it, so its scores would be wrong. Restore it, or re-run the task into a new "
-            "--output (cached responses make that quick)"
+            f"{_differences(records, block, recorded)}; it changed after results.json was "
+            "written (edited, cut, or rewritten by a later run that was killed before it "
+            "updated results.json), so scores from it would be wrong. Restore it, or re-run "
+            "the task (cached responses make that quick)"
         )
     return records
 
