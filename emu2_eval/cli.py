@@ -9,10 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from emu2_eval.atomic import OutputWriteError
+from emu2_eval.atomic import (
+    OutputWriteError,
+    write_bytes_atomic,
+    write_csv_atomic,
+    write_text_atomic,
+)
 from emu2_eval.registry import MODELS, UnknownNameError
 
 USER_ERRORS = (UnknownNameError, ValueError, FileNotFoundError, OutputWriteError)
+
+
+def _write_or_fail(write: Callable[[], None]) -> None:
+    """Write an output file named on the command line; a failure is a clean error."""
+    try:
+        write()
+    except OutputWriteError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _split(value: str) -> list[str]:
@@ -217,6 +230,13 @@ def validate(include_path: tuple[str, ...]) -> None:
 )
 @context_option
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@click.option(
+    "--wait",
+    "wait_for_lock",
+    is_flag=True,
+    help="If another run is writing into --output, wait for it to finish (then both runs' "
+    "tasks are kept) instead of stopping with an error naming it.",
+)
 @include_option
 def run(
     model: str,
@@ -235,6 +255,7 @@ def run(
     shots: int,
     context_policy: str,
     no_progress: bool,
+    wait_for_lock: bool,
     include_path: tuple[str, ...],
 ) -> None:
     """Run tasks on a model, write the run directory and print the report."""
@@ -257,6 +278,7 @@ def run(
             seed=seed,
             progress=not no_progress,
             fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+            wait_for_lock=wait_for_lock,
             **_parallel_kwargs(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
@@ -456,15 +478,15 @@ def compare(
     click.echo("\n".join(c.to_markdown() for c in comparisons))
     if csv_path is not None:
         frames = [c.metrics_frame().assign(run_a=c.run_a, run_b=c.run_b) for c in comparisons]
-        pd.concat(frames, ignore_index=True).to_csv(csv_path, index=False)
+        _write_or_fail(
+            lambda: write_csv_atomic(csv_path, pd.concat(frames, ignore_index=True))
+        )
     if json_path is not None:
         import json
 
         payload = [c.to_json() for c in comparisons]
-        json_path.write_text(
-            json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str) + "\n",
-            encoding="utf-8",
-        )
+        text = json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, default=str)
+        _write_or_fail(lambda: write_text_atomic(json_path, text + "\n"))
 
 
 @main.command()
@@ -503,7 +525,9 @@ def baseline(
     except (*USER_ERRORS, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    _write_or_fail(
+        lambda: write_text_atomic(output, json.dumps(data, indent=2, default=str) + "\n")
+    )
     n = sum(len(t["metrics"]) for t in data["tasks"].values())
     click.echo(f"baseline of {len(data['tasks'])} task(s), {n} metric(s) written to {output}")
 
@@ -593,23 +617,23 @@ def report(
     Intervals are recomputed (and results.json updated) when bootstrap options are given or
     a task has none; otherwise the recorded ones are used.
     """
-    import shutil
-
     from emu2_eval.reporting.html import sweep_html_report
     from emu2_eval.reporting.loggers import TrackerUnavailableError, log_tensorboard, log_wandb
     from emu2_eval.reports import markdown_report, write_reports
+    from emu2_eval.run_lock import run_dir_lock
 
     try:
         if not (run_dir / "results.json").is_file() and (run_dir / "sweep_summary.csv").is_file():
             target = output or run_dir / "report.html"
-            target.write_text(sweep_html_report(run_dir, paper_model), encoding="utf-8")
+            write_text_atomic(target, sweep_html_report(run_dir, paper_model))
             click.echo(f"sweep report: {target}")
             return
-        results = _refresh_intervals(run_dir, resamples, bootstrap_seed, confidence)
-        write_reports(results, run_dir, paper_model=paper_model, max_failures=max_failures)
+        with run_dir_lock(run_dir):  # no run may rewrite results.json meanwhile
+            results = _refresh_intervals(run_dir, resamples, bootstrap_seed, confidence)
+            write_reports(results, run_dir, paper_model=paper_model, max_failures=max_failures)
         target = output or run_dir / "report.html"
         if target.resolve() != (run_dir / "report.html").resolve():
-            shutil.copyfile(run_dir / "report.html", target)
+            write_bytes_atomic(target, (run_dir / "report.html").read_bytes())
         if tensorboard is not None:
             log_tensorboard(results, tensorboard)
         if wandb_project is not None:
@@ -628,7 +652,7 @@ def _refresh_intervals(
     from emu2_eval.rundir import load_run
     from emu2_eval.stats.intervals import task_intervals
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, verify=True)  # a damaged samples file is refused before any write
     asked = any(v is not None for v in (resamples, seed, confidence))
     missing = [t for t, b in run.tasks.items() if b.get("metrics") and not b.get("intervals")]
     if not asked and not missing:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emu2_eval.atomic import write_csv_atomic, write_text_atomic
 from emu2_eval.rundir import RunDir
 from emu2_eval.settings_diff import settings_diff
 from emu2_eval.stats.bootstrap import paired_distribution, percentile_interval, two_sided_p_value
@@ -297,8 +298,6 @@ def _flips(
 def write_outputs(comparison: Comparison, csv_path: Path | None, json_path: Path | None) -> None:
     """Optional machine-readable copies: the metric table as CSV, everything as JSON."""
     if csv_path is not None:
-        comparison.metrics_frame().to_csv(csv_path, index=False)
+        write_csv_atomic(csv_path, comparison.metrics_frame())
     if json_path is not None:
-        json_path.write_text(
-            json.dumps(comparison.to_json(), indent=2, default=str) + "\n", encoding="utf-8"
-        )
+        write_text_atomic(json_path, json.dumps(comparison.to_json(), indent=2, default=str) + "\n")

@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from emu2_eval.atomic import save_image_atomic
 from emu2_eval.engine.image_store import GeneratedImageError, load_generated, references
 from emu2_eval.prompts import ImageLoadError, ImagePart
 
@@ -103,7 +104,7 @@ def write_grids(results: dict[str, Any], run_dir: Path, max_rows: int = MAX_ROWS
                 rows.append((_label(record), images))
             relative = Path("grids") / _safe(task) / f"{_safe(group)}.png"
             (run_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-            grid_image(rows).save(run_dir / relative)
+            save_image_atomic(run_dir / relative, grid_image(rows))
             written.append({"task": task, "group": group, "path": relative.as_posix()})
     return written
 

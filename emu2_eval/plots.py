@@ -14,6 +14,8 @@ def plot_sweep(summary: pd.DataFrame, path: Path, reference_model: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from emu2_eval.atomic import save_figure_atomic
+
     panels = list(summary.groupby(["task", "metric"], sort=True))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     for axis, ((task, metric), frame) in zip(axes[0], panels, strict=True):
@@ -38,6 +40,8 @@ def plot_sweep(summary: pd.DataFrame, path: Path, reference_model: str) -> Path:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        save_figure_atomic(path, fig, dpi=120)
+    finally:
+        plt.close(fig)
     return path

@@ -236,23 +236,24 @@ def write_reports(
     The HTML report reads the run's samples files for its failure browser and image grids,
     unless ``samples`` (task -> records, as just written) already holds them.
     """
+    from emu2_eval.atomic import write_csv_atomic, write_text_atomic
     from emu2_eval.reporting.html import html_report
 
     run_dir = Path(run_dir)
     table = report_frame(results)
-    table.to_csv(run_dir / "report.csv", index=False)
+    write_csv_atomic(run_dir / "report.csv", table)
     groups = groups_table(results)
     if not groups.empty:
-        groups.to_csv(run_dir / "groups.csv", index=False)
+        write_csv_atomic(run_dir / "groups.csv", groups)
     from emu2_eval.grids import grids_markdown, write_grids  # image grids of generation tasks
 
     markdown = markdown_report(results, paper_model) + grids_markdown(write_grids(results, run_dir))
-    (run_dir / "report.md").write_text(markdown, encoding="utf-8")
-    (run_dir / "report.tex").write_text(latex_report(results, paper_model), encoding="utf-8")
-    (run_dir / "report.html").write_text(
+    write_text_atomic(run_dir / "report.md", markdown)
+    write_text_atomic(run_dir / "report.tex", latex_report(results, paper_model))
+    write_text_atomic(
+        run_dir / "report.html",
         html_report(
             results, run_dir, paper_model=paper_model, max_failures=max_failures, samples=samples
         ),
-        encoding="utf-8",
     )
     return table[CONSOLE_COLUMNS]

@@ -232,3 +232,21 @@ def test_random_weights_need_only_the_config(tiny_emu2_dir: Path, tmp_path: Path
     random_tensor("b.weight", shape, torch.float32, "cpu", 0)
     assert torch.equal(one, random_tensor("a.weight", shape, torch.float32, "cpu", 0))
     assert not torch.equal(one, random_tensor("a.weight", shape, torch.float32, "cpu", 1))
+
+
+def test_seeded_sampling_does_not_depend_on_the_batch(tiny_emu2_dir: Path) -> None:
+    """The emu2 adapter seeded once per batch, so an answer followed its batch mates; now each
+    sampled request has its own seed of (request, seed), and batches of 3 equal batches of 1."""
+    from emu2_eval.models.emu2.adapter import Emu2Adapter
+
+    adapter = Emu2Adapter(str(tiny_emu2_dir), device="cpu", decoding="transformers")  # sampling
+    options = (("do_sample", True), ("max_new_tokens", 4), ("num_beams", 1), ("seed", 3))
+    requests = [
+        Request("generate", (TextPart(f"question {i} is"),), "t", str(i), options=options)
+        for i in range(3)
+    ]
+    batched = adapter.generate(requests)
+    alone = [adapter.generate([r])[0] for r in requests]
+    assert batched == alone
+    assert adapter.generate(requests[::-1]) == batched[::-1]
+    assert adapter.is_deterministic(requests[0])

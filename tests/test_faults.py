@@ -72,6 +72,11 @@ def _assert_never_half_written(run: Path) -> None:
     for path in run.glob("samples_*.jsonl"):
         for line in path.read_text().splitlines():
             json.loads(line)
+    for path in run.glob("report.*"):  # kills during report writing: never empty or cut
+        text = path.read_text()
+        assert text.strip(), f"{path} is empty"
+        if path.suffix == ".html":
+            assert text.endswith("</html>\n"), f"{path} is cut short"
 
 
 @pytest.fixture(scope="module")

@@ -34,16 +34,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.atomic import write_text_atomic
 from emu2_eval.engine.distributed import DistributedContext, DistributedError
 
 HEARTBEAT_EVERY_S = 2.0
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write then rename, so a reader never sees half a file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write then rename (``emu2_eval.atomic``), so a reader never sees half a file; no fsync:
+    these files matter only while the run's processes live."""
+    write_text_atomic(path, text, durable=False)
 
 
 def _dumps(payload: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from emu2_eval.engine.runner import (
 from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
+from emu2_eval.run_lock import run_dir_lock
+from emu2_eval.rundir import read_verified_samples, samples_record
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -103,6 +106,7 @@ def evaluate(
     prefetch_workers: int | None = None,
     topology: Topology | None = None,
     dist_timeout: float | None = None,
+    wait_for_lock: bool = False,
 ) -> dict[str, Any] | None:
     """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
 
@@ -112,6 +116,10 @@ def evaluate(
     pending requests and the main process writes the run directory, byte-identical to a
     single-process run but for ``manifest.execution`` (world size, work per rank...) and
     ``manifest.created``; the other processes return None.
+
+    The main process holds the run directory's lock (:mod:`emu2_eval.run_lock`) from before the
+    model loads until the last file is written: another run into ``output`` stops with an error
+    naming it, or with ``wait_for_lock`` waits and then keeps both runs' tasks.
     """
     if prefetch_workers is None:  # overlap decoding with accelerator work; on a CPU, don't
         prefetch_workers = DEFAULT_PREFETCH_WORKERS if _visible_gpus() else 0
@@ -134,10 +142,11 @@ def evaluate(
         else None
     )
     try:
-        return _evaluate(
-            model, model_args, tasks, output, limit, batching, cache_path, seed, progress,
-            adapter, fewshot, topology, context, coordinator,
-        )  # fmt: skip
+        with run_dir_lock(output, wait_for_lock) if context.is_main else nullcontext():
+            return _evaluate(
+                model, model_args, tasks, output, limit, batching, cache_path, seed, progress,
+                adapter, fewshot, topology, context, coordinator,
+            )  # fmt: skip
     except BaseException as exc:
         if coordinator is not None:
             coordinator.fail(exc)
@@ -245,12 +254,14 @@ def _evaluate(
             used[task.name] = outcome.batch_size_used
             with using_run_dir(output):  # generated images are read from the run directory
                 block, rows = finalize_task(task.config, outcome.records)
-            write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
+            digest = write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
             written[task.name] = rows
             results["tasks"][task.name] = {
                 **block,
                 "n_cached": outcome.n_cached,
                 "n_computed": outcome.n_computed,
+                "deterministic": outcome.deterministic,
+                "samples_file": samples_record(digest, rows),
                 "config": task.config.raw,
                 "config_path": task.config.path,
                 "config_hash": task.config.config_hash,
@@ -269,6 +280,10 @@ def _evaluate(
             }
     finally:
         cache.close()
+    # False when some answers (sampling without a seed) are not reproducible and were not cached.
+    results["run"]["deterministic"] = all(
+        block.get("deterministic", True) for block in results["tasks"].values()
+    )
     # How the run was executed: what may differ between runs with identical results.
     results["manifest"]["execution"] = {
         **context.describe(),
@@ -292,26 +307,25 @@ def rescore(run_dir: Path) -> dict[str, Any]:
     results_path = run_dir / "results.json"
     if not results_path.is_file():
         raise FileNotFoundError(f"{results_path} not found: {run_dir} is not a run directory")
+    with run_dir_lock(run_dir):
+        return _rescore(run_dir, results_path)
+
+
+def _rescore(run_dir: Path, results_path: Path) -> dict[str, Any]:
     results = json.loads(results_path.read_text(encoding="utf-8"))
     written: dict[str, list[dict[str, Any]]] = {}
+    # every samples file is checked before anything is rewritten: a damaged one stops it all
+    loaded = {
+        name: read_verified_samples(run_dir, name, block)
+        for name, block in results["tasks"].items()
+    }
     for name, block in results["tasks"].items():
         config = parse_task(block["config"], f"{results_path} (task {name})")
-        samples_path = run_dir / f"samples_{name}.jsonl"
-        if not samples_path.is_file():
-            raise FileNotFoundError(f"{samples_path} not found")
-        records = []
-        with open(samples_path, encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise ValueError(
-                        f"{samples_path}, line {line_no}: invalid JSON ({exc.msg})"
-                    ) from None
         with using_run_dir(run_dir):
-            new_block, rows = finalize_task(config, records)
+            new_block, rows = finalize_task(config, loaded[name])
         block.update(new_block)
-        write_jsonl_atomic(samples_path, rows)
+        digest = write_jsonl_atomic(run_dir / f"samples_{name}.jsonl", rows)
+        block["samples_file"] = samples_record(digest, rows)
         written[name] = rows
     write_json_atomic(results_path, results)
     write_reports(results, run_dir, samples=written)

@@ -17,12 +17,11 @@ import contextvars
 import hashlib
 import io
 import logging
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.atomic import write_bytes_atomic
 from emu2_eval.requests import Request, stable_hash
 
 logger = logging.getLogger(__name__)
@@ -78,10 +77,7 @@ class ImageStore:
         target = self.run_dir / relative
         if not (target.is_file() and sha256_file(target) == digest):
             self.directory.mkdir(parents=True, exist_ok=True)
-            handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=self.directory)
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(tmp, target)
+            write_bytes_atomic(target, data)
         return {"path": relative, "sha256": digest}
 
     def is_valid(self, reference: Any) -> bool:

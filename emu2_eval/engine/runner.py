@@ -47,6 +47,8 @@ class TaskOutcome:
     n_computed: int = 0
     sources: list[str] = field(default_factory=list)
     ranks: list[dict[str, Any]] = field(default_factory=list)  # what each rank computed
+    # every answer a pure function of its request (else not cached, and the run is marked)
+    deterministic: bool = True
 
     @property
     def batch_size_used(self) -> int | None:
@@ -245,6 +247,7 @@ def run_task(
         n_computed=len(pending),
         sources=data.sources,
         ranks=ranks,
+        deterministic=all(adapter.is_deterministic(r) for r in requests if r is not None),
     )
 
 

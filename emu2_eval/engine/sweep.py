@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from emu2_eval.atomic import write_csv_atomic, write_text_atomic
 from emu2_eval.engine.distributed import current_context
 from emu2_eval.engine.evaluate import evaluate, load_adapter
 from emu2_eval.engine.runner import FewShotSettings
@@ -103,9 +104,9 @@ def run_sweep(
         return None
     cells = collect_cells(output, task_names, shots_list, seeds)
     summary = summarise(cells, reference_model)
-    cells.to_csv(output / "sweep_cells.csv", index=False)
-    summary.to_csv(output / "sweep_summary.csv", index=False)
-    (output / "sweep_summary.md").write_text(summary.to_markdown(index=False) + "\n")
+    write_csv_atomic(output / "sweep_cells.csv", cells)
+    write_csv_atomic(output / "sweep_summary.csv", summary)
+    write_text_atomic(output / "sweep_summary.md", summary.to_markdown(index=False) + "\n")
     plot_sweep(summary, output / "sweep.png", reference_model)
     return summary
 

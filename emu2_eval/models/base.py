@@ -32,6 +32,9 @@ class ModelAdapter:
 
     name: ClassVar[str] = "model"
     supported_kinds: ClassVar[frozenset[str]] = frozenset()
+    # True when the adapter runs seeded sampling as a pure function of the request
+    # (emu2_eval.models.sampling_seed): only then is a sampled answer reproducible.
+    seeds_sampling: ClassVar[bool] = False
     _decoded: Mapping[str, Any] = {}
 
     def fingerprint(self) -> str:
@@ -43,9 +46,17 @@ class ModelAdapter:
         return {"adapter": self.name}
 
     def is_deterministic(self, request: Request) -> bool:
-        """Only deterministic requests are cached: sampling without a seed is not reproducible."""
+        """Whether the answer is a pure function of the request; only those are cached.
+
+        Greedy and beam search are. Sampling is only with a ``seed`` option and an adapter that
+        seeds each request on its own (``seeds_sampling``), whatever its batch or process.
+        """
+        from emu2_eval.models.sampling_seed import is_seeded_sampling
+
         options = request.options_dict
-        return not options.get("do_sample", False) or "seed" in options
+        if not options.get("do_sample", False):
+            return True
+        return self.seeds_sampling and is_seeded_sampling(options)
 
     def count_tokens(self, request: Request) -> int | None:
         """Tokens the model would see for this request (None: unknown, not checked)."""

@@ -48,6 +48,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
 
     name = "hf-vlm"
     supported_kinds = frozenset({"generate", "loglikelihood"})
+    seeds_sampling = True
 
     def __init__(
         self,
@@ -227,12 +228,25 @@ class HFVisionLanguageAdapter(ModelAdapter):
 
     # -- requests -------------------------------------------------------------------------
     def generate(self, requests: Sequence[Request]) -> list[str]:
-        import torch
+        """Batched greedy/beam search; seeded sampling runs each request alone under its own
+        seed (:mod:`emu2_eval.models.sampling_seed`), so its answer never depends on the batch."""
+        from emu2_eval.models.sampling_seed import is_seeded_sampling, request_seed, seeded_rng
 
-        rendered = [self.render(r.prompt) for r in requests]
         options = requests[0].options_dict
         if any(r.options_dict != options for r in requests):
             raise ValueError("a batch must share generation options")
+        if not is_seeded_sampling(options):
+            return self._generate_batch(requests, options)
+        answers = []
+        for request in requests:
+            with seeded_rng(request_seed(request)):
+                answers += self._generate_batch([request], options)
+        return answers
+
+    def _generate_batch(self, requests: Sequence[Request], options: dict[str, Any]) -> list[str]:
+        import torch
+
+        rendered = [self.render(r.prompt) for r in requests]
         inputs = self._encode([t for t, _ in rendered], [i for _, i in rendered])
         gen_kwargs = {"max_new_tokens": 10, "do_sample": False, **options}
         gen_kwargs.pop("seed", None)

@@ -45,6 +45,7 @@ class Emu2Adapter(ModelAdapter):
 
     name = "emu2"
     supported_kinds = frozenset({"generate", "loglikelihood"})
+    seeds_sampling = True
 
     def __init__(
         self,
@@ -270,9 +271,22 @@ class Emu2Adapter(ModelAdapter):
             groups.setdefault(request.options, []).append(index)
         answers: list[str] = [""] * len(requests)
         for options, indices in groups.items():
-            texts = self._generate_group([requests[i] for i in indices], dict(options))
+            texts = self._generate_seeded([requests[i] for i in indices], dict(options))
             for index, text in zip(indices, texts, strict=True):
                 answers[index] = text
+        return answers
+
+    def _generate_seeded(self, requests: Sequence[Request], options: dict[str, Any]) -> list[str]:
+        """Seeded sampling: each request alone under its own seed (``sampling_seed``), so its
+        answer is the same in any batch, process or resumed run; otherwise one batch."""
+        from emu2_eval.models.sampling_seed import is_seeded_sampling, request_seed, seeded_rng
+
+        if not is_seeded_sampling(options):
+            return self._generate_group(requests, options)
+        answers = []
+        for request in requests:
+            with seeded_rng(request_seed(request)):
+                answers += self._generate_group([request], options)
         return answers
 
     def _generate_group(self, requests: Sequence[Request], options: dict[str, Any]) -> list[str]:
@@ -298,8 +312,6 @@ class Emu2Adapter(ModelAdapter):
                 self.tokenizer.bos_token_id,
                 self.tokenizer.eos_token_id,
             )
-        if options.get("do_sample") and "seed" in options:
-            torch.manual_seed(int(options["seed"]))
         with torch.inference_mode():
             features = self._image_features([image for _, images in rendered for image in images])
             output = self.model.generate(

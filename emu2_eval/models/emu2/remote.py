@@ -56,6 +56,7 @@ class Emu2RemoteAdapter(ModelAdapter):
 
     name = "emu2-remote"
     supported_kinds = frozenset({"generate", "loglikelihood"})
+    seeds_sampling = True
 
     def __init__(
         self,
@@ -162,20 +163,25 @@ class Emu2RemoteAdapter(ModelAdapter):
         return getattr(self.model.config, "model_version", "base") == "chat"
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
+        from contextlib import nullcontext
+
         from emu2_eval.models.emu2.generation import PUBLISHED_DEFAULTS
+        from emu2_eval.models.sampling_seed import is_seeded_sampling, request_seed, seeded_rng
 
         answers = []
-        for request in requests:
+        for request in requests:  # one at a time; seeded sampling under the request's own seed
             options = {**PUBLISHED_DEFAULTS, **request.options_dict}
+            seeded = is_seeded_sampling(options)
             options.pop("seed", None)
             options["min_len"] = options.pop("min_length", 1)
             inputs = self._inputs(request.prompt)
-            output = self.model.generate(
-                input_ids=inputs["input_ids"],
-                attention_mask=inputs["attention_mask"],
-                image=inputs.get("image"),
-                **options,
-            )
+            with seeded_rng(request_seed(request)) if seeded else nullcontext():
+                output = self.model.generate(
+                    input_ids=inputs["input_ids"],
+                    attention_mask=inputs["attention_mask"],
+                    image=inputs.get("image"),
+                    **options,
+                )
             answers.append(self.tokenizer.batch_decode(output, skip_special_tokens=True)[0])
         return answers
 
