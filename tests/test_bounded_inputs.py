@@ -1,0 +1,176 @@
+"""Hostile files and settings: images that are bombs, pipes or too big, bad EMU2_EVAL_* values.
+
+Each must end as a sample error (the run finishes, report.html is written, ``score`` and
+``report`` work) or as a clear error naming the variable, never a hang or a late crash.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import threading
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from emu2_eval.cli import main
+from emu2_eval.engine.evaluate import evaluate
+from emu2_eval.environment import EnvironmentSettingError
+from emu2_eval.prompts import ImageLoadError, ImagePart
+from emu2_eval.reporting.images import thumbnail_uri
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def png_bomb(path: Path, side: int = 20000) -> Path:
+    """A 1-bit PNG of side x side pixels (400 Mpx for 20000) in about 50 KB."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\0" * (1 + (side + 7) // 8)
+    packer = zlib.compressobj(9)
+    compressed = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", compressed)
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def within(seconds: float, fifo: Path, call: Callable[[], Any]) -> Any:
+    """Run ``call`` in a thread; if it is still blocked after ``seconds`` (reading ``fifo``),
+    unblock it by opening the pipe's writing end and fail: a hang, not a result."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the test thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        thread.join(10)
+        pytest.fail(f"blocked for more than {seconds}s reading the named pipe {fifo}")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+def test_a_named_pipe_is_refused_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageLoadError, match=r"pipe\.jpg: a named pipe, not a regular file"):
+        within(10, fifo, lambda: ImagePart.from_file(fifo).load())
+    directory = tmp_path / "folder.jpg"
+    directory.mkdir()
+    with pytest.raises(ImageLoadError, match=r"folder\.jpg: a directory, not a regular file"):
+        ImagePart.from_file(directory).load()
+
+
+def test_image_files_over_the_byte_limit_are_refused(tmp_path: Path, monkeypatch) -> None:
+    from PIL import Image
+
+    path = tmp_path / "small.png"
+    Image.new("RGB", (64, 64), "red").save(path)
+    size = path.stat().st_size
+    monkeypatch.setenv("EMU2_EVAL_MAX_IMAGE_BYTES", str(size - 1))
+    with pytest.raises(ImageLoadError, match=rf"{size} bytes exceeds the limit of {size - 1}"):
+        ImagePart.from_file(path).load()
+    with pytest.raises(ImageLoadError, match="EMU2_EVAL_MAX_IMAGE_BYTES"):
+        ImagePart.from_bytes(path.read_bytes()).load()
+    assert thumbnail_uri.__wrapped__(str(path)) is None
+    monkeypatch.setenv("EMU2_EVAL_MAX_IMAGE_BYTES", str(size))
+    assert ImagePart.from_file(path).load().size == (64, 64)
+
+
+def test_thumbnails_refuse_a_bomb_instead_of_crashing(tmp_path: Path) -> None:
+    bomb = png_bomb(tmp_path / "bomb.png")
+    assert bomb.stat().st_size < 200_000
+    assert thumbnail_uri.__wrapped__(str(bomb)) is None
+    with pytest.raises(ImageLoadError, match=r"bomb.*400000000 pixels"):
+        ImagePart.from_file(bomb).load()
+
+
+def test_generated_images_use_the_same_guard(tmp_path: Path) -> None:
+    import hashlib
+
+    from emu2_eval.engine.image_store import GeneratedImageError, load_generated
+
+    bomb = png_bomb(tmp_path / "generated.png")
+    reference = {"path": "generated.png", "sha256": hashlib.sha256(bomb.read_bytes()).hexdigest()}
+    with pytest.raises(GeneratedImageError, match=r"bomb.*400000000 pixels"):
+        load_generated(reference, tmp_path)
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "1.5e6"])
+def test_invalid_image_limits_are_refused_by_name(value: str, monkeypatch) -> None:
+    for name in ("EMU2_EVAL_MAX_IMAGE_PIXELS", "EMU2_EVAL_MAX_IMAGE_BYTES"):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(
+            EnvironmentSettingError, match=rf"{name}='{value}' is invalid: expected a positive"
+        ):
+            ImagePart.from_bytes(b"not decoded").load()
+        monkeypatch.delenv(name)
+
+
+def test_a_run_with_an_invalid_limit_stops_before_model_work(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("EMU2_EVAL_MAX_IMAGE_PIXELS", "lots")
+    output = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        ["run", "--model", "tiny-vlm", "--tasks", "demo_vqa", "--limit", "4", "--output", output],
+    )
+    assert result.exit_code != 0
+    assert "EMU2_EVAL_MAX_IMAGE_PIXELS='lots' is invalid: expected a positive integer" in (
+        result.output
+    )
+    assert not (output / "results.json").exists()
+
+
+def test_a_bomb_and_a_pipe_in_a_run_are_sample_errors_and_reports_are_written(
+    task_dir, demo_dir, tmp_path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    images = data / "images" / "val2014"
+    png_bomb(images / "COCO_val2014_000000000001.jpg")  # content decides the format, not the name
+    fifo = images / "COCO_val2014_000000000002.jpg"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    source = (REPO / "tasks" / "demo" / "demo_vqa.yaml").read_text()
+    (task_dir / "hostile.yaml").write_text(
+        source.replace("task: demo_vqa", "task: hostile_images").replace("{demo}", str(data))
+    )
+    output = tmp_path / "run"
+    results = within(
+        120,
+        fifo,
+        lambda: evaluate(
+            "tiny-vlm", {}, ["hostile_images"], output, limit=12, batch_size=4, progress=False
+        ),
+    )
+    block = results["tasks"]["hostile_images"]
+    assert block["n_errors"] == 8 and block["n_scored"] == 4
+    samples = (output / "samples_hostile_images.jsonl").read_text()
+    assert "decompression bomb" in samples
+    assert "a named pipe, not a regular file" in samples
+    assert "<html" in (output / "report.html").read_text()
+    thumbnail_uri.cache_clear()
+    for command in (["score", str(output)], ["report", str(output)]):
+        outcome = within(120, fifo, lambda c=command: CliRunner().invoke(main, c))
+        assert outcome.exit_code == 0, (command, outcome.output, outcome.exception)
