@@ -174,3 +174,61 @@ def test_a_bomb_and_a_pipe_in_a_run_are_sample_errors_and_reports_are_written(
     for command in (["score", str(output)], ["report", str(output)]):
         outcome = within(120, fifo, lambda c=command: CliRunner().invoke(main, c))
         assert outcome.exit_code == 0, (command, outcome.output, outcome.exception)
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """A task file of about 1.2 KB whose dataset arguments stand for 10**levels strings."""
+    lines = ['    l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        refs = ", ".join([f"*l{level - 1}"] * 10)
+        lines.append(f"    l{level}: &l{level} [{refs}]")
+    return "task: laughs\ndataset:\n  loader: vqa_official\n  args:\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("command", [["validate"], ["run", "--model", "tiny-vlm"]])
+def test_a_yaml_alias_bomb_is_refused_before_it_is_walked(command, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "laughs.yaml").write_text(billion_laughs())
+    assert (tasks / "laughs.yaml").stat().st_size < 1300
+    args = [*command, "--include-path", str(tasks)]
+    if command[0] == "run":
+        args += ["--tasks", "laughs", "--output", str(tmp_path / "run")]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "emu2_eval", *args],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=tmp_path,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`emu2-eval {command[0]}` still walking an alias bomb after 90 s")
+    assert done.returncode != 0
+    if command[0] == "validate":
+        assert "laughs.yaml" in done.stderr, done.stderr
+        assert "aliases expand to more than 100000 nodes" in done.stderr, done.stderr
+    else:  # the registry skips a file it cannot read; naming it in `run` is its own issue
+        assert "laughs" in done.stderr, done.stderr
+
+
+def test_recursive_aliases_are_refused_and_small_ones_kept() -> None:
+    from emu2_eval.safe_yaml import YAMLBombError, safe_load_bounded
+
+    with pytest.raises(YAMLBombError, match=r"recursive alias \(line 1\)"):
+        safe_load_bounded("a: &a [1, *a]\n")
+    with pytest.raises(YAMLBombError, match="aliases expand"):
+        safe_load_bounded(billion_laughs(6).replace("task: laughs\n", ""))
+    text = "base: &g {num_beams: 1, max_new_tokens: 5}\nuse: *g\nagain: *g\n"
+    assert safe_load_bounded(text)["again"] == {"num_beams": 1, "max_new_tokens": 5}
+    with pytest.raises(yaml_error()):
+        safe_load_bounded("!!python/object/apply:os.system ['true']\n")
+
+
+def yaml_error() -> type[Exception]:
+    import yaml
+
+    return yaml.YAMLError
