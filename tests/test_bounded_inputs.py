@@ -232,3 +232,29 @@ def yaml_error() -> type[Exception]:
     import yaml
 
     return yaml.YAMLError
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("EMU2_EVAL_HOME", "", "EMU2_EVAL_HOME='' is empty: expected a directory"),
+        ("EMU2_EVAL_DATA", "  ", "EMU2_EVAL_DATA='  ' is empty: expected a directory"),
+        ("EMU2_EVAL_TASKS", "{missing}", "does not exist (extra directories of task YAML files)"),
+        ("EMU2_EVAL_DREAMBENCH", "{file}", "is not a directory (the DreamBench dataset folder)"),
+    ],
+)
+def test_invalid_path_settings_are_refused_by_name(name, value, message, tmp_path, monkeypatch):
+    """An empty path would silently mean the current directory (demo data and models written
+    there); a missing task directory would only show up as "unknown task"."""
+    afile = tmp_path / "a_file"
+    afile.write_text("x")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value.format(missing=tmp_path / "nope", file=afile))
+    output = tmp_path / "run"
+    result = CliRunner().invoke(
+        main,
+        ["run", "--model", "tiny-vlm", "--tasks", "demo_vqa", "--limit", "2", "--output", output],
+    )
+    assert result.exit_code != 0, result.output
+    assert name in result.output and message in result.output, result.output
+    assert not (output / "results.json").exists()
