@@ -23,6 +23,7 @@ from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.environment import EnvironmentSettingError
 from emu2_eval.prompts import ImageLoadError, ImagePart
 from emu2_eval.reporting.images import thumbnail_uri
+from tests.gen_factories import tiny_clip_dir_fixture  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -258,3 +259,35 @@ def test_invalid_path_settings_are_refused_by_name(name, value, message, tmp_pat
     assert result.exit_code != 0, result.output
     assert name in result.output and message in result.output, result.output
     assert not (output / "results.json").exists()
+
+
+def test_a_bomb_among_a_metrics_real_images_is_a_clear_error(tmp_path, tiny_clip_dir) -> None:
+    """Real images are read at scoring time (CLIP-I, DINO, FID): through the same guard, and a
+    failure names the task, metric and file instead of a traceback."""
+    import dataclasses
+
+    from PIL import Image
+
+    from emu2_eval.engine.image_store import ImageStore, using_run_dir
+    from emu2_eval.engine.scoring import MetricImageError, score_records
+    from emu2_eval.tasks.config import MetricSpec
+    from emu2_eval.tasks.registry import get_task
+
+    data = tmp_path / "data"
+    data.mkdir()
+    png_bomb(data / "bomb.png")
+    Image.new("RGB", (40, 40), "blue").save(data / "fine.png")
+    run = tmp_path / "run"
+    refs = [ImageStore(run).put(Image.new("RGB", (40, 40), "red"))]
+    fields = {
+        "reference_image": "bomb.png",
+        "real_images": ["bomb.png", "fine.png"],
+        "image_root": str(data),
+    }
+    records = [{"doc_id": "a", "doc": fields, "response": refs, "error": None}]
+    spec = MetricSpec("clip_i", {"backbone": str(tiny_clip_dir), "device": "cpu"})
+    config = dataclasses.replace(get_task("demo_vqa").config, filters=(), metrics=(spec,))
+    with using_run_dir(run), pytest.raises(
+        MetricImageError, match=r"task 'demo_vqa', metric 'clip_i': cannot read image .*bomb\.png"
+    ):
+        score_records(config, records)
