@@ -291,3 +291,17 @@ def test_a_bomb_among_a_metrics_real_images_is_a_clear_error(tmp_path, tiny_clip
         MetricImageError, match=r"task 'demo_vqa', metric 'clip_i': cannot read image .*bomb\.png"
     ):
         score_records(config, records)
+
+
+def test_images_are_opened_in_one_place_only() -> None:
+    """Every decode goes through emu2_eval/image_files.py, so no caller can skip its guards."""
+    import re
+
+    pattern = re.compile(r"\bImage\.open\(|\bPIL\.Image\.open\(|from PIL\.Image import open")
+    package = REPO / "emu2_eval"
+    openers = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if pattern.search(path.read_text(encoding="utf-8"))
+    )
+    assert openers == ["image_files.py"]
