@@ -62,16 +62,13 @@ class RecordIds:
         return doc_id
 
 
-def require_str(
-    record: dict[str, Any], key: str, file: str | Path, where: str | int, empty_ok: bool = True
-) -> str:
+def require_str(record: dict[str, Any], key: str, file: str | Path, where: str | int) -> str:
     """``record[key]`` when it is a string (so never "None" or "42" in a prompt), else raise."""
     value = record[key]
-    if not isinstance(value, str) or (not empty_ok and not value):
+    if not isinstance(value, str):
         shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        expected = "a non-empty string" if not empty_ok else "a string"
         raise DataFormatError(
-            file, f"{key} must be {expected}, got {type(value).__name__} {shown}", where
+            file, f"{key} must be a string, got {type(value).__name__} {shown}", where
         )
     return value
 

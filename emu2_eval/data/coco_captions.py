@@ -22,7 +22,8 @@ from emu2_eval.data.docs import (
 )
 
 
-def _official_references(path: Path) -> dict[int, list[str]]:
+def _official_references(path: Path) -> dict[str, list[str]]:
+    """Captions by ``str(image_id)`` (so 10 and "10" find the same image)."""
     payload = read_json(path)
     if not isinstance(payload, dict) or not isinstance(payload.get("annotations"), list):
         raise DataFormatError(path, 'expected an object with an "annotations" list')
