@@ -8,29 +8,31 @@ every model. Parts are plain, hashable data so that requests can be cached by co
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-DEFAULT_MAX_IMAGE_PIXELS = 64_000_000
+from emu2_eval.environment import DEFAULT_MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS
+from emu2_eval.image_files import ImageLoadError, decode_image
+
+__all__ = [
+    "DEFAULT_MAX_IMAGE_PIXELS",
+    "ImageLoadError",
+    "ImagePart",
+    "Part",
+    "TextPart",
+    "images_of",
+    "max_image_pixels",
+    "prompt_text",
+    "prompt_to_json",
+]
 
 
 def max_image_pixels() -> int:
     """Largest image (width x height) the harness decodes: ``EMU2_EVAL_MAX_IMAGE_PIXELS``."""
-    return int(os.environ.get("EMU2_EVAL_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS))
-
-
-class ImageLoadError(Exception):
-    """An image could not be read; carries the file (or key) and the reason."""
-
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(f"cannot read image {source}: {reason}")
-        self.source = source
-        self.reason = reason
+    return MAX_IMAGE_PIXELS.get()
 
 
 @dataclass(frozen=True)
@@ -72,31 +74,12 @@ class ImagePart:
     def load(self) -> Image.Image:
         """Decode to an RGB PIL image, raising ImageLoadError with the file and reason.
 
-        The pixel count is checked from the header before decoding, so a decompression bomb
-        (a small file that decodes to gigabytes) is refused instead of exhausting memory.
+        Read through :func:`emu2_eval.image_files.decode_image`: only a regular file, within
+        the byte and pixel limits (checked from the header, before decoding).
         """
-        source = self.path if self.path is not None else self.key
-        try:
-            handle = Image.open(
-                self.path if self.path is not None else io.BytesIO(self.data or b"")
-            )
-            with handle as img:
-                width, height = img.size
-                limit = max_image_pixels()
-                if width * height > limit:
-                    raise ImageLoadError(
-                        source,
-                        f"{width}x{height} pixels exceeds the limit of {limit} (a decompression "
-                        "bomb?); set EMU2_EVAL_MAX_IMAGE_PIXELS to allow larger images",
-                    )
-                img.load()
-                return img.convert("RGB")
-        except FileNotFoundError:
-            raise ImageLoadError(source, "file not found") from None
-        except Image.DecompressionBombError as exc:
-            raise ImageLoadError(source, f"decompression bomb: {exc}") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ImageLoadError(source, f"{type(exc).__name__}: {exc}") from None
+        if self.path is not None:
+            return decode_image(self.path)
+        return decode_image(self.data or b"", name=self.key)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "image", "key": self.key}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -21,14 +22,18 @@ from emu2_eval.data.docs import (
 )
 
 
-def _official_references(path: Path) -> dict[int, list[str]]:
+def _official_references(path: Path) -> dict[str, list[str]]:
+    """Captions by ``str(image_id)`` (so 10 and "10" find the same image)."""
     payload = read_json(path)
     if not isinstance(payload, dict) or not isinstance(payload.get("annotations"), list):
         raise DataFormatError(path, 'expected an object with an "annotations" list')
-    refs: dict[int, list[str]] = defaultdict(list)
+    refs: dict[str, list[str]] = defaultdict(list)
+    ids = RecordIds(path, "id")
     for index, ann in enumerate(payload["annotations"]):
         require_keys(ann, ("image_id", "caption"), path, index)
-        refs[ann["image_id"]].append(ann["caption"])
+        if "id" in ann:  # the official file's caption ids: a repeated caption would count twice
+            ids.claim(ann["id"], f"annotations[{index}]")
+        refs[str(ann["image_id"])].append(require_str(ann, "caption", path, index))
     return refs
 
 
@@ -45,25 +50,29 @@ def load_coco_karpathy(
         raise DataFormatError(karpathy_path, 'expected an object with an "images" list')
     official = _official_references(Path(annotations)) if annotations else None
     docs: list[Doc] = []
+    ids = RecordIds(karpathy_path, "cocoid")
     for index, entry in enumerate(payload["images"]):
         require_keys(entry, ("split", "filename", "cocoid", "sentences"), karpathy_path, index)
         if entry["split"] != split:
             continue
         cocoid = entry["cocoid"]
+        doc_id = ids.claim(cocoid, f"images[{index}]")
         if official is not None:
-            references = official.get(cocoid)
+            references = official.get(doc_id)
             if not references:
                 raise DataFormatError(annotations, "no captions for image", cocoid)
         else:
             references = [
-                s["raw"] for s in entry["sentences"] if isinstance(s, dict) and "raw" in s
+                require_str(s, "raw", karpathy_path, doc_id)
+                for s in entry["sentences"]
+                if isinstance(s, dict) and "raw" in s
             ]
             if not references:
                 raise DataFormatError(karpathy_path, "image has no sentences", cocoid)
         relative = str(Path(entry.get("filepath", "")) / entry["filename"])
         docs.append(
             Doc(
-                doc_id=str(cocoid),
+                doc_id=doc_id,
                 fields={
                     "image_id": cocoid,
                     "image": image_under(images, relative, karpathy_path, cocoid),

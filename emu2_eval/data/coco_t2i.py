@@ -13,6 +13,7 @@ import hashlib
 import random
 from pathlib import Path
 
+from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -38,17 +39,22 @@ def load_coco_t2i(
     for key in ("images", "annotations"):
         if not isinstance(payload.get(key), list):
             raise DataFormatError(path, f"expected a {key!r} list")
-    files: dict[int, str] = {}
+    files: dict[str, str] = {}
+    image_ids = RecordIds(path, "images id")
     for index, image in enumerate(payload["images"]):
         require_keys(image, ("id", "file_name"), path, f"images[{index}]")
-        files[image["id"]] = image["file_name"]
+        key = image_ids.claim(image["id"], f"images[{index}]")
+        files[key] = require_str(image, "file_name", path, key)
     captions = []
+    caption_ids = RecordIds(path, "annotations id")
     for index, ann in enumerate(payload["annotations"]):
         require_keys(ann, ("id", "image_id", "caption"), path, f"annotations[{index}]")
-        if ann["image_id"] not in files:
+        caption_ids.claim(ann["id"], f"annotations[{index}]")
+        require_str(ann, "caption", path, ann["id"])
+        if str(ann["image_id"]) not in files:
             raise DataFormatError(path, f"image_id {ann['image_id']} not in 'images'", ann["id"])
         captions.append(ann)
-    captions.sort(key=lambda ann: ann["id"])
+    captions.sort(key=lambda ann: ann["id"])  # one id type per file (checked): comparable
     if count is not None and not 0 < count <= len(captions):
         raise DataFormatError(path, f"count {count} but the file has {len(captions)} captions")
     order = (
@@ -63,8 +69,8 @@ def load_coco_t2i(
         if one_per_image and ann["image_id"] in seen:
             continue
         seen.add(ann["image_id"])
-        text = " ".join(str(ann["caption"]).split())
-        real = image_under(images, files[ann["image_id"]], path, ann["id"]).key  # stays inside
+        text = " ".join(ann["caption"].split())
+        real = image_under(images, files[str(ann["image_id"])], path, ann["id"]).key  # stays inside
         docs.append(
             Doc(
                 doc_id=str(ann["id"]),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData, image_under
 from emu2_eval.data.roots import data_root
+from emu2_eval.environment import DREAMBENCH
 
 PROMPTS_FILE = "prompts_and_classes.txt"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -41,7 +41,7 @@ _SECTIONS = {"Object Prompts": "object", "Live Subject Prompts": "live"}
 def dreambench_root() -> Path:
     """``{dreambench}``: ``EMU2_EVAL_DREAMBENCH``, default ``<data_root>/dreambench/dataset``."""
     default = data_root() / "dreambench" / "dataset"
-    return Path(os.environ.get("EMU2_EVAL_DREAMBENCH", default))
+    return DREAMBENCH.get(default)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -65,14 +66,12 @@ def load_hateful_memes(annotations: str, root: str) -> LoadedData:
     path = Path(annotations)
     root_dir = Path(root)
     docs: list[Doc] = []
-    seen: set[str] = set()
+    ids = RecordIds(path, "id")
     has_labels: bool | None = None
     for line_no, record in _read_jsonl(path):
         require_keys(record, ("id", "img", "text"), path, f"on line {line_no}")
-        doc_id = str(record["id"])
-        if doc_id in seen:
-            raise DataFormatError(path, f"duplicate id (line {line_no})", doc_id)
-        seen.add(doc_id)
+        doc_id = ids.claim(record["id"], f"line {line_no}")
+        require_str(record, "text", path, doc_id)
         if not isinstance(record["img"], str) or not record["img"]:
             raise DataFormatError(path, f"img must be a relative path (line {line_no})", doc_id)
         if has_labels is None:

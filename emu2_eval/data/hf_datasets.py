@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData
 from emu2_eval.prompts import ImagePart
+
+#: Fields that become prompt text: a None or a number there is a data error, not "None".
+TEXT_FIELDS = ("question", "text", "caption", "prompt")
 
 
 def _image_part(value: Any, where: str, record: str) -> ImagePart:
@@ -66,12 +70,15 @@ def load_hf_dataset(
     if image_column and isinstance(dataset.features[image_column], datasets.Image):
         dataset = dataset.cast_column(image_column, datasets.Image(decode=False))
     docs = []
+    ids = RecordIds(where, f"id column {id_column!r}") if id_column else None
     for index, row in enumerate(dataset):
-        doc_id = str(row[id_column]) if id_column else str(index)
+        doc_id = ids.claim(row[id_column], f"row {index}") if ids else str(index)
         fields: dict[str, Any] = {}
         for field_name, column in columns.items():
             value = row[column]
-            if field_name == "image":
+            if field_name in TEXT_FIELDS:
+                value = require_str(row, column, where, doc_id)
+            elif field_name == "image":
                 if image_root and isinstance(value, str):
                     value = f"{image_root}/{value}"
                 value = _image_part(value, where, doc_id)

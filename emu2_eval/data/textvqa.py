@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -51,14 +52,12 @@ def load_textvqa(annotations: str, images: str) -> LoadedData:
         raise DataFormatError(path, 'expected an object with a "data" list (TextVQA 0.5.1 format)')
     image_dir = Path(images)
     docs: list[Doc] = []
-    seen: set[str] = set()
+    ids = RecordIds(path, "question_id")
     has_answers: bool | None = None
     for index, record in enumerate(payload["data"]):
         require_keys(record, ("question", "question_id", "image_id"), path, index)
-        doc_id = str(record["question_id"])
-        if doc_id in seen:
-            raise DataFormatError(path, "duplicate question_id", doc_id)
-        seen.add(doc_id)
+        doc_id = ids.claim(record["question_id"], f"entry {index}")
+        require_str(record, "question", path, doc_id)
         image_id = record["image_id"]
         if not isinstance(image_id, str) or not image_id:
             raise DataFormatError(path, "image_id must be a non-empty string", doc_id)

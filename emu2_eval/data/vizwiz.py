@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -61,17 +62,15 @@ def load_vizwiz(annotations: str, images: str) -> LoadedData:
         raise DataFormatError(path, "expected a JSON list of records (official VizWiz-VQA format)")
     image_dir = Path(images)
     docs: list[Doc] = []
-    seen: set[str] = set()
+    ids = RecordIds(path, "image")  # one question per image: the file stem is the id
     has_answers: bool | None = None
     for index, record in enumerate(payload):
         require_keys(record, ("image", "question"), path, index)
         file_name = record["image"]
         if not isinstance(file_name, str) or not file_name:
             raise DataFormatError(path, "image must be a non-empty file name", index)
-        doc_id = Path(file_name).stem
-        if doc_id in seen:
-            raise DataFormatError(path, "duplicate image", doc_id)
-        seen.add(doc_id)
+        doc_id = ids.claim(Path(file_name).stem, f"entry {index}")
+        require_str(record, "question", path, doc_id)
         if has_answers is None:
             has_answers = "answers" in record
         elif has_answers != ("answers" in record):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emu2_eval.data.checks import RecordIds, require_str, warn_answer_counts
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -22,6 +23,8 @@ from emu2_eval.data.docs import (
 )
 
 DEFAULT_IMAGE_PATTERN = "COCO_{data_subtype}_{image_id:012d}.jpg"
+#: Every official VQAv2 (and OK-VQA) annotation has ten crowd answers.
+ANSWERS_PER_QUESTION = 10
 
 
 def majority_answer(answers: list[str]) -> str:
@@ -29,13 +32,16 @@ def majority_answer(answers: list[str]) -> str:
     return max(answers, key=lambda a: (answers.count(a), -answers.index(a)))
 
 
-def _load_annotations(path: Path) -> dict[int, dict]:
+def _load_annotations(path: Path) -> dict[str, dict]:
+    """Annotations by ``str(question_id)``; a second annotation for a question is refused."""
     payload = read_json(path)
     if not isinstance(payload, dict) or not isinstance(payload.get("annotations"), list):
         raise DataFormatError(path, 'expected an object with an "annotations" list')
-    by_question: dict[int, dict] = {}
+    by_question: dict[str, dict] = {}
+    ids = RecordIds(path, "question_id")
     for index, ann in enumerate(payload["annotations"]):
         require_keys(ann, ("question_id", "answers"), path, index)
+        key = ids.claim(ann["question_id"], f"entry {index}")
         answers = ann["answers"]
         if not isinstance(answers, list) or not answers:
             raise DataFormatError(path, "answers must be a non-empty list", ann["question_id"])
@@ -44,7 +50,13 @@ def _load_annotations(path: Path) -> dict[int, dict]:
                 raise DataFormatError(
                     path, 'each answer must be an object with a string "answer"', ann["question_id"]
                 )
-        by_question[ann["question_id"]] = ann
+        for optional in ("multiple_choice_answer", "answer_type", "question_type"):
+            if optional in ann:
+                require_str(ann, optional, path, ann["question_id"])
+        by_question[key] = ann
+    warn_answer_counts(
+        path, [len(a["answers"]) for a in by_question.values()], ANSWERS_PER_QUESTION, "VQAv2"
+    )
     return by_question
 
 
@@ -64,13 +76,11 @@ def load_vqa_official(
     answers_by_question = _load_annotations(Path(annotations)) if annotations else {}
     image_dir = Path(images)
     docs: list[Doc] = []
-    seen: set[int] = set()
+    ids = RecordIds(questions_path, "question_id")
     for index, question in enumerate(payload["questions"]):
         require_keys(question, ("question_id", "image_id", "question"), questions_path, index)
-        question_id = question["question_id"]
-        if question_id in seen:
-            raise DataFormatError(questions_path, "duplicate question_id", question_id)
-        seen.add(question_id)
+        question_id = ids.claim(question["question_id"], f"entry {index}")
+        require_str(question, "question", questions_path, question_id)
         try:
             file_name = image_pattern.format(data_subtype=subtype, image_id=question["image_id"])
         except (ValueError, KeyError) as exc:
@@ -92,7 +102,7 @@ def load_vqa_official(
             )
             fields["answer_type"] = ann.get("answer_type", "")
             fields["question_type"] = ann.get("question_type", "")
-        docs.append(Doc(doc_id=str(question_id), fields=fields))
+        docs.append(Doc(doc_id=question_id, fields=fields))
     files = [questions_path] + ([Path(annotations)] if annotations else [])
     return LoadedData(
         docs=docs, fingerprint=fingerprint_files(files), sources=[str(f) for f in files]

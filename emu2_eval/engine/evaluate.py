@@ -22,6 +22,7 @@ from emu2_eval.engine.runner import (
     run_task,
 )
 from emu2_eval.engine.topology import Topology, apply_placement, placement
+from emu2_eval.environment import check_environment
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
 from emu2_eval.run_lock import run_dir_lock
@@ -121,6 +122,7 @@ def evaluate(
     model loads until the last file is written: another run into ``output`` stops with an error
     naming it, or with ``wait_for_lock`` waits and then keeps both runs' tasks.
     """
+    check_environment()  # EMU2_EVAL_* limits: a bad value stops here, not as sample errors
     if prefetch_workers is None:  # overlap decoding with accelerator work; on a CPU, don't
         prefetch_workers = DEFAULT_PREFETCH_WORKERS if _visible_gpus() else 0
     batching = BatchSettings.parse(batch_size, max_batch_size, prefetch_workers)

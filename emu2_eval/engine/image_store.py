@@ -166,17 +166,22 @@ def resolve(reference: dict[str, str], run_dir: str | Path | None = None) -> Pat
 
 
 def load_generated(reference: dict[str, str], run_dir: str | Path | None = None) -> Any:
-    """The saved RGB image of a reference, after checking its hash."""
-    from PIL import Image
+    """The saved RGB image of a reference, after checking its hash (read with the same guards
+    as every image: regular file, byte and pixel limits)."""
+    from emu2_eval.image_files import ImageLoadError, decode_image, read_image_bytes
 
     path = resolve(reference, run_dir)
-    if not path.is_file():
+    if not path.exists():
         raise GeneratedImageError(f"generated image {path} is missing")
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != reference["sha256"]:
-        raise GeneratedImageError(f"generated image {path} does not match its recorded sha256")
-    with Image.open(io.BytesIO(data)) as image:
-        return image.convert("RGB")
+    try:
+        data = read_image_bytes(path)
+        if hashlib.sha256(data).hexdigest() != reference["sha256"]:
+            raise GeneratedImageError(
+                f"generated image {path} does not match its recorded sha256"
+            )
+        return decode_image(data, name=str(path))
+    except ImageLoadError as exc:
+        raise GeneratedImageError(f"generated image {exc}") from None
 
 
 def references(prediction: Any) -> Sequence[dict[str, str]]:

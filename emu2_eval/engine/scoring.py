@@ -11,12 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from emu2_eval.engine.image_store import GeneratedImageError
+from emu2_eval.image_files import ImageLoadError
 from emu2_eval.metrics.base import Sample
 from emu2_eval.registry import FILTERS, METRICS
 from emu2_eval.stats.intervals import metric_intervals
 from emu2_eval.stats.resamplers import ScoredDoc
 from emu2_eval.stats.settings import current
 from emu2_eval.tasks.config import TaskConfig
+
+
+class MetricImageError(ValueError):
+    """A metric cannot read an image it scores (a dataset's real image, a generated picture):
+    a clear error naming the task, metric and file, read through the same guards as samples."""
 
 
 def apply_filters(response: Any, filters: Sequence[str]) -> Any:
@@ -51,7 +58,13 @@ def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str
     results = []
     for spec in config.metrics:
         metric = METRICS.get(spec.name)(**spec.options)
-        result = metric.score(samples)
+        try:
+            result = metric.score(samples)
+        except (ImageLoadError, GeneratedImageError) as exc:
+            raise MetricImageError(
+                f"task {config.name!r}, metric {spec.name!r}: {exc}. Fix or replace the file, "
+                "then `emu2-eval score RUN_DIR` re-scores without the model"
+            ) from None
         metrics.update(result.summary)
         units.update(result.units)
         options[spec.name] = result.options

@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+from emu2_eval.image_files import open_image_file
 from emu2_eval.prompts import ImageLoadError, ImagePart
 
 #: (path, size, mtime_ns) -> content hash; a file is read once while it stays unchanged.
@@ -48,7 +49,7 @@ def image_content_key(part: ImagePart) -> str:
         if known is not None:
             return known
         digest = hashlib.sha256()
-        with open(part.path, "rb") as handle:
+        with open_image_file(part.path) as handle:  # regular file, size-limited: never blocks
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     except FileNotFoundError:

@@ -14,7 +14,6 @@ import io
 import os
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +26,19 @@ def looks_like_image(value: Any) -> bool:
 
 @lru_cache(maxsize=4096)
 def thumbnail_uri(path: str, size: int = 128) -> str | None:
-    """A JPEG data URI of the image shrunk to ``size`` px (longest side); None if unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    """A JPEG data URI of the image shrunk to ``size`` px (longest side); None if unreadable.
+
+    Decoded through the harness's one guarded image reader, so a decompression bomb or a named
+    pipe is "not shown" here exactly as it is a sample error in the run.
+    """
+    from emu2_eval.image_files import ImageLoadError, decode_image
 
     try:
-        with Image.open(path) as image:
-            scale = size / max(image.size)
-            if scale < 1:  # JPEG: decode at 1/2..1/8 scale, no smaller than the thumbnail
-                image.draft("RGB", (ceil(image.width * scale), ceil(image.height * scale)))
-            image = image.convert("RGB")
-            image.thumbnail((size, size))
-            buffer = io.BytesIO()
-            image.save(buffer, format="JPEG", quality=80)
-    except (OSError, UnidentifiedImageError, ValueError):
+        image = decode_image(path, reduce_to=size)
+    except ImageLoadError:
         return None
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -23,6 +23,7 @@ from emu2_eval.registry import (
     PATH_ROOTS,
 )
 from emu2_eval.requests import REQUEST_KINDS, stable_hash
+from emu2_eval.safe_yaml import safe_load_bounded
 
 TASK_KEYS = {
     "task",
@@ -329,10 +330,11 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """``yaml.safe_load`` a file, naming the file (and line) on a syntax error."""
+    """``yaml.safe_load`` a file, naming the file (and line) on a syntax error or an alias
+    bomb (refused before anything walks the data: :mod:`emu2_eval.safe_yaml`)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return safe_load_bounded(handle)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

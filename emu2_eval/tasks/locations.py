@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from emu2_eval.environment import TASKS
 
 _extra_dirs: list[Path] = []
 
@@ -20,8 +21,7 @@ def add_task_dir(path: str | Path) -> None:
 def task_dirs() -> list[Path]:
     """User dirs, then ``EMU2_EVAL_TASKS``, then the project's ``tasks/`` (or installed copy)."""
     dirs = list(_extra_dirs)
-    if os.environ.get("EMU2_EVAL_TASKS"):
-        dirs += [Path(p) for p in os.environ["EMU2_EVAL_TASKS"].split(os.pathsep) if p]
+    dirs += TASKS.get()  # each entry an existing directory, else an error naming the variable
     package = Path(__file__).resolve().parents[1]
     for candidate in (package.parent / "tasks", package / "_tasks"):
         if candidate.is_dir():
