@@ -23,6 +23,7 @@ from emu2_eval.engine.runner import (
 from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
+from emu2_eval.rundir import load_run
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -49,11 +50,9 @@ def _previous_tasks(output: Path, fingerprint: str) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(
-            f"{path} is not valid JSON ({exc}); move it aside or choose another --output"
-        ) from None
+        previous = load_run(output).results
+    except ValueError as exc:
+        raise ValueError(f"{exc}; move it aside or choose another --output") from None
     if previous.get("model", {}).get("fingerprint") != fingerprint:
         raise ValueError(
             f"{output} holds results of another model or settings "
@@ -290,9 +289,7 @@ def rescore(run_dir: Path) -> dict[str, Any]:
     reproduces the run unless the scoring code itself changed.
     """
     results_path = run_dir / "results.json"
-    if not results_path.is_file():
-        raise FileNotFoundError(f"{results_path} not found: {run_dir} is not a run directory")
-    results = json.loads(results_path.read_text(encoding="utf-8"))
+    results = load_run(run_dir).results  # names the file when missing, not JSON or not results
     written: dict[str, list[dict[str, Any]]] = {}
     for name, block in results["tasks"].items():
         config = parse_task(block["config"], f"{results_path} (task {name})")
