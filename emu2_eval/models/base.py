@@ -21,8 +21,9 @@ class UnsupportedRequestError(TypeError):
     """The model cannot serve this kind of request (e.g. loglikelihood on an image generator)."""
 
 
-class ModelLoadError(UserError):
-    """A model could not be built from its arguments (a checkpoint path that does not exist...)."""
+class ModelLoadError(UserError, FileNotFoundError):
+    """A model's files could not be found or read from its arguments (a path that does not
+    exist, a hub id not in the cache while offline)."""
 
 
 class ModelAdapter:
@@ -163,7 +164,9 @@ def build_adapter(name: str, model_args: dict[str, Any]) -> ModelAdapter:
     _check_local_paths(name, model_args)
     try:
         return cls(**model_args)
-    except OSError as exc:  # weights or config that cannot be read: name what was asked for
+    except OSError as exc:  # a library's bare OSError (files not found): name what was asked for
+        if type(exc) is not OSError:  # the adapter's own, more specific error
+            raise
         raise ModelLoadError(
             f"model {name!r} could not be loaded with {model_args}: {exc}"
         ) from exc
@@ -176,6 +179,7 @@ def _check_local_paths(name: str, model_args: Mapping[str, Any]) -> None:
         return
     if not os.path.exists(os.path.expanduser(value)):
         raise ModelLoadError(
-            f"model {name!r}: pretrained={value} does not exist; give the directory of a "
-            "checkpoint (or a hub id such as org/name, downloaded with --online)"
+            f"model {name!r}: pretrained={value} does not exist, so it is not a checkpoint "
+            "directory; give the directory of a checkpoint (or a hub id such as org/name, "
+            "downloaded with --online)"
         )
