@@ -116,3 +116,25 @@ def test_empty_task_list_is_an_error(tmp_path: Path, tasks: str, command: str) -
     assert result.exit_code == 2
     assert "--tasks" in result.output and "no task name" in result.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("encoder_args", "message"),
+    [
+        ("{pretrained: x, colour: red}", "fewshot encoder 'clip': unknown option(s) colour; valid:"),
+        ("{}", "fewshot encoder 'clip': option(s) pretrained required"),
+        ("{pretrained: x, batch_size: many}", "option batch_size must be of type int, got 'many'"),
+    ],
+)
+def test_fewshot_encoder_args_are_checked_without_loading(
+    task_dir: Path, encoder_args: str, message: str
+) -> None:
+    bad = task_dir / "rices.yaml"
+    bad.write_text(
+        GOOD.format(name="rices")
+        + "fewshot:\n  pool: {loader: vqa_official, args: {questions: q.json, images: i}}\n"
+        + f"  strategy: rices\n  encoder: clip\n  encoder_args: {encoder_args}\n"
+    )
+    with pytest.raises(TaskConfigError) as info:
+        load_task_config(bad)
+    assert str(bad) in str(info.value) and message in str(info.value)

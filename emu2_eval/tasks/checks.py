@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from emu2_eval.registry import METRICS
+from emu2_eval.registry import FEATURE_ENCODERS, METRICS
 
 # A task name becomes part of file names (samples_<task>.jsonl) and of sweep cell directories.
 TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -98,12 +98,8 @@ def _accepts(value: Any, hint: Any) -> bool:
     return True  # anything richer is left to the metric itself
 
 
-def check_metric_options(name: str, options: dict[str, Any]) -> list[str]:
-    """Options against the metric's signature, then the metric's own checks (variant names...).
-
-    Building a metric only records its options (backbones load when it scores), so this is cheap.
-    """
-    cls = METRICS.get(name)
+def _signature_problems(what: str, cls: type, options: dict[str, Any]) -> list[str]:
+    """Unknown, missing or wrongly typed keyword arguments of ``cls``, per its signature."""
     params = {
         key: p
         for key, p in inspect.signature(cls.__init__).parameters.items()
@@ -112,13 +108,25 @@ def check_metric_options(name: str, options: dict[str, Any]) -> list[str]:
     valid = ", ".join(params) or "none"
     unknown = sorted(set(options) - set(params))
     if unknown:
-        return [f"metric {name!r}: unknown option(s) {', '.join(unknown)}; valid: {valid}"]
+        return [f"{what}: unknown option(s) {', '.join(unknown)}; valid: {valid}"]
+    missing = [k for k, p in params.items() if p.default is p.empty and k not in options]
+    if missing:
+        return [f"{what}: option(s) {', '.join(missing)} required"]
     hints = typing.get_type_hints(cls.__init__)
-    problems = [
-        f"metric {name!r}: option {key} must be of type {_describe(hints[key])}, got {value!r}"
+    return [
+        f"{what}: option {key} must be of type {_describe(hints[key])}, got {value!r}"
         for key, value in options.items()
         if key in hints and not _accepts(value, hints[key])
     ]
+
+
+def check_metric_options(name: str, options: dict[str, Any]) -> list[str]:
+    """Options against the metric's signature, then the metric's own checks (variant names...).
+
+    Building a metric only records its options (backbones load when it scores), so this is cheap.
+    """
+    cls = METRICS.get(name)
+    problems = _signature_problems(f"metric {name!r}", cls, options)
     if problems:
         return problems
     try:
@@ -126,6 +134,13 @@ def check_metric_options(name: str, options: dict[str, Any]) -> list[str]:
     except (ValueError, TypeError) as exc:
         return [f"metric {name!r}: {exc}"]
     return []
+
+
+def check_encoder_args(name: str, args: Any) -> list[str]:
+    """``fewshot.encoder_args`` against the encoder's signature (not built: it may load weights)."""
+    if not isinstance(args, dict):
+        return ["fewshot.encoder_args must be a mapping"]
+    return _signature_problems(f"fewshot encoder {name!r}", FEATURE_ENCODERS.get(name), args)
 
 
 def _describe(hint: Any) -> str:

@@ -24,7 +24,12 @@ from emu2_eval.registry import (
     PATH_ROOTS,
 )
 from emu2_eval.requests import REQUEST_KINDS, stable_hash
-from emu2_eval.tasks.checks import check_generation, check_metric_options, check_task_name
+from emu2_eval.tasks.checks import (
+    check_encoder_args,
+    check_generation,
+    check_metric_options,
+    check_task_name,
+)
 
 TASK_KEYS = {
     "task",
@@ -217,6 +222,8 @@ def _parse_fewshot(raw: Any, problems: list[str]) -> FewShotSpec | None:
         problems.append(
             f"fewshot: unknown encoder {encoder!r}; valid: {', '.join(FEATURE_ENCODERS)}"
         )
+    elif strategy == "rices":
+        problems.extend(check_encoder_args(encoder, raw.get("encoder_args") or {}))
     if raw.get("profile") is not None:
         _check_profile_spec(raw["profile"], "fewshot.profile", problems)
     text_examples = raw.get("zero_shot_text_examples", 0)
