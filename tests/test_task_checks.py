@@ -121,7 +121,7 @@ def test_empty_task_list_is_an_error(tmp_path: Path, tasks: str, command: str) -
 @pytest.mark.parametrize(
     ("encoder_args", "message"),
     [
-        ("{pretrained: x, colour: red}", "fewshot encoder 'clip': unknown option(s) colour; valid:"),
+        ("{pretrained: x, colour: red}", "encoder 'clip': unknown option(s) colour; valid:"),
         ("{}", "fewshot encoder 'clip': option(s) pretrained required"),
         ("{pretrained: x, batch_size: many}", "option batch_size must be of type int, got 'many'"),
     ],
