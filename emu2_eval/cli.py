@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,31 @@ from emu2_eval.atomic import (
     write_csv_atomic,
     write_text_atomic,
 )
+from emu2_eval.errors import UserError
 from emu2_eval.registry import MODELS, UnknownNameError
 
-USER_ERRORS = (UnknownNameError, ValueError, FileNotFoundError, OutputWriteError)
+USER_ERRORS = (UserError, UnknownNameError, ValueError, FileNotFoundError, OutputWriteError)
+
+
+def _user_error(exc: BaseException) -> click.ClickException:
+    """The one ``Error:`` block of a user error; with ``emu2-eval -v`` the traceback first."""
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    if root is not None and (root.obj or {}).get("verbose"):
+        traceback.print_exception(exc)
+    return click.ClickException(str(exc))
+
+
+class _ErrorLayer(click.Group):
+    """The command group: every command's user errors end here, once, as a clean message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except USER_ERRORS as exc:
+            raise _user_error(exc) from None
 
 
 def _write_or_fail(write: Callable[[], None]) -> None:
@@ -30,6 +53,18 @@ def _write_or_fail(write: Callable[[], None]) -> None:
 
 def _split(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _task_names(value: str) -> list[str]:
+    """The --tasks list; an empty one is an error, not an empty run that exits 0."""
+    names = _split(value)
+    if not names:
+        raise click.BadParameter(
+            f"no task name in {value!r}: give one or more, comma-separated "
+            "(`emu2-eval tasks` lists them)",
+            param_hint="--tasks",
+        )
+    return names
 
 
 def _ints(value: str, option: str) -> list[int]:
@@ -54,7 +89,7 @@ def _include(paths: tuple[str, ...]) -> None:
 include_option = click.option(
     "--include-path",
     multiple=True,
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False),
     help="Extra directory of task YAML files (searched first).",
 )
 context_option = click.option(
@@ -144,17 +179,21 @@ def with_options(options):
     return decorate
 
 
-@click.group()
+@click.group(cls=_ErrorLayer)
 @click.version_option(package_name="emu2_eval")
-@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log debug messages; show the traceback of errors."
+)
 @click.option(
     "--online",
     is_flag=True,
     help="Allow Hugging Face hub downloads (offline by default: nothing reaches the "
     "network unless asked).",
 )
-def main(verbose: bool, online: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, online: bool) -> None:
     """Evaluate Emu2 and other multimodal models on VQA, captioning and generation tasks."""
+    ctx.obj = {"verbose": verbose}
     if not online:
         from emu2_eval.offline import go_offline
 
@@ -270,7 +309,7 @@ def run(
         results = evaluate(
             model=model,
             model_args=parse_model_args(model_args),
-            task_names=_split(task_list),
+            task_names=_task_names(task_list),
             output=output,
             limit=limit,
             batch_size=batch_size,
@@ -284,7 +323,7 @@ def run(
             ),
         )
     except (*USER_ERRORS, DistributedError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _user_error(exc) from None
     if results is None:  # another process of a data-parallel run: the main one reports
         return
     click.echo(results_table(results).to_markdown(index=False))
@@ -335,7 +374,7 @@ def sweep(
         summary = run_sweep(
             model,
             parse_model_args(model_args),
-            _split(task_list),
+            _task_names(task_list),
             _ints(shots_list, "--shots"),
             _ints(seed_list, "--seeds"),
             output,
@@ -349,7 +388,7 @@ def sweep(
             ),
         )
     except (*USER_ERRORS, DistributedError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _user_error(exc) from None
     if summary is None:  # another process of a data-parallel run: the main one reports
         return
     click.echo(summary.to_markdown(index=False))
@@ -366,7 +405,7 @@ def score(run_dir: Path) -> None:
     try:
         results = rescore(run_dir)
     except USER_ERRORS as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _user_error(exc) from None
     click.echo(results_table(results).to_markdown(index=False))
 
 
@@ -474,7 +513,7 @@ def compare(
             compare_runs(first, load_run(other), settings, max_flips) for other in runs[1:]
         ]
     except (*USER_ERRORS, LookupError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _user_error(exc) from None
     click.echo("\n".join(c.to_markdown() for c in comparisons))
     if csv_path is not None:
         frames = [c.metrics_frame().assign(run_a=c.run_a, run_b=c.run_b) for c in comparisons]
@@ -523,7 +562,7 @@ def baseline(
     try:
         data = make_baseline(load_run(run_dir), settings, floor)
     except (*USER_ERRORS, LookupError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _user_error(exc) from None
     output.parent.mkdir(parents=True, exist_ok=True)
     _write_or_fail(
         lambda: write_text_atomic(output, json.dumps(data, indent=2, default=str) + "\n")
@@ -639,7 +678,7 @@ def report(
         if wandb_project is not None:
             log_wandb(results, wandb_project, name=run_dir.name)
     except (*USER_ERRORS, LookupError, TrackerUnavailableError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _user_error(exc) from None
     click.echo(markdown_report(results, paper_model))
     click.echo(f"HTML report: {target}")
 

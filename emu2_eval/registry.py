@@ -12,8 +12,10 @@ import importlib
 from collections.abc import Iterator
 from typing import Any
 
+from emu2_eval.errors import UserError
 
-class UnknownNameError(KeyError):
+
+class UnknownNameError(UserError, KeyError):
     """A name that is not registered; the message lists the valid names."""
 
     def __str__(self) -> str:  # KeyError would quote the message

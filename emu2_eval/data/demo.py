@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from emu2_eval.data.roots import cache_home
+from emu2_eval.staging import staging_dir
 
 DEMO_VERSION = "v2"
 COLORS = {
@@ -325,9 +324,7 @@ def demo_root() -> Path:
     root = cache_home() / f"demo-data-{DEMO_VERSION}"
     if (root / "COMPLETE").exists():
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="demo-", dir=root.parent))
-    try:
+    with staging_dir(root.parent, "demo-data") as staging:  # sweeps killed set-ups
         generate_demo_data(staging)
         (staging / "COMPLETE").write_text(DEMO_VERSION)
         try:
@@ -335,6 +332,4 @@ def demo_root() -> Path:
         except OSError:  # another process finished first (target exists and is not empty)
             if not (root / "COMPLETE").exists():
                 raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return root

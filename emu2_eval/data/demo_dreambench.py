@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 from emu2_eval.data.dreambench import write_prompts_file
 from emu2_eval.data.roots import cache_home
+from emu2_eval.staging import staging_dir
 
 DEMO_DREAMBENCH_VERSION = "v1"
 SUBJECTS = {  # subject -> (class noun, shape, colour)
@@ -75,9 +74,7 @@ def demo_dreambench_root() -> Path:
     home = cache_home() / f"demo-dreambench-{DEMO_DREAMBENCH_VERSION}"
     if (home / "COMPLETE").exists():
         return home / "dataset"
-    home.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="demo-dreambench-", dir=home.parent))
-    try:
+    with staging_dir(home.parent, "demo-dreambench") as staging:  # sweeps killed set-ups
         generate_demo_dreambench(staging / "dataset")
         (staging / "COMPLETE").write_text(DEMO_DREAMBENCH_VERSION)
         try:
@@ -85,6 +82,4 @@ def demo_dreambench_root() -> Path:
         except OSError:  # another process finished first
             if not (home / "COMPLETE").exists():
                 raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return home / "dataset"

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from emu2_eval.engine.cache_errors import CacheError, describe_failure, lock_holders
 from emu2_eval.requests import Request, stable_hash
 
 T = TypeVar("T")
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS responses (
     created REAL NOT NULL
 )
 """
+COLUMNS = ("key", "model", "kind", "response", "created")
 BUSY_TIMEOUT_S = 120.0
 
 
@@ -52,17 +54,39 @@ class ResponseCache:
     def __init__(self, path: str | Path, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are opened explicitly (BEGIN IMMEDIATE) in put_many.
             self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
+            self._check_schema()  # before anything is written to a file that is not ours
             self._retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._retry(lambda: self._db.execute(SCHEMA))
-        except sqlite3.DatabaseError as exc:
-            raise RuntimeError(
-                f"response cache {self.path} is unreadable ({exc}); move it aside to start afresh"
-            ) from None
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheError(describe_failure(self.path, "open", exc)) from exc
+
+    def _check_schema(self) -> None:
+        """Refuse an SQLite file of another program (or another schema) without touching it."""
+        tables = [
+            row[0]
+            for row in self._retry(
+                lambda: self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                ).fetchall()
+            )
+        ]
+        if not tables:
+            return  # a new cache
+        columns = tuple(
+            row[1] for row in self._db.execute("PRAGMA table_info(responses)").fetchall()
+        )
+        if columns != COLUMNS:
+            found = f"columns {', '.join(columns)}" if columns else f"tables {', '.join(tables)}"
+            self._db.close()
+            raise CacheError(
+                f"{self.path} is an SQLite database but not an emu2_eval response cache "
+                f"({found}); nothing was written to it: give --cache another path"
+            )
 
     def _retry(self, action: Callable[[], T]) -> T:
         """Run ``action``, retrying with jittered back-off while another process holds a lock."""
@@ -74,9 +98,11 @@ class ResponseCache:
             except sqlite3.OperationalError as exc:
                 if not _locked(exc) or time.monotonic() > deadline:
                     if _locked(exc):
-                        raise RuntimeError(
+                        raise CacheError(
                             f"response cache {self.path} stayed locked for "
-                            f"{self.busy_timeout_s:.0f}s by another process ({exc})"
+                            f"{self.busy_timeout_s:.0f}s by another process"
+                            f"{lock_holders(self.path)} ({exc}): wait for it to finish, or "
+                            "give this run its own --cache"
                         ) from exc
                     raise
             time.sleep(delay * (1 + random.random()))
@@ -84,8 +110,13 @@ class ResponseCache:
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The cached responses among ``keys``."""
+        try:
+            return self._get_many(list(keys))
+        except sqlite3.Error as exc:
+            raise CacheError(describe_failure(self.path, "read", exc)) from exc
+
+    def _get_many(self, keys: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        keys = list(keys)
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -116,7 +147,10 @@ class ResponseCache:
                     self._db.execute("ROLLBACK")
                 raise
 
-        self._retry(write)
+        try:
+            self._retry(write)
+        except sqlite3.Error as exc:  # full disk, read-only file...: the rows stay uncommitted
+            raise CacheError(describe_failure(self.path, "write", exc)) from exc
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]

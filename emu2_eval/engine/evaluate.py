@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from contextlib import nullcontext
@@ -26,7 +25,7 @@ from emu2_eval.environment import check_environment
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
 from emu2_eval.run_lock import run_dir_lock
-from emu2_eval.rundir import read_verified_samples, samples_record
+from emu2_eval.rundir import load_run, read_verified_samples, samples_record
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -53,11 +52,9 @@ def _previous_tasks(output: Path, fingerprint: str) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(
-            f"{path} is not valid JSON ({exc}); move it aside or choose another --output"
-        ) from None
+        previous = load_run(output).results
+    except ValueError as exc:
+        raise ValueError(f"{exc}; move it aside or choose another --output") from None
     if previous.get("model", {}).get("fingerprint") != fingerprint:
         raise ValueError(
             f"{output} holds results of another model or settings "
@@ -310,11 +307,12 @@ def rescore(run_dir: Path) -> dict[str, Any]:
     if not results_path.is_file():
         raise FileNotFoundError(f"{results_path} not found: {run_dir} is not a run directory")
     with run_dir_lock(run_dir):
-        return _rescore(run_dir, results_path)
+        return _rescore(run_dir)
 
 
-def _rescore(run_dir: Path, results_path: Path) -> dict[str, Any]:
-    results = json.loads(results_path.read_text(encoding="utf-8"))
+def _rescore(run_dir: Path) -> dict[str, Any]:
+    results_path = run_dir / "results.json"
+    results = load_run(run_dir).results  # names the file when missing, not JSON or not results
     written: dict[str, list[dict[str, Any]]] = {}
     # every samples file is checked before anything is rewritten: a damaged one stops it all
     loaded = {

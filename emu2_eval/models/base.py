@@ -7,16 +7,23 @@ weights and settings, which keys the response cache.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from emu2_eval.errors import UserError
 from emu2_eval.prompts import ImagePart
 from emu2_eval.requests import Request
 
 
 class UnsupportedRequestError(TypeError):
     """The model cannot serve this kind of request (e.g. loglikelihood on an image generator)."""
+
+
+class ModelLoadError(UserError, FileNotFoundError):
+    """A model's files could not be found or read from its arguments (a path that does not
+    exist, a hub id not in the cache while offline)."""
 
 
 class ModelAdapter:
@@ -124,6 +131,10 @@ def parse_model_args(text: str | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--model-args: expected key=value, got {item!r}")
+        if key.strip() in args:  # silently taking the last would run another model than meant
+            raise ValueError(
+                f"--model-args: {key.strip()!r} given twice ({text!r}); give each argument once"
+            )
         args[key.strip()] = _coerce(value.strip())
     return args
 
@@ -161,4 +172,25 @@ def build_adapter(name: str, model_args: dict[str, Any]) -> ModelAdapter:
     ]
     if missing:
         raise ValueError(f"model {name!r} needs argument(s) {', '.join(missing)} (--model-args)")
-    return cls(**model_args)
+    _check_local_paths(name, model_args)
+    try:
+        return cls(**model_args)
+    except OSError as exc:  # a library's bare OSError (files not found): name what was asked for
+        if type(exc) is not OSError:  # the adapter's own, more specific error
+            raise
+        raise ModelLoadError(
+            f"model {name!r} could not be loaded with {model_args}: {exc}"
+        ) from exc
+
+
+def _check_local_paths(name: str, model_args: Mapping[str, Any]) -> None:
+    """A ``pretrained`` that is spelled as a local path must exist (not be taken for a hub id)."""
+    value = model_args.get("pretrained")
+    if not isinstance(value, str) or not value.startswith(("/", "./", "../", "~")):
+        return
+    if not os.path.exists(os.path.expanduser(value)):
+        raise ModelLoadError(
+            f"model {name!r}: pretrained={value} does not exist, so it is not a checkpoint "
+            "directory; give the directory of a checkpoint (or a hub id such as org/name, "
+            "downloaded with --online)"
+        )

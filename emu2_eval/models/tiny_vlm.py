@@ -9,13 +9,12 @@ weights): it exists to run the whole pipeline offline in seconds.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from emu2_eval.data.roots import cache_home
 from emu2_eval.models.hf_vlm import HFVisionLanguageAdapter
+from emu2_eval.staging import staging_dir
 
 TINY_VERSION = "v1"
 SEED = 0
@@ -122,17 +121,13 @@ def tiny_checkpoint() -> Path:
     target = cache_home() / "models" / f"tiny-vlm-{TINY_VERSION}"
     if (target / "config.json").exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="tiny-", dir=target.parent))
-    try:
+    with staging_dir(target.parent, "tiny-vlm") as staging:  # sweeps killed set-ups
         build_tiny_checkpoint(staging)
         try:
             os.replace(staging, target)
         except OSError:
             if not (target / "config.json").exists():
                 raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from emu2_eval.errors import UserError
 from emu2_eval.registry import (
     DATA_LOADERS,
     DEMO_SELECTORS,
@@ -24,6 +25,12 @@ from emu2_eval.registry import (
 )
 from emu2_eval.requests import REQUEST_KINDS, stable_hash
 from emu2_eval.safe_yaml import safe_load_bounded
+from emu2_eval.tasks.checks import (
+    check_encoder_args,
+    check_generation,
+    check_metric_options,
+    check_task_name,
+)
 
 TASK_KEYS = {
     "task",
@@ -71,7 +78,7 @@ GENERATION_KEYS = {
 ROOT_PATTERN = re.compile(r"\{(\w+)\}")
 
 
-class TaskConfigError(ValueError):
+class TaskConfigError(UserError, ValueError):
     """One or more problems in a task file; ``problems`` lists them, the message names the file."""
 
     def __init__(self, path: str | Path, problems: list[str]) -> None:
@@ -216,6 +223,8 @@ def _parse_fewshot(raw: Any, problems: list[str]) -> FewShotSpec | None:
         problems.append(
             f"fewshot: unknown encoder {encoder!r}; valid: {', '.join(FEATURE_ENCODERS)}"
         )
+    elif strategy == "rices":
+        problems.extend(check_encoder_args(encoder, raw.get("encoder_args") or {}))
     if raw.get("profile") is not None:
         _check_profile_spec(raw["profile"], "fewshot.profile", problems)
     text_examples = raw.get("zero_shot_text_examples", 0)
@@ -244,6 +253,8 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
     name = raw.get("task")
     if not isinstance(name, str) or not name:
         problems.append("'task' (the task name) is required")
+    else:
+        problems.extend(check_task_name(name))
     dataset = raw.get("dataset")
     loader, loader_args = "", {}
     if not isinstance(dataset, dict) or "loader" not in dataset:
@@ -283,6 +294,7 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
             f"unknown generation setting(s) {', '.join(sorted(bad_gen))}; "
             f"valid: {', '.join(sorted(GENERATION_KEYS))}"
         )
+    problems.extend(check_generation(generation))
     filters = raw.get("filters") or []
     if not isinstance(filters, list):
         problems.append("'filters' must be a list of filter names")
@@ -300,10 +312,11 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
         if not isinstance(spec, dict) or "name" not in spec:
             problems.append(f"metric entry {item!r} needs a 'name'")
             continue
-        if spec["name"] not in METRICS:
+        if not isinstance(spec["name"], str) or spec["name"] not in METRICS:
             problems.append(f"unknown metric {spec['name']!r}; valid: {', '.join(METRICS)}")
             continue
         options = {k: v for k, v in spec.items() if k != "name"}
+        problems.extend(check_metric_options(spec["name"], options))
         metrics.append(MetricSpec(spec["name"], options))
     continuations = raw.get("continuations") or []
     if request == "loglikelihood" and not continuations:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 from emu2_eval.registry import UnknownNameError
@@ -15,27 +16,56 @@ def _task_files() -> list[Path]:
     return [p for p in yaml_files() if p.parent.name != "profiles"]
 
 
-def task_index() -> dict[str, Path]:
-    """Map each task name to its file (first directory wins, so user dirs override)."""
+def _scan() -> tuple[dict[str, Path], list[TaskConfigError]]:
+    """(task name -> file, first directory winning; the files that are not valid YAML)."""
     index: dict[str, Path] = {}
+    broken: list[TaskConfigError] = []
     for path in _task_files():
         try:
             raw = read_yaml(path)
-        except TaskConfigError:
-            continue  # reported by validate_all
+        except TaskConfigError as exc:
+            broken.append(exc)
+            continue
         if isinstance(raw, dict) and isinstance(raw.get("task"), str):
             index.setdefault(raw["task"], path)
-    return index
+    return index, broken
+
+
+def task_index() -> dict[str, Path]:
+    """Map each task name to its file (first directory wins, so user dirs override)."""
+    return _scan()[0]
+
+
+def _may_define(path: str, name: str) -> bool:
+    """Whether an unreadable task file looks like it defines ``name`` (its text or file name)."""
+    if Path(path).stem == name:
+        return True
+    pattern = rf"^task\s*:\s*[\"']?{re.escape(name)}[\"']?\s*(#.*)?$"
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    return re.search(pattern, text, flags=re.MULTILINE) is not None
 
 
 def get_task(name: str) -> Task:
-    """The Task called ``name``; an unknown name lists the valid ones."""
-    index = task_index()
+    """The Task called ``name``; an unknown name lists the valid ones.
+
+    A task file with a YAML syntax error has no readable name: when it seems to define ``name``
+    its error (file and line) is raised, and any other unreadable file is listed, so a typo in
+    a file is never reported as an unknown task alone.
+    """
+    index, broken = _scan()
     if name not in index:
+        for error in broken:
+            if _may_define(error.path, name):
+                raise error
         close = difflib.get_close_matches(name, list(index), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        unreadable = (
+            "; these task files could not be read: " + "; ".join(str(e) for e in broken)
+            if broken
+            else ""
+        )
         raise UnknownNameError(
-            f"unknown task {name!r}{hint}; valid tasks: {', '.join(sorted(index))}"
+            f"unknown task {name!r}{hint}; valid tasks: {', '.join(sorted(index))}{unreadable}"
         )
     return Task(load_task_config(index[name]))
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
+from typing import Any
 
-from emu2_eval.data.docs import Doc, LoadedData
+from emu2_eval.data.docs import DataFormatError, Doc, LoadedData
 from emu2_eval.integrity import verify_checksums
 from emu2_eval.prompts import ImagePart, Part, TextPart
 from emu2_eval.registry import DATA_LOADERS, DEMO_SELECTORS
@@ -23,6 +24,35 @@ def merge_text(parts: Sequence[Part]) -> tuple[Part, ...]:
         elif not (isinstance(part, TextPart) and not part.text):
             merged.append(part)
     return tuple(merged)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def check_unicode(data: LoadedData, loader: str) -> LoadedData:
+    """Refuse text no tokenizer or UTF-8 file takes (a lone surrogate, from a JSON escape such
+    as ``"\\ud800"``), naming the data file, the doc and the field, before any model work."""
+    for doc in data.docs:
+        for key, value in doc.fields.items():
+            for text in _strings(value):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise DataFormatError(
+                        ", ".join(data.sources) or f"data of loader {loader!r}",
+                        f"field {key!r} is not valid Unicode text ({exc.reason} at character "
+                        f"{exc.start}: {text[exc.start]!r}); fix or remove that record",
+                        record=doc.doc_id,
+                    ) from None
+    return data
 
 
 class Task:
@@ -52,7 +82,7 @@ class Task:
         if self.config.checksums:
             verify_checksums(self.config.checksums)
         loader = DATA_LOADERS.get(self.config.loader)
-        return loader(**self.config.resolved_loader_args())
+        return check_unicode(loader(**self.config.resolved_loader_args()), self.config.loader)
 
     def selector(self, query_fingerprint: str, store, progress: bool = True):
         """The demonstration selector over the few-shot pool (built once)."""
@@ -61,6 +91,7 @@ class Task:
             raise ValueError(f"task {self.name!r} has no 'fewshot' pool: it runs 0-shot only")
         if self._selector is None:
             pool = DATA_LOADERS.get(spec.pool_loader)(**resolve_roots(spec.pool_args))
+            pool = check_unicode(pool, spec.pool_loader)
             self._selector = DEMO_SELECTORS.get(spec.strategy).build(
                 pool, self.name, spec, query_fingerprint, store, progress
             )
