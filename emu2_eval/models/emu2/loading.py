@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from emu2_eval.errors import UserError
+
 INDEX_NAMES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 SINGLE_NAMES = ("model.safetensors", "pytorch_model.bin")
 _SPLIT_BIAS = re.compile(r"^(.*\.attn)\.(q_bias|v_bias)$")
@@ -31,10 +33,10 @@ _NATIVE_PREFIXES = ("visual.", "decoder.")
 _SHOWN = 20
 
 
-class Emu2LoadError(ValueError):
+class Emu2LoadError(UserError, ValueError):
     """The checkpoint does not match the model; the message names each tensor and its file.
 
-    A ``ValueError``: a bad checkpoint is bad input, reported by the CLI without a traceback."""
+    A user error: a bad checkpoint is bad input, reported by the CLI without a traceback."""
 
 
 # -- finding files --------------------------------------------------------------------------
