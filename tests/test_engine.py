@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ import pytest
 from emu2_eval.engine.evaluate import evaluate, rescore
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.requests import Request
+from emu2_eval.rundir import SamplesMismatchError, samples_record
 
 
 class EmptyAnswerAdapter(ModelAdapter):
@@ -102,6 +104,14 @@ def test_rescore_uses_recorded_config_and_new_responses(demo_run, tmp_path) -> N
         answers = row["doc"]["answers"]
         row["response"] = max(set(answers), key=answers.count)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(SamplesMismatchError, match="record contents edited"):
+        rescore(copy)  # a hand-edited samples file is refused, never silently re-scored
+    # a writer that records what it wrote (as the harness does) makes the new responses count
+    results_path = copy / "results.json"
+    results = json.loads(results_path.read_text())
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    results["tasks"]["demo_vqa"]["samples_file"] = samples_record(digest, rows)
+    results_path.write_text(json.dumps(results))
     rescored = rescore(copy)
     assert rescored["tasks"]["demo_vqa"]["metrics"]["vqa_accuracy"] > 90.0
 
