@@ -127,6 +127,22 @@ def interval_notes(results: dict[str, Any]) -> list[str]:
     return notes
 
 
+def protocol_notes(results: dict[str, Any]) -> list[str]:
+    """The data protocol each task's loader recorded (DreamBench reference images, COCO caption
+    sampling): a reader of the report must see which rule produced the numbers."""
+    notes = []
+    for task, block in results.get("tasks", {}).items():
+        protocol = (block.get("dataset") or {}).get("protocol") or {}
+        shown = [
+            f"{key}: {value}"
+            for key, value in protocol.items()
+            if key != "images" and isinstance(value, (str, int, float, bool))
+        ]
+        if shown:
+            notes.append(f"{task}: " + "; ".join(shown))
+    return notes
+
+
 def display_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows for human-facing tables: value formatted as ``value [low, high]``."""
     frame = report_frame(results)
@@ -151,7 +167,8 @@ def markdown_report(results: dict[str, Any], paper_model: str | None = None) -> 
             f"| {row['model']} | {row['task']} | {row['metric']} | {row['shown']} | "
             f"{row['units']} | {row['n']} | {row['errors']} |"
         )
-    text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in interval_notes(results))
+    notes = interval_notes(results) + protocol_notes(results)
+    text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes)
     groups = groups_table(results)
     if not groups.empty:
         text += "\n\n" + groups.to_markdown(index=False)

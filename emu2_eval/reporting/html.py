@@ -119,7 +119,7 @@ _SHOWN_PACKAGES = ("emu2_eval", "torch", "transformers", "pycocoevalcap", "numpy
 
 
 def _results_section(results: dict[str, Any]) -> str:
-    from emu2_eval.reports import confidence_label, display_rows, interval_notes
+    from emu2_eval.reports import confidence_label, display_rows, interval_notes, protocol_notes
 
     label = confidence_label(results)
     rows = []
@@ -139,7 +139,8 @@ def _results_section(results: dict[str, Any]) -> str:
                 f'<span title="{escape(method)}">{escape(kind)}</span>',
             ]
         )
-    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in interval_notes(results))
+    shown = interval_notes(results) + protocol_notes(results)
+    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in shown)
     header = ["task", "metric", f"value [{label}]", "units", "n", "errors", "interval"]
     return f'<h2 id="results">Results</h2>{_table(header, rows, numeric={2, 4, 5})}{notes}'
 
