@@ -32,6 +32,7 @@ COLUMNS = [
     "flamingo_text_examples",
     "units",
     "value",
+    "source",
 ]
 
 
@@ -48,6 +49,8 @@ def paper_tables() -> pd.DataFrame:
             frame["units"] = "percent"
         if "flamingo_text_examples" not in frame:
             frame["flamingo_text_examples"] = 0
+        if "source" not in frame:
+            frame["source"] = f"Emu2 paper {table}"
         frames.append(frame[COLUMNS])
     return pd.concat(frames, ignore_index=True)
 
