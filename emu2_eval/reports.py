@@ -177,6 +177,13 @@ def markdown_report(results: dict[str, Any], paper_model: str | None = None) -> 
     return text + "\n"
 
 
+def comparison_verdict(row: Mapping[str, Any]) -> str:
+    """'yes'/'no' (paper inside the interval), 'n/a', or 'not comparable: <reason>'."""
+    if row.get("comparable") is False:
+        return f"not comparable: {row['reason']}"
+    return {True: "yes", False: "no", None: "n/a"}[row["paper_in_interval"]]
+
+
 def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
     from emu2_eval.reporting.paper import reproduction_table
 
@@ -185,16 +192,16 @@ def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
         return f"No task of this run names a paper row (`reference:`); paper model {paper_model}."
     lines = [
         f"Reproduction of {paper_model} (paper numbers: results/paper/)\n",
-        "| task | benchmark | split | shots | measured [CI] | paper | diff | paper in CI "
-        "| source |",
-        "|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
+        "| task | benchmark | split | metric | shots | measured [CI] | paper | diff "
+        "| paper in CI | source |",
+        "|:--|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
     ]
     for row in table.to_dict("records"):
-        inside = {True: "yes", False: "no", None: "n/a"}[row["paper_in_interval"]]
         lines.append(
-            f"| {row['task']} | {row['benchmark']} | {row['split']} | {row['shots']} | "
-            f"{fmt_interval(row['measured'], row['low'], row['high'])} | {fmt(row['paper'])} | "
-            f"{fmt(row['diff'])} | {inside} | {row['source']} |"
+            f"| {row['task']} | {row['benchmark']} | {row['split']} | {row['metric']} | "
+            f"{row['shots']} | {fmt_interval(row['measured'], row['low'], row['high'])} | "
+            f"{fmt(row['paper'])} | {fmt(row['diff'])} | {comparison_verdict(row)} | "
+            f"{row['source']} |"
         )
     return "\n".join(lines)
 

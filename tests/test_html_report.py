@@ -19,6 +19,7 @@ from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.reporting.html import html_report, sweep_html_report
 from emu2_eval.reporting.latex import latex_escape, latex_table
 from emu2_eval.reporting.paper import paper_tables, reproduction_table
+from emu2_eval.reports import reproduction_markdown
 from tests.test_compare import write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -328,3 +329,75 @@ def test_demo_report_renders_in_headless_chromium(demo_run, tmp_path) -> None:
         assert image.size == (1280, 1600)
         spread = ImageStat.Stat(image.convert("L")).stddev[0]
     assert spread > 10  # not a blank page
+
+
+def _block(task: str, metrics: dict[str, float], **extra) -> dict:
+    from emu2_eval.tasks.registry import get_task
+
+    return {
+        "metrics": metrics,
+        "intervals": {m: {"low": v - 0.05, "high": v + 0.05} for m, v in metrics.items()},
+        "fewshot": {"shots": 0},
+        "reference": get_task(task).config.reference,
+        **extra,
+    }
+
+
+def test_reproduction_compares_every_metric_the_paper_reports() -> None:
+    dreambench = {"dino": 0.7, "dino_all_pairs": 0.6, "clip_i": 0.8, "clip_i_all_pairs": 0.7}
+    results = {
+        "tasks": {
+            "dreambench": _block(
+                "dreambench",
+                {**dreambench, "clip_t": 0.29},
+                dataset={"protocol": {"reference_image": "kosmos_g"}},
+            ),
+            "coco_t2i_30k": _block("coco_t2i_30k", {"clip_i_vitl": 0.68, "clip_t_vitb": 0.3}),
+            "coco_autoencode_30k": _block("coco_autoencode_30k", {"clip_i_vitl": 0.9}),
+        }
+    }
+    table = reproduction_table(results, "Emu2-Gen")
+    paper = {(r.task, r.metric): r.paper for r in table.itertuples()}
+    assert paper == {
+        ("dreambench", "dino"): 0.766,
+        ("dreambench", "clip_i"): 0.85,
+        ("dreambench", "clip_t"): 0.287,
+        ("coco_t2i_30k", "clip_i_vitl"): 0.686,
+        ("coco_t2i_30k", "clip_t_vitb"): 0.297,
+        ("coco_autoencode_30k", "clip_i_vitl"): 0.907,
+    }
+    assert table.comparable.all() and set(table.reason) == {""}
+    assert table.set_index("metric").loc["clip_t", "paper_in_interval"]  # 0.287 in [.24, .34]
+
+
+def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable() -> None:
+    results = {
+        "tasks": {
+            "dreambench": _block(
+                "dreambench",
+                {"dino": 0.766, "clip_i": 0.85, "clip_t": 0.287},
+                dataset={"protocol": {"reference_image": "first"}},
+            ),
+            "vqav2_val": _block(
+                "vqav2_val", {"vqa_accuracy": 33.5}, prompt_profile={"name": "emu2_vqa_zeroshot"}
+            ),
+            "okvqa_val": _block("okvqa_val", {"vqa_accuracy": 26.7}),
+        }
+    }
+    table = reproduction_table(results, "Emu2-Gen")
+    assert set(table[table.paper.isna()].task) == {"vqav2_val", "okvqa_val"}  # no Emu2-Gen row
+    table = table[table.task == "dreambench"]
+    assert len(table) == 3 and not table.comparable.any()
+    assert set(table.reason) == {"reference_image: first, the paper used kosmos_g"}
+    assert table.paper_in_interval.isna().all()  # the paper's number lies inside, but no verdict
+    base = reproduction_table(results, "Emu2-37B").set_index("task")
+    assert base.loc["vqav2_val", "reason"] == "split: measured on val, the paper on test-dev"
+    assert base.loc["okvqa_val", "comparable"] and base.loc["okvqa_val", "paper_in_interval"]
+    chat = reproduction_table(results, "Emu2-Chat").set_index("task")
+    assert "prompt/model variant: the task follows Table 1 (prompt emu2_vqa_zeroshot)" in (
+        chat.loc["vqav2_val", "reason"]
+    ) and "from Table 2" in chat.loc["vqav2_val", "reason"]
+    assert not chat.loc["okvqa_val", "comparable"]
+    text = reproduction_markdown(results, "Emu2-37B")
+    assert "| vqav2_val | VQAv2 | test-dev | vqa_accuracy | 0 |" in text
+    assert "not comparable: split: measured on val, the paper on test-dev" in text
