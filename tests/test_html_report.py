@@ -401,3 +401,28 @@ def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable
     text = reproduction_markdown(results, "Emu2-37B")
     assert "| vqav2_val | VQAv2 | test-dev | vqa_accuracy | 0 |" in text
     assert "not comparable: split: measured on val, the paper on test-dev" in text
+
+
+def test_reports_name_the_data_protocol_each_loader_recorded(tmp_path) -> None:
+    from emu2_eval.reports import markdown_report
+
+    protocol = {
+        "reference_image": "kosmos_g",
+        "source": "microsoft/unilm kosmos-g/scripts/remove_dreambench_multiimg.sh",
+        "images": {"dog": "dog/02.jpg"},
+    }
+    results = {
+        "model": {"name": "emu2-gen"},
+        "tasks": {
+            "dreambench": {"metrics": {"dino": 0.7}, "dataset": {"protocol": protocol}},
+            "coco_t2i_30k": {
+                "metrics": {"clip_i_vitl": 0.68},
+                "dataset": {"protocol": {"sampling": "kosmos_g", "seed": 0}},
+            },
+        },
+    }
+    text = markdown_report(results)
+    assert "- dreambench: reference_image: kosmos_g; source: microsoft/unilm" in text
+    assert "- coco_t2i_30k: sampling: kosmos_g; seed: 0" in text
+    page = html_report(results, tmp_path, samples={})
+    assert "dreambench: reference_image: kosmos_g" in page and "sampling: kosmos_g" in page
