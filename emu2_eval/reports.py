@@ -231,17 +231,27 @@ def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str
             paper_rows = [
                 (
                     r["task"],
+                    r["metric"],
                     r["shots"],
                     fmt_interval(r["measured"], r["low"], r["high"]),
                     fmt(r["paper"]),
                     fmt(r["diff"]),
+                    comparison_verdict(r),
                 )
                 for r in table.to_dict("records")
             ]
             text += "\n" + latex_table(
-                ["task", "shots", f"measured [{label}]", f"paper ({paper_model})", "diff"],
+                [
+                    "task",
+                    "metric",
+                    "shots",
+                    f"measured [{label}]",
+                    f"paper ({paper_model})",
+                    "diff",
+                    "paper in CI",
+                ],
                 paper_rows,
-                "lrrrr",
+                "llrrrrl",
                 caption=f"Measured against the paper's {paper_model} numbers.",
                 label=f"tab:paper-{paper_model}",
             )

@@ -401,6 +401,11 @@ def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable
     text = reproduction_markdown(results, "Emu2-37B")
     assert "| vqav2_val | VQAv2 | test-dev | vqa_accuracy | 0 |" in text
     assert "not comparable: split: measured on val, the paper on test-dev" in text
+    from emu2_eval.reports import latex_report
+
+    latex = latex_report({"model": {"name": "m"}, **results}, "Emu2-37B")
+    assert "vqav2\\_val & vqa\\_accuracy & 0 &" in latex
+    assert "not comparable: split: measured on val, the paper on test-dev" in latex
 
 
 def test_reports_name_the_data_protocol_each_loader_recorded(tmp_path) -> None:
