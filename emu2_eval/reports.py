@@ -127,6 +127,22 @@ def interval_notes(results: dict[str, Any]) -> list[str]:
     return notes
 
 
+def protocol_notes(results: dict[str, Any]) -> list[str]:
+    """The data protocol each task's loader recorded (DreamBench reference images, COCO caption
+    sampling): a reader of the report must see which rule produced the numbers."""
+    notes = []
+    for task, block in results.get("tasks", {}).items():
+        protocol = (block.get("dataset") or {}).get("protocol") or {}
+        shown = [
+            f"{key}: {value}"
+            for key, value in protocol.items()
+            if key != "images" and isinstance(value, (str, int, float, bool))
+        ]
+        if shown:
+            notes.append(f"{task}: " + "; ".join(shown))
+    return notes
+
+
 def display_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows for human-facing tables: value formatted as ``value [low, high]``."""
     frame = report_frame(results)
@@ -151,13 +167,21 @@ def markdown_report(results: dict[str, Any], paper_model: str | None = None) -> 
             f"| {row['model']} | {row['task']} | {row['metric']} | {row['shown']} | "
             f"{row['units']} | {row['n']} | {row['errors']} |"
         )
-    text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in interval_notes(results))
+    notes = interval_notes(results) + protocol_notes(results)
+    text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes)
     groups = groups_table(results)
     if not groups.empty:
         text += "\n\n" + groups.to_markdown(index=False)
     if paper_model:
         text += "\n\n" + reproduction_markdown(results, paper_model)
     return text + "\n"
+
+
+def comparison_verdict(row: Mapping[str, Any]) -> str:
+    """'yes'/'no' (paper inside the interval), 'n/a', or 'not comparable: <reason>'."""
+    if row.get("comparable") is False:
+        return f"not comparable: {row['reason']}"
+    return {True: "yes", False: "no", None: "n/a"}[row["paper_in_interval"]]
 
 
 def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
@@ -168,16 +192,16 @@ def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
         return f"No task of this run names a paper row (`reference:`); paper model {paper_model}."
     lines = [
         f"Reproduction of {paper_model} (paper numbers: results/paper/)\n",
-        "| task | benchmark | split | shots | measured [CI] | paper | diff | paper in CI "
-        "| source |",
-        "|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
+        "| task | benchmark | split | metric | shots | measured [CI] | paper | diff "
+        "| paper in CI | source |",
+        "|:--|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
     ]
     for row in table.to_dict("records"):
-        inside = {True: "yes", False: "no", None: "n/a"}[row["paper_in_interval"]]
         lines.append(
-            f"| {row['task']} | {row['benchmark']} | {row['split']} | {row['shots']} | "
-            f"{fmt_interval(row['measured'], row['low'], row['high'])} | {fmt(row['paper'])} | "
-            f"{fmt(row['diff'])} | {inside} | {row['source']} |"
+            f"| {row['task']} | {row['benchmark']} | {row['split']} | {row['metric']} | "
+            f"{row['shots']} | {fmt_interval(row['measured'], row['low'], row['high'])} | "
+            f"{fmt(row['paper'])} | {fmt(row['diff'])} | {comparison_verdict(row)} | "
+            f"{row['source']} |"
         )
     return "\n".join(lines)
 
@@ -207,17 +231,27 @@ def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str
             paper_rows = [
                 (
                     r["task"],
+                    r["metric"],
                     r["shots"],
                     fmt_interval(r["measured"], r["low"], r["high"]),
                     fmt(r["paper"]),
                     fmt(r["diff"]),
+                    comparison_verdict(r),
                 )
                 for r in table.to_dict("records")
             ]
             text += "\n" + latex_table(
-                ["task", "shots", f"measured [{label}]", f"paper ({paper_model})", "diff"],
+                [
+                    "task",
+                    "metric",
+                    "shots",
+                    f"measured [{label}]",
+                    f"paper ({paper_model})",
+                    "diff",
+                    "paper in CI",
+                ],
                 paper_rows,
-                "lrrrr",
+                "llrrrrl",
                 caption=f"Measured against the paper's {paper_model} numbers.",
                 label=f"tab:paper-{paper_model}",
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,50 @@ def test_bad_annotations_name_the_record(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFormatError, match="escapes the image root"):
         load_coco_t2i(str(path), str(tmp_path))
+
+
+def _shuffled_captions(tmp_path: Path, n: int = 60) -> Path:
+    """A captions file whose annotation ids are not in file order (as in the real file)."""
+    ids = list(range(1000, 1000 + n))
+    random.Random(7).shuffle(ids)
+    (tmp_path / "images").mkdir()
+    images = [{"id": i, "file_name": f"im{i}.jpg"} for i in range(10)]
+    for image in images:
+        (tmp_path / "images" / image["file_name"]).write_bytes(b"")
+    annotations = [
+        {"id": ann_id, "image_id": index % 10, "caption": f"caption {ann_id}"}
+        for index, ann_id in enumerate(ids)
+    ]
+    path = tmp_path / "captions_val2014.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    return path
+
+
+def _kosmos_g_sample(path: Path, count: int, seed: int) -> list[str]:
+    """Kosmos-G's published steps (sample_kosmosg_coco.py), on the global generator."""
+    state = random.getstate()
+    try:
+        random.seed(seed)
+        files = json.loads(path.read_text())["annotations"]
+        return [str(ann["id"]) for ann in random.sample(files, count)]
+    finally:
+        random.setstate(state)
+
+
+@pytest.mark.parametrize("count,seed", [(30, 0), (7, 0), (60, 3)])
+def test_sample_is_kosmos_g_published_sample(tmp_path: Path, count: int, seed: int) -> None:
+    path = _shuffled_captions(tmp_path)
+    data = load_coco_t2i(str(path), str(tmp_path / "images"), count=count, seed=seed)
+    assert [d.doc_id for d in data.docs] == _kosmos_g_sample(path, count, seed)
+    assert data.protocol["sampling"] == "kosmos_g" and data.protocol["seed"] == seed
+    assert "sample_kosmosg_coco.py" in data.protocol["rule"]
+    earlier = load_coco_t2i(
+        str(path), str(tmp_path / "images"), count=count, seed=seed, sampling="sorted_by_id"
+    )
+    if count < 60:
+        assert [d.doc_id for d in earlier.docs] != [d.doc_id for d in data.docs]
+    assert (
+        earlier.fingerprint != data.fingerprint and earlier.protocol["sampling"] == "sorted_by_id"
+    )
+    with pytest.raises(ValueError, match="sampling 'file_order' is not one of kosmos_g"):
+        load_coco_t2i(str(path), str(tmp_path / "images"), count=count, sampling="file_order")

@@ -147,3 +147,106 @@ def test_dreambench_root_follows_the_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("EMU2_EVAL_DREAMBENCH")
     monkeypatch.setenv("EMU2_EVAL_DATA", str(tmp_path / "data"))
     assert dreambench_root() == tmp_path / "data" / "dreambench" / "dataset"
+
+
+# Kosmos-G's kept image per subject (microsoft/unilm kosmos-g/scripts/
+# remove_dreambench_multiimg.sh), for the 8 subjects of the shared subset, typed in here from
+# the script so the test does not read the list it checks.
+KOSMOS_G_ON_SUBSET = {
+    "backpack": "backpack/02.jpg",
+    "berry_bowl": "berry_bowl/02.jpg",
+    "can": "can/01.jpg",
+    "cat": "cat/04.jpg",
+    "dog": "dog/02.jpg",
+    "red_cartoon": "red_cartoon/00.jpg",
+    "teapot": "teapot/04.jpg",
+    "vase": "vase/02.jpg",
+}
+
+
+@requires_subset
+def test_shared_subset_uses_kosmos_g_reference_images() -> None:
+    data = load_dreambench(str(SUBSET), subjects="present", reference_image="kosmos_g")
+    picked = {d["subject"]: d["reference_image"].key for d in data.docs}
+    assert picked == KOSMOS_G_ON_SUBSET
+    assert {d["reference_rule"] for d in data.docs} == {"kosmos_g"}
+    assert data.protocol["reference_image"] == "kosmos_g"
+    assert "remove_dreambench_multiimg.sh" in data.protocol["source"]
+    assert data.protocol["images"] == KOSMOS_G_ON_SUBSET
+    first = load_dreambench(str(SUBSET), subjects="present", reference_image="first")
+    assert first.fingerprint != data.fingerprint  # another reference, another dataset
+    assert first.protocol["reference_image"] == "first"
+
+
+@requires_subset
+def test_subset_and_paper_tasks_default_to_kosmos_g(monkeypatch) -> None:
+    from emu2_eval.tasks.registry import get_task
+
+    monkeypatch.setenv("EMU2_EVAL_DREAMBENCH", str(SUBSET))
+    data = get_task("dreambench_subset").load()
+    assert {d["subject"]: d["reference_image"].key for d in data.docs} == KOSMOS_G_ON_SUBSET
+    assert get_task("dreambench").config.loader_args["reference_image"] == "kosmos_g"
+
+
+def _tiny_dreambench(root: Path, subjects: dict[str, int]) -> Path:
+    """A DreamBench folder in the real layout: subject -> number of (empty) images."""
+    for subject, count in subjects.items():
+        (root / subject).mkdir(parents=True)
+        for index in range(count):
+            (root / subject / f"{index:02d}.jpg").write_bytes(b"")
+    write_prompts_file(
+        root / "prompts_and_classes.txt",
+        {s: ("dog" if s.startswith("dog") else "toy") for s in subjects},
+        ["a {0} {1} at home", "a red {0} {1}"],
+        ["a {0} {1} in the snow"],
+    )
+    return root
+
+
+def test_reference_image_map_picks_a_stem_per_subject(tmp_path) -> None:
+    root = _tiny_dreambench(tmp_path / "dataset", {"dog": 4, "robot_toy": 2, "can": 3})
+    data = load_dreambench(
+        str(root), reference_image={"dog": "02", "robot_toy": "01.jpg", "can": "00"}
+    )
+    picked = {d["subject"]: d["reference_image"].key for d in data.docs}
+    assert picked == {"dog": "dog/02.jpg", "robot_toy": "robot_toy/01.jpg", "can": "can/00.jpg"}
+    assert data.protocol["reference_image"] == "per_subject_map"
+    assert data.docs[0]["reference_rule"] == "per_subject_map"
+    # the Kosmos-G map on the same folder: dog -> 02, robot_toy -> 00, can -> 01
+    kosmos = load_dreambench(str(root), reference_image="kosmos_g")
+    picked = {d["subject"]: d["reference_image"].key for d in kosmos.docs}
+    assert picked == {"dog": "dog/02.jpg", "robot_toy": "robot_toy/00.jpg", "can": "can/01.jpg"}
+    first = load_dreambench(str(root), reference_image="first")
+    assert {d["reference_image"].key for d in first.docs} == {
+        "dog/00.jpg",
+        "robot_toy/00.jpg",
+        "can/00.jpg",
+    }
+
+
+def test_reference_image_map_errors_name_subject_and_fix(tmp_path) -> None:
+    root = _tiny_dreambench(tmp_path / "dataset", {"dog": 2, "can": 1})
+    with pytest.raises(
+        DataFormatError, match=r"dataset/can: reference_image map has no entry for subject 'can'"
+    ):
+        load_dreambench(str(root), reference_image={"dog": "01"})
+    with pytest.raises(DataFormatError, match=r"names '05' for 'dog', but no image"):
+        load_dreambench(str(root), reference_image={"dog": "05", "can": "00"})
+    with pytest.raises(DataFormatError, match=r"must be a file stem in quotes"):
+        load_dreambench(str(root), reference_image={"dog": 1, "can": "00"})
+    with pytest.raises(DataFormatError, match=r"not in the classes table: dgo"):
+        load_dreambench(str(root), reference_image={"dgo": "01", "dog": "01", "can": "00"})
+    with pytest.raises(DataFormatError, match=r"kosmos_g.*a per-subject map"):
+        load_dreambench(str(root), reference_image="kosmos-g")
+    (root / "dog" / "01.png").write_bytes(b"")
+    with pytest.raises(DataFormatError, match=r"several images \(01\.jpg, 01\.png\)"):
+        load_dreambench(str(root), reference_image={"dog": "01", "can": "00"})
+
+
+def test_kosmos_g_map_covers_the_30_subjects_and_differs_from_first() -> None:
+    from emu2_eval.data.dreambench_references import KOSMOS_G_REFERENCES
+
+    assert len(KOSMOS_G_REFERENCES) == 30
+    assert sorted(s for s, stem in KOSMOS_G_REFERENCES.items() if stem == "00") == [
+        "dog5", "poop_emoji", "red_cartoon", "robot_toy",
+    ]  # fmt: skip

@@ -34,7 +34,11 @@ def task_dir(tmp_path, monkeypatch, tiny_clip_dir: Path, tiny_dino_dir: Path) ->
     monkeypatch.setattr(locations, "_extra_dirs", [])
     directory = tmp_path / "tasks"
     directory.mkdir()
-    for source, name in (("demo_dreambench", "tiny_dreambench"), ("demo_coco_t2i", "tiny_coco")):
+    for source, name in (
+        ("demo_dreambench", "tiny_dreambench"),
+        ("demo_coco_t2i", "tiny_coco"),
+        ("demo_coco_autoencode", "tiny_autoencode"),
+    ):
         raw = yaml.safe_load((REPO / "tasks" / "generation" / f"{source}.yaml").read_text())
         raw["task"] = name
         raw["generation"].update(SMALL)
@@ -93,12 +97,17 @@ def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, task_dir, tm
     assert dreambench["n_scored"] == 5 and dreambench["prompt_profile"]["name"] == (
         "emu2_gen_dreambench"
     )
+    protocol = dreambench["dataset"]["protocol"]
+    assert protocol["reference_image"] == "first" and protocol["images"]["red_block"]
+    assert results["tasks"]["tiny_coco"]["dataset"]["protocol"]["sampling"] == "kosmos_g"
     assert "dino_all_pairs" in printed and "clip_t_vitb" in printed
     assert set(dreambench["groups"]["dino/subject"]) == {"red_block", "blue_mug"}
     responses = _responses(out, "tiny_dreambench")
     assert all(len(refs) == 2 for refs in responses.values())
     assert all((out / ref["path"]).is_file() for refs in responses.values() for ref in refs)
     report = (out / "report.md").read_text()
+    assert "tiny_dreambench: reference_image: first" in report
+    assert "tiny_coco: sampling: kosmos_g" in report
     assert "## Image grids" in report and "(grids/tiny_dreambench/red_block.png)" in report
     assert (out / "grids" / "tiny_dreambench" / "blue_mug.png").is_file()
     assert (out / "grids" / "tiny_coco" / "samples.png").is_file()
@@ -129,6 +138,22 @@ def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, task_dir, tm
     assert rescored.exit_code == 0, rescored.output
     stored = json.loads((out / "results.json").read_text())["tasks"]["tiny_dreambench"]
     assert stored["metrics"] == pytest.approx(dreambench["metrics"])
+
+
+@requires_gen_assets
+def test_emu2_gen_coco_autoencoding_end_to_end(tiny_emu2_gen_dir, task_dir, tmp_path) -> None:
+    """Image in, image out: the request is the real image alone, CLIP-I against that image."""
+    out = tmp_path / "autoencode"
+    _, results = _run(
+        "emu2-gen", tiny_emu2_gen_dir, "tiny_autoencode", out, task_dir, "--limit", "2"
+    )
+    block = results["tasks"]["tiny_autoencode"]
+    assert block["n_scored"] == 2 and set(block["metrics"]) == {"clip_i_vitl"}
+    assert block["prompt_profile"]["name"] == "emu2_gen_autoencode"
+    rows = [json.loads(x) for x in (out / "samples_tiny_autoencode.jsonl").read_text().splitlines()]
+    assert [row["prompt"] for row in rows] == ["<image>", "<image>"]  # the image, no text
+    assert all(row["doc"]["image"] == row["doc"]["reference_image"] for row in rows)
+    assert block["dataset"]["protocol"]["sampling"] == "kosmos_g"
 
 
 def test_diffusers_t2i_on_coco_end_to_end(tiny_sd_dir, task_dir, tmp_path) -> None:

@@ -19,6 +19,7 @@ from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.reporting.html import html_report, sweep_html_report
 from emu2_eval.reporting.latex import latex_escape, latex_table
 from emu2_eval.reporting.paper import paper_tables, reproduction_table
+from emu2_eval.reports import reproduction_markdown
 from tests.test_compare import write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,7 +143,18 @@ def test_reproduction_table_marks_whether_the_paper_lies_inside_the_interval() -
     assert "no_reference" not in table.index
 
 
+# Rows typed in from the text of issue 17, which the shared CSV lacks (source column says so).
+FROM_ISSUE_17 = {
+    ("5", "BLIP-Diffusion (fine-tuned)", "DreamBench", "dino"): 0.670,
+    ("5", "BLIP-Diffusion (fine-tuned)", "DreamBench", "clip_i"): 0.805,
+    ("5", "BLIP-Diffusion (fine-tuned)", "DreamBench", "clip_t"): 0.302,
+    ("4", "Emu2-Gen", "COCO-Autoencoding", "clip_i_vitl"): 0.907,
+}
+
+
 def test_paper_tables_equal_the_shared_copy() -> None:
+    """Every row of Tables 1, 2, 4, 5 in the shared CSV is in results/paper with its value; the
+    only others are the rows of issue 17's text, each marked in its source column."""
     if not SHARED_PAPER.is_file():
         pytest.skip("../shared/reference is not present")
     expected = {
@@ -168,8 +180,16 @@ def test_paper_tables_equal_the_shared_copy() -> None:
             bool(r.flamingo_text_examples),
         ): float(r.value)
         for r in paper_tables().itertuples()
+        if "issue 17" not in r.source
     }
     assert ours == expected
+    added = {
+        (r.table.split()[-1], r.model, r.benchmark, r.metric): float(r.value)
+        for r in paper_tables().itertuples()
+        if "issue 17" in r.source
+    }
+    assert added == FROM_ISSUE_17
+    assert not {k[1:] for k in added} & {(k[1], k[2], k[4]) for k in expected}
 
 
 def test_latex_escapes_special_characters() -> None:
@@ -309,3 +329,105 @@ def test_demo_report_renders_in_headless_chromium(demo_run, tmp_path) -> None:
         assert image.size == (1280, 1600)
         spread = ImageStat.Stat(image.convert("L")).stddev[0]
     assert spread > 10  # not a blank page
+
+
+def _block(task: str, metrics: dict[str, float], **extra) -> dict:
+    from emu2_eval.tasks.registry import get_task
+
+    return {
+        "metrics": metrics,
+        "intervals": {m: {"low": v - 0.05, "high": v + 0.05} for m, v in metrics.items()},
+        "fewshot": {"shots": 0},
+        "reference": get_task(task).config.reference,
+        **extra,
+    }
+
+
+def test_reproduction_compares_every_metric_the_paper_reports() -> None:
+    dreambench = {"dino": 0.7, "dino_all_pairs": 0.6, "clip_i": 0.8, "clip_i_all_pairs": 0.7}
+    results = {
+        "tasks": {
+            "dreambench": _block(
+                "dreambench",
+                {**dreambench, "clip_t": 0.29},
+                dataset={"protocol": {"reference_image": "kosmos_g"}},
+            ),
+            "coco_t2i_30k": _block("coco_t2i_30k", {"clip_i_vitl": 0.68, "clip_t_vitb": 0.3}),
+            "coco_autoencode_30k": _block("coco_autoencode_30k", {"clip_i_vitl": 0.9}),
+        }
+    }
+    table = reproduction_table(results, "Emu2-Gen")
+    paper = {(r.task, r.metric): r.paper for r in table.itertuples()}
+    assert paper == {
+        ("dreambench", "dino"): 0.766,
+        ("dreambench", "clip_i"): 0.85,
+        ("dreambench", "clip_t"): 0.287,
+        ("coco_t2i_30k", "clip_i_vitl"): 0.686,
+        ("coco_t2i_30k", "clip_t_vitb"): 0.297,
+        ("coco_autoencode_30k", "clip_i_vitl"): 0.907,
+    }
+    assert table.comparable.all() and set(table.reason) == {""}
+    assert table.set_index("metric").loc["clip_t", "paper_in_interval"]  # 0.287 in [.24, .34]
+
+
+def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable() -> None:
+    results = {
+        "tasks": {
+            "dreambench": _block(
+                "dreambench",
+                {"dino": 0.766, "clip_i": 0.85, "clip_t": 0.287},
+                dataset={"protocol": {"reference_image": "first"}},
+            ),
+            "vqav2_val": _block(
+                "vqav2_val", {"vqa_accuracy": 33.5}, prompt_profile={"name": "emu2_vqa_zeroshot"}
+            ),
+            "okvqa_val": _block("okvqa_val", {"vqa_accuracy": 26.7}),
+        }
+    }
+    table = reproduction_table(results, "Emu2-Gen")
+    assert set(table[table.paper.isna()].task) == {"vqav2_val", "okvqa_val"}  # no Emu2-Gen row
+    table = table[table.task == "dreambench"]
+    assert len(table) == 3 and not table.comparable.any()
+    assert set(table.reason) == {"reference_image: first, the paper used kosmos_g"}
+    assert table.paper_in_interval.isna().all()  # the paper's number lies inside, but no verdict
+    base = reproduction_table(results, "Emu2-37B").set_index("task")
+    assert base.loc["vqav2_val", "reason"] == "split: measured on val, the paper on test-dev"
+    assert base.loc["okvqa_val", "comparable"] and base.loc["okvqa_val", "paper_in_interval"]
+    chat = reproduction_table(results, "Emu2-Chat").set_index("task")
+    assert "prompt/model variant: the task follows Table 1 (prompt emu2_vqa_zeroshot)" in (
+        chat.loc["vqav2_val", "reason"]
+    ) and "from Table 2" in chat.loc["vqav2_val", "reason"]
+    assert not chat.loc["okvqa_val", "comparable"]
+    text = reproduction_markdown(results, "Emu2-37B")
+    assert "| vqav2_val | VQAv2 | test-dev | vqa_accuracy | 0 |" in text
+    assert "not comparable: split: measured on val, the paper on test-dev" in text
+    from emu2_eval.reports import latex_report
+
+    latex = latex_report({"model": {"name": "m"}, **results}, "Emu2-37B")
+    assert "vqav2\\_val & vqa\\_accuracy & 0 &" in latex
+    assert "not comparable: split: measured on val, the paper on test-dev" in latex
+
+
+def test_reports_name_the_data_protocol_each_loader_recorded(tmp_path) -> None:
+    from emu2_eval.reports import markdown_report
+
+    protocol = {
+        "reference_image": "kosmos_g",
+        "source": "microsoft/unilm kosmos-g/scripts/remove_dreambench_multiimg.sh",
+        "images": {"dog": "dog/02.jpg"},
+    }
+    results = {
+        "model": {"name": "emu2-gen"},
+        "tasks": {
+            "dreambench": {"metrics": {"dino": 0.7}, "dataset": {"protocol": protocol}},
+            "coco_t2i_30k": {
+                "metrics": {"clip_i_vitl": 0.68},
+                "dataset": {"protocol": {"sampling": "kosmos_g", "seed": 0}},
+            },
+        },
+    }
+    text = markdown_report(results)
+    assert "- dreambench: reference_image: kosmos_g; source: microsoft/unilm" in text
+    assert "- coco_t2i_30k: sampling: kosmos_g; seed: 0" in text
+    page = html_report(results, tmp_path, samples={})
+    assert "dreambench: reference_image: kosmos_g" in page and "sampling: kosmos_g" in page

@@ -1,10 +1,17 @@
 """COCO text-to-image: captions sampled from ``captions_val2014.json``, one image each.
 
 The Emu2 paper (Table 4) draws 30k random captions of MS-COCO val (2014 by custom); which ones
-is not published, so the sample is a recorded pure function of (annotation file, count, seed):
-annotations sorted by id, then ``random.Random(seed).sample``. ``one_per_image`` keeps only the
-first sampled caption of each image (an option, off by default). Each doc records the caption
-(the prompt and the CLIP-T text) and its real COCO image (CLIP-I's reference).
+is not published. Kosmos-G, whose protocol the paper follows, publishes its sampling
+(microsoft/unilm ``kosmos-g/sample_kosmosg_coco.py``): ``random.seed(0)`` then
+``random.sample(annotations, 30000)`` over the ``annotations`` list in file order. The default
+``sampling: kosmos_g`` draws the same indices (``random.Random(seed).sample`` of the file-order
+positions: the same generator state and the same draws), so on the official
+``captions_val2014.json`` it yields Kosmos-G's 30k captions in Kosmos-G's order.
+``sampling: sorted_by_id`` (this project's earlier rule: annotations sorted by id first) is kept
+by name so older runs can be reproduced. ``one_per_image`` keeps only the first sampled caption
+of each image (an option, off by default). Each doc records the caption (the prompt and the
+CLIP-T text) and its real COCO image (CLIP-I's reference); the rule is recorded in
+``LoadedData.protocol``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,15 @@ from emu2_eval.data.docs import (
     require_keys,
 )
 
+KOSMOS_G_SAMPLING = "kosmos_g"
+SAMPLINGS = {
+    KOSMOS_G_SAMPLING: (
+        "random.seed(seed); random.sample(annotations in file order, count) "
+        "(microsoft/unilm kosmos-g/sample_kosmosg_coco.py)"
+    ),
+    "sorted_by_id": "annotations sorted by id, then random.Random(seed).sample(count)",
+}
+
 
 def load_coco_t2i(
     annotations: str,
@@ -30,8 +46,14 @@ def load_coco_t2i(
     count: int | None = None,
     seed: int = 0,
     one_per_image: bool = False,
+    sampling: str = KOSMOS_G_SAMPLING,
 ) -> LoadedData:
     """``count`` captions (all when None) with their images under ``images/<file_name>``."""
+    if sampling not in SAMPLINGS:
+        raise ValueError(
+            f"coco_t2i sampling {sampling!r} is not one of {', '.join(SAMPLINGS)} "
+            f"({KOSMOS_G_SAMPLING}: Kosmos-G's published sampling, file order)"
+        )
     path = Path(annotations)
     payload = read_json(path)
     if not isinstance(payload, dict):
@@ -54,7 +76,8 @@ def load_coco_t2i(
         if str(ann["image_id"]) not in files:
             raise DataFormatError(path, f"image_id {ann['image_id']} not in 'images'", ann["id"])
         captions.append(ann)
-    captions.sort(key=lambda ann: ann["id"])  # one id type per file (checked): comparable
+    if sampling == "sorted_by_id":
+        captions.sort(key=lambda ann: ann["id"])  # one id type per file (checked): comparable
     if count is not None and not 0 < count <= len(captions):
         raise DataFormatError(path, f"count {count} but the file has {len(captions)} captions")
     order = (
@@ -70,7 +93,8 @@ def load_coco_t2i(
             continue
         seen.add(ann["image_id"])
         text = " ".join(ann["caption"].split())
-        real = image_under(images, files[str(ann["image_id"])], path, ann["id"]).key  # stays inside
+        image = image_under(images, files[str(ann["image_id"])], path, ann["id"])  # stays inside
+        real = image.key
         docs.append(
             Doc(
                 doc_id=str(ann["id"]),
@@ -78,6 +102,7 @@ def load_coco_t2i(
                     "caption": text,
                     "prompt": text,
                     "image_id": ann["image_id"],
+                    "image": image,  # the input of autoencoding (emu2_gen_autoencode)
                     "reference_image": real,
                     "real_images": [real],
                     "image_root": str(images),
@@ -85,5 +110,17 @@ def load_coco_t2i(
             )
         )
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(f"count={count};seed={seed};one_per_image={one_per_image}".encode())
-    return LoadedData(docs=docs, fingerprint=digest.hexdigest(), sources=[str(path)])
+    settings = f"count={count};seed={seed};one_per_image={one_per_image}"
+    if sampling != "sorted_by_id":  # the earlier rule keeps its earlier fingerprint
+        settings += f";sampling={sampling}"
+    digest.update(settings.encode())
+    protocol = {
+        "sampling": sampling,
+        "rule": SAMPLINGS[sampling],
+        "count": count,
+        "seed": seed,
+        "one_per_image": one_per_image,
+    }
+    return LoadedData(
+        docs=docs, fingerprint=digest.hexdigest(), sources=[str(path)], protocol=protocol
+    )

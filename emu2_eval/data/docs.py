@@ -42,6 +42,8 @@ class LoadedData:
     docs: list[Doc]
     fingerprint: str
     sources: list[str] = field(default_factory=list)
+    # protocol choices the loader made (sampling, reference images), recorded in results.json
+    protocol: dict[str, Any] = field(default_factory=dict)
 
 
 def fingerprint_files(paths: Iterable[str | Path]) -> str:

@@ -12,8 +12,10 @@ One document per (subject, prompt): 30 x 25 = 750, each asking for 4 images. Rec
 the CLIP-T text (the prompt with the class noun and the unique token, empty by default for
 zero-shot models: "a dog in the jungle"), Emu2's rewrite of it (the text after the subject
 image: "in the jungle"; "a red {0} {1}" -> "Make it red"), the reference image (Kosmos-G
-protocol, one per subject; rule ``first`` = first file by name, or an index or a file name) and
-all real images of the subject (DreamBooth's all-pairs metrics).
+protocol, one per subject; rules in :mod:`emu2_eval.data.dreambench_references`: ``kosmos_g``,
+``first``, a per-subject map, an index or a file name) and all real images of the subject
+(DreamBooth's all-pairs metrics). The rule and the image chosen per subject are recorded in
+``LoadedData.protocol`` (results.json ``dataset.protocol``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData, image_under
+from emu2_eval.data.dreambench_references import describe_rule, named_map
 from emu2_eval.data.roots import data_root
 from emu2_eval.environment import DREAMBENCH
 
@@ -164,8 +167,12 @@ def subject_images(folder: Path) -> list[str]:
     )
 
 
-def choose_reference(names: list[str], rule: str | int, folder: Path) -> str:
-    """The reference image of a subject: ``first`` (by name), an index, or a file name."""
+def choose_reference(names: list[str], rule: Any, folder: Path) -> str:
+    """The reference image of a subject: ``first`` (by name), an index, a file name, or the
+    subject's entry of a per-subject map (``kosmos_g`` or a task's own) given as a file stem."""
+    per_subject = named_map(rule)
+    if per_subject is not None:
+        return _from_map(names, per_subject, folder)
     if rule == "first":
         return names[0]
     if isinstance(rule, int) and not isinstance(rule, bool):
@@ -175,15 +182,41 @@ def choose_reference(names: list[str], rule: str | int, folder: Path) -> str:
     if isinstance(rule, str) and rule in names:
         return rule
     raise DataFormatError(
-        folder, f"reference_image {rule!r} is neither 'first', an index nor one of {names}"
+        folder,
+        f"reference_image {rule!r} is neither 'kosmos_g', 'first', a per-subject map, an "
+        f"index nor one of {names}",
     )
+
+
+def _from_map(names: list[str], per_subject: dict[str, Any], folder: Path) -> str:
+    subject = folder.name
+    if subject not in per_subject:
+        raise DataFormatError(
+            folder,
+            f"reference_image map has no entry for subject {subject!r}; add one "
+            '(subject: file stem, e.g. "02") or use reference_image: first',
+        )
+    stem = per_subject[subject]
+    if not isinstance(stem, str):
+        raise DataFormatError(
+            folder,
+            f"reference_image map entry {subject}: {stem!r} must be a file stem in quotes "
+            '(e.g. "02"; YAML reads 02 unquoted as a number)',
+        )
+    matches = [n for n in names if n == stem or Path(n).stem == stem]
+    if len(matches) != 1:
+        found = "no image" if not matches else f"several images ({', '.join(matches)})"
+        raise DataFormatError(
+            folder, f"reference_image map names {stem!r} for {subject!r}, but {found} of {names}"
+        )
+    return matches[0]
 
 
 def load_dreambench(
     dataset: str,
     prompts_file: str | None = None,
     subjects: str | list[str] = "all",
-    reference_image: str | int = "first",
+    reference_image: str | int | dict[str, str] = "first",
     unique_token: str = "",
     live_classes: list[str] | None = None,
 ) -> LoadedData:
@@ -191,6 +224,8 @@ def load_dreambench(
 
     ``subjects``: ``all`` (every subject of the table; a missing folder is an error),
     ``present`` (those with a folder, e.g. a subset) or a list of names.
+    ``reference_image``: see :mod:`emu2_eval.data.dreambench_references` (the paper task uses
+    ``kosmos_g``; ``first`` stays the default of the loader, which also serves other folders).
     """
     root = Path(dataset)
     if not root.is_dir():
@@ -199,14 +234,27 @@ def load_dreambench(
     table = parse_prompts_file(prompts_path)
     live = tuple(live_classes or LIVE_CLASSES)
     chosen = _subjects(table, subjects, root)
+    if isinstance(reference_image, dict):
+        unknown = sorted(set(map(str, reference_image)) - set(table.classes))
+        if unknown:
+            raise DataFormatError(
+                prompts_path,
+                f"reference_image map names subject(s) not in the classes table: "
+                f"{', '.join(unknown)} (a typo?)",
+            )
     docs: list[Doc] = []
     digest = hashlib.sha256(prompts_path.read_bytes())
+    chosen_images: dict[str, str] = {}
+    # a map is recorded by its name (kosmos_g, per_subject_map), not copied into every doc
+    label = describe_rule(reference_image, {})["reference_image"]
+    rule = label if named_map(reference_image) is not None else reference_image
     for subject in chosen:
         folder = root / subject
         names = subject_images(folder)
         if not names:
             raise DataFormatError(folder, "no images (*.jpg, *.jpeg, *.png) for this subject")
         reference = choose_reference(names, reference_image, folder)
+        chosen_images[subject] = f"{subject}/{reference}"
         digest.update(f"{subject}:{','.join(names)}:{reference}".encode())
         noun = table.classes[subject]
         for index, template in enumerate(table.prompts_for(subject, live)):
@@ -222,13 +270,18 @@ def load_dreambench(
                         template,
                         names,
                         reference,
-                        reference_image,
+                        rule,
                         unique_token,
                         prompts_path,
                     ),
                 )
             )
-    return LoadedData(docs=docs, fingerprint=digest.hexdigest(), sources=[str(prompts_path)])
+    return LoadedData(
+        docs=docs,
+        fingerprint=digest.hexdigest(),
+        sources=[str(prompts_path)],
+        protocol=describe_rule(reference_image, chosen_images),
+    )
 
 
 def _subjects(table: DreamBenchPrompts, subjects: str | list[str], root: Path) -> list[str]:
@@ -259,7 +312,7 @@ def _fields(
     template: str,
     names: list[str],
     reference: str,
-    rule: str | int,
+    rule: Any,
     unique_token: str,
     prompts_path: Path,
 ) -> dict[str, Any]:

@@ -275,7 +275,11 @@ def _evaluate(
                 },
                 "reference": task.config.reference,
                 "filters": list(task.config.filters),
-                "dataset": {"fingerprint": outcome.dataset_fingerprint, "sources": outcome.sources},
+                "dataset": {
+                    "fingerprint": outcome.dataset_fingerprint,
+                    "sources": outcome.sources,
+                    "protocol": outcome.protocol,
+                },
             }
     finally:
         cache.close()

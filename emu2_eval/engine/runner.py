@@ -46,6 +46,7 @@ class TaskOutcome:
     n_cached: int = 0
     n_computed: int = 0
     sources: list[str] = field(default_factory=list)
+    protocol: dict[str, Any] = field(default_factory=dict)  # the loader's recorded choices
     ranks: list[dict[str, Any]] = field(default_factory=list)  # what each rank computed
     # every answer a pure function of its request (else not cached, and the run is marked)
     deterministic: bool = True
@@ -246,6 +247,7 @@ def run_task(
         n_cached=n_cached,
         n_computed=len(pending),
         sources=data.sources,
+        protocol=data.protocol,
         ranks=ranks,
         deterministic=all(adapter.is_deterministic(r) for r in requests if r is not None),
     )

@@ -119,7 +119,7 @@ _SHOWN_PACKAGES = ("emu2_eval", "torch", "transformers", "pycocoevalcap", "numpy
 
 
 def _results_section(results: dict[str, Any]) -> str:
-    from emu2_eval.reports import confidence_label, display_rows, interval_notes
+    from emu2_eval.reports import confidence_label, display_rows, interval_notes, protocol_notes
 
     label = confidence_label(results)
     rows = []
@@ -139,7 +139,8 @@ def _results_section(results: dict[str, Any]) -> str:
                 f'<span title="{escape(method)}">{escape(kind)}</span>',
             ]
         )
-    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in interval_notes(results))
+    shown = interval_notes(results) + protocol_notes(results)
+    notes = "".join(f'<p class="note">{escape(n)}</p>' for n in shown)
     header = ["task", "metric", f"value [{label}]", "units", "n", "errors", "interval"]
     return f'<h2 id="results">Results</h2>{_table(header, rows, numeric={2, 4, 5})}{notes}'
 
@@ -161,6 +162,7 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
     if not paper_model:
         return ""
     from emu2_eval.reporting.paper import reproduction_table
+    from emu2_eval.reports import comparison_verdict
 
     table = reproduction_table(results, paper_model)
     if table.empty:
@@ -174,10 +176,13 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
         mark = {True: '<span class="ok">yes</span>', False: '<span class="bad">no</span>'}.get(
             inside, "n/a"
         )
+        if r["comparable"] is False:
+            mark = f'<span class="bad">{escape(comparison_verdict(r))}</span>'
         rows.append(
             [
                 escape(str(r["task"])),
                 escape(f"{r['benchmark']} {r['split']}"),
+                escape(str(r["metric"])),
                 escape(str(r["shots"])),
                 escape(fmt_interval(r["measured"], r["low"], r["high"])),
                 escape(fmt(r["paper"])),
@@ -189,6 +194,7 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
     header = [
         "task",
         "paper benchmark",
+        "metric",
         "shots",
         "measured [CI]",
         "paper",
@@ -198,7 +204,7 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
     ]
     return (
         f"<h2>Reproduction of {escape(paper_model)}</h2>"
-        f"{_table(header, rows, numeric={2, 3, 4, 5})}"
+        f"{_table(header, rows, numeric={3, 4, 5, 6})}"
         '<p class="note">Paper numbers: results/paper/ (typed in from the Emu2 paper). The '
         "paper publishes no uncertainty; 'paper in CI' asks whether its number lies inside "
         "this run's bootstrap interval.</p>"

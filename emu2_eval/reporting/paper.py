@@ -6,6 +6,15 @@ chosen by the user (``--paper-model``) because a checkpoint path does not say wh
 paper it should reproduce.  The shots come from the run.  Whether the paper's number lies inside
 the measured bootstrap interval is reported per row: outside is a sign of a protocol gap (split,
 prompt, decoding), not a proof of one, since the paper's own uncertainty is not published.
+
+Every metric of a task that the paper reports for the benchmark gets a row (DreamBench: dino,
+clip_i, clip_t; COCO: clip_i_vitl, clip_t_vitb). A row is marked not comparable, with the
+reason, when the task says it differs from the paper's protocol: ``reference.measured_split``
+(the split it runs on) differs from the paper's split; ``reference.tables`` (the paper tables
+whose prompt and model variant the task follows) does not hold the paper row's table (a
+base-model prompt against an Emu2-Chat row); ``reference.protocol`` (data choices the paper
+made, e.g. DreamBench's ``reference_image: kosmos_g``) differs from what the run's loader
+recorded (results.json ``dataset.protocol``).
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ COLUMNS = [
     "flamingo_text_examples",
     "units",
     "value",
+    "source",
 ]
 
 
@@ -48,6 +58,8 @@ def paper_tables() -> pd.DataFrame:
             frame["units"] = "percent"
         if "flamingo_text_examples" not in frame:
             frame["flamingo_text_examples"] = 0
+        if "source" not in frame:
+            frame["source"] = f"Emu2 paper {table}"
         frames.append(frame[COLUMNS])
     return pd.concat(frames, ignore_index=True)
 
@@ -57,8 +69,41 @@ def paper_models(table: pd.DataFrame | None = None) -> list[str]:
     return sorted(table.model.unique())
 
 
+def _mismatches(
+    reference: dict[str, Any], block: dict[str, Any], paper_split: str, paper_table: str
+) -> list[str]:
+    """Why a paper row cannot be compared with this task's run (empty: comparable)."""
+    reasons = []
+    measured = reference.get("measured_split")
+    if measured and paper_split and measured != paper_split:
+        reasons.append(f"split: measured on {measured}, the paper on {paper_split}")
+    tables = reference.get("tables")
+    if tables and paper_table not in tables:
+        reasons.append(
+            f"prompt/model variant: the task follows {', '.join(tables)} "
+            f"(prompt {block.get('prompt_profile', {}).get('name', '?')}), the paper row is "
+            f"from {paper_table}"
+        )
+    recorded = (block.get("dataset") or {}).get("protocol") or {}
+    for key, wanted in (reference.get("protocol") or {}).items():
+        if recorded.get(key) != wanted:
+            reasons.append(f"{key}: {recorded.get(key, 'not recorded')}, the paper used {wanted}")
+    return reasons
+
+
+def _metrics_to_compare(
+    table: pd.DataFrame, reference: dict[str, Any], block: dict[str, Any]
+) -> list[str]:
+    """The reference metric first, then every other measured metric the paper has a row for."""
+    paper_metrics = set(table[table.benchmark == reference["benchmark"]].metric)
+    wanted = [reference["metric"]] if reference.get("metric") else []
+    wanted += [m for m in block.get("metrics", {}) if m in paper_metrics and m not in wanted]
+    return wanted
+
+
 def reproduction_table(results: dict[str, Any], paper_model: str) -> pd.DataFrame:
-    """Per task with a paper reference: measured [low, high], paper, difference, inside?"""
+    """Per task and metric with a paper number: measured [low, high], paper, difference,
+    inside?, and whether the two are comparable at all (with the reason when not)."""
     table = paper_tables()
     if paper_model not in set(table.model):
         raise ValueError(
@@ -70,58 +115,67 @@ def reproduction_table(results: dict[str, Any], paper_model: str) -> pd.DataFram
         reference = block.get("reference") or {}
         if not reference.get("benchmark") or not reference.get("metric"):
             continue
-        metric = reference["metric"]
         shots = int((block.get("fewshot") or {}).get("shots", 0) or 0)
-        candidates = table[
+        model_rows = table[
             (table.model == paper_model)
             & (table.benchmark == reference["benchmark"])
-            & (table.metric == metric)
             & (table.shots == shots)
             & (table.flamingo_text_examples == 0)
         ]
         if reference.get("split"):
-            candidates = candidates[candidates.split == reference["split"]]
-        measured = block.get("metrics", {}).get(metric)
-        interval = block.get("intervals", {}).get(metric, {})
-        low, high = interval.get("low"), interval.get("high")
-        paper = float(candidates.value.iloc[0]) if len(candidates) else None
-        inside = None
-        if paper is not None and low is not None and high is not None:
-            inside = bool(low <= paper <= high)
-        rows.append(
-            {
-                "task": task,
-                "benchmark": reference["benchmark"],
-                "split": reference.get("split", ""),
-                "metric": metric,
-                "shots": shots,
-                "measured": measured,
-                "low": low,
-                "high": high,
-                "units": block.get("units", {}).get(metric, ""),
-                "paper": paper,
-                "paper_units": candidates.units.iloc[0] if len(candidates) else "",
-                "diff": None if paper is None or measured is None else measured - paper,
-                "paper_in_interval": inside,
-                "source": candidates.table.iloc[0] if len(candidates) else "no paper number",
-            }
-        )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "task",
-            "benchmark",
-            "split",
-            "metric",
-            "shots",
-            "measured",
-            "low",
-            "high",
-            "units",
-            "paper",
-            "paper_units",
-            "diff",
-            "paper_in_interval",
-            "source",
-        ],
-    )
+            model_rows = model_rows[model_rows.split == reference["split"]]
+        for metric in _metrics_to_compare(table, reference, block):
+            candidates = model_rows[model_rows.metric == metric]
+            measured = block.get("metrics", {}).get(metric)
+            interval = block.get("intervals", {}).get(metric, {})
+            low, high = interval.get("low"), interval.get("high")
+            paper = float(candidates.value.iloc[0]) if len(candidates) else None
+            reasons = (
+                _mismatches(reference, block, candidates.split.iloc[0], candidates.table.iloc[0])
+                if len(candidates)
+                else []
+            )
+            inside = None
+            if paper is not None and low is not None and high is not None and not reasons:
+                inside = bool(low <= paper <= high)
+            rows.append(
+                {
+                    "task": task,
+                    "benchmark": reference["benchmark"],
+                    "split": reference.get("split", ""),
+                    "metric": metric,
+                    "shots": shots,
+                    "measured": measured,
+                    "low": low,
+                    "high": high,
+                    "units": block.get("units", {}).get(metric, ""),
+                    "paper": paper,
+                    "paper_units": candidates.units.iloc[0] if len(candidates) else "",
+                    "diff": None if paper is None or measured is None else measured - paper,
+                    "paper_in_interval": inside,
+                    "comparable": None if paper is None else not reasons,
+                    "reason": "; ".join(reasons),
+                    "source": candidates.table.iloc[0] if len(candidates) else "no paper number",
+                }
+            )
+    return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)
+
+
+REPRODUCTION_COLUMNS = [
+    "task",
+    "benchmark",
+    "split",
+    "metric",
+    "shots",
+    "measured",
+    "low",
+    "high",
+    "units",
+    "paper",
+    "paper_units",
+    "diff",
+    "paper_in_interval",
+    "comparable",
+    "reason",
+    "source",
+]

@@ -47,6 +47,7 @@ class Emu2GenAdapter(ModelAdapter):
         variant: str | None = None,
         revision: str | None = None,
         random_weights: bool = False,
+        safety_checker: bool = False,
     ) -> None:
         from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 
@@ -110,6 +111,11 @@ class Emu2GenAdapter(ModelAdapter):
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.defaults = PUBLISHED_DEFAULTS
         self._check_dimensions()
+        self.safety = None
+        if safety_checker:  # the official pipeline's checker: off unless asked for, recorded
+            from emu2_eval.models.safety_checker import SafetyChecker
+
+            self.safety = SafetyChecker(self.root, device=target, dtype=torch_dtype)
         self._negatives: dict[str, Any] = {}
         logger.info("Emu2-Gen from %s (%s on %s)", self.root, torch_dtype, target)
 
@@ -143,6 +149,8 @@ class Emu2GenAdapter(ModelAdapter):
             "original_size": self.original_size,
             "batch_invariant": self.batch_invariant,
             "variants": self.variants,
+            # only when on, so fingerprints of runs without it stay as they were
+            **({"safety_checker": True} if self.safety is not None else {}),
         }
 
     def fingerprint(self) -> str:
@@ -169,7 +177,11 @@ class Emu2GenAdapter(ModelAdapter):
             )
             + " + crop (0, 0) + target (H, W)",
             "noise": "per image: CPU torch.Generator seeded by (task, doc id, index, seed)",
-            "safety_checker": "not run (evaluation sees the raw samples)",
+            "safety_checker": (
+                self.safety.describe()
+                if self.safety is not None
+                else "off (default): evaluation sees the raw samples"
+            ),
             "conditioning": f"{self.config.vision_config.n_query} x {self.config.d_model}",
             **self.tokenizer.describe(),
         }
@@ -273,6 +285,8 @@ class Emu2GenAdapter(ModelAdapter):
         )
         latents = denoise(self.unet, self.scheduler_config, cond, uncond, noise, settings, original)
         pixels = decode_to_uint8(self.vae, latents)
+        if self.safety is not None:
+            pixels, _ = self.safety(pixels)
         pictures = [Image.fromarray(array) for array in pixels]
         return [pictures[i * per_prompt : (i + 1) * per_prompt] for i in range(len(requests))]
 
