@@ -18,7 +18,6 @@ Output: the 2048-d average-pooled features (``pool_3``), float32.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -225,15 +224,6 @@ class FIDInception(nn.Module):
 
 
 # -- weights --------------------------------------------------------------------------------
-def sha256_of(path: Path) -> str:
-    """sha256 of a weights file, recorded with every result it produced."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def published_layout() -> dict[str, tuple[int, ...]]:
     """Name -> shape of every tensor of the published file (batch-norm step counters aside)."""
     return {k: tuple(v.shape) for k, v in FIDInception().state_dict().items() if _kept(k)}
@@ -274,7 +264,7 @@ def load_fid_inception(path: str | Path, device: str = "cpu") -> FIDInception:
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+    except Exception as exc:  # any unreadable file gets the same message
         raise InceptionWeightsError(
             f"cannot read the FID Inception weights {path} ({type(exc).__name__}: {exc})"
         ) from None
