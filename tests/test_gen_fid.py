@@ -20,6 +20,7 @@ from emu2_eval.metrics.base import Sample
 from emu2_eval.metrics.fid import (
     INCEPTION_FILE,
     INCEPTION_URL,
+    KID_SAMPLING,
     FIDMetric,
     FIDWeightsError,
     fid_pipeline,
@@ -118,6 +119,82 @@ def test_kid_subsets_are_seeded() -> None:
     real, fake = rng.normal(size=(50, 6)), rng.normal(size=(40, 6)) + 0.5
     assert kid_from_features(real, fake, 10, 20, seed=3) == kid_from_features(real, fake, 10, 20, 3)
     assert kid_from_features(real, fake, 10, 20, seed=3)[2] == 20
+
+
+# Fixed features shared with the scratch-venv run of torch-fidelity 0.4.0 (see
+# tests/test_fid_inception.py): real 60 x 16, generated 50 x 16, from default_rng(11).
+def _kid_features() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    real = rng.normal(size=(60, 16))
+    fake = rng.normal(size=(50, 16)) * 1.1 + 0.2
+    return real, fake
+
+
+# torch-fidelity's kid_features_to_metric(generated, real, kid_subsets=10, kid_subset_size=20,
+# rng_seed=seed) on float64 tensors of _kid_features(): (mean, std)
+TORCH_FIDELITY_KID = {
+    2020: (0.00041175405566260535, 0.1097988869755755),
+    7: (0.02349963249343192, 0.0876352698902816),
+}
+
+
+@pytest.mark.parametrize("seed", [2020, 7])
+def test_kid_torch_fidelity_convention_equals_torch_fidelity(seed: int) -> None:
+    real, fake = _kid_features()
+    mean, std, _ = kid_from_features(real, fake, 10, 20, seed, sampling="torch_fidelity")
+    assert (mean, std) == pytest.approx(TORCH_FIDELITY_KID[seed], rel=1e-9, abs=1e-12)
+    if seed == 2020:  # its default seed is the convention's default
+        assert kid_from_features(real, fake, 10, 20, None, "torch_fidelity")[:2] == (mean, std)
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_kid_torchmetrics_convention_equals_torchmetrics(seed: int) -> None:
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    real, fake = _kid_features()
+    kid = KernelInceptionDistance(feature=FeatureDouble(), subsets=10, subset_size=20)
+    kid.real_features.append(torch.from_numpy(real))
+    kid.fake_features.append(torch.from_numpy(fake))
+    torch.manual_seed(seed)  # torchmetrics draws from the global torch RNG
+    theirs = [float(v) for v in kid.compute()]
+    ours = kid_from_features(real, fake, 10, 20, seed, sampling="torchmetrics")
+    assert ours[:2] == pytest.approx(theirs, rel=1e-9, abs=1e-12)
+
+
+def test_kid_conventions_differ_and_project_is_unchanged() -> None:
+    """The three conventions draw different subsets; ``project`` keeps the old draws."""
+    real, fake = _kid_features()
+    values = {s: kid_from_features(real, fake, 10, 20, 0, s)[0] for s in KID_SAMPLING}
+    assert len(set(values.values())) == 3
+    rng = np.random.default_rng(0)  # the previous implementation, written out
+    old = []
+    for _ in range(10):
+        x = real[rng.choice(60, 20, replace=False)]
+        y = fake[rng.choice(50, 20, replace=False)]
+        k = lambda a, b: (a @ b.T / 16 + 1) ** 3  # noqa: E731
+        within = (k(x, x).sum() - np.trace(k(x, x)) + k(y, y).sum() - np.trace(k(y, y))) / 380
+        old.append(within - 2 * k(x, y).sum() / 400)
+    assert values["project"] == pytest.approx(np.mean(old), rel=1e-12)
+
+
+def test_kid_subset_larger_than_a_set_is_an_error() -> None:
+    """Both libraries raise here (torch-fidelity: 'KID subset size 51 cannot be smaller than
+    the number of samples (input_1: 50, input_2: 60)'); the old code silently used 50."""
+    real, fake = _kid_features()
+    for sampling in KID_SAMPLING:
+        with pytest.raises(ValueError, match="kid_subset_size 51 is larger than the sets"):
+            kid_from_features(real, fake, 10, 51, 0, sampling)
+    assert kid_from_features(real, fake, 2, 50, 0)[2] == 50
+
+
+def test_kid_sampling_is_recorded(sets) -> None:
+    run, samples, _, _ = sets
+    with using_run_dir(run):
+        result = FIDMetric(
+            kid_subsets=2, kid_subset_size=N, kid_sampling="torch_fidelity"
+        ).score_with(FeatureDouble().eval(), samples)
+    assert result.options["kid_sampling"] == "torch_fidelity" and result.options["seed"] == 2020
+    assert result.options["kid_subset_size"] == N
 
 
 def test_missing_inception_weights_say_what_to_download(sets, tmp_path) -> None:

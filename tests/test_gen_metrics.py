@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ def test_clip_t_matches_torchmetrics_clip_score(corpus, tiny_clip_dir: Path) -> 
     with using_run_dir(run):
         raw = CLIPTextMetric(backbone=str(tiny_clip_dir), device="cpu").score(samples)
         scaled = CLIPTextMetric(
-            backbone=str(tiny_clip_dir), device="cpu", scale="torchmetrics"
+            backbone=str(tiny_clip_dir), device="cpu", scale="x100_clamp_per_image"
         ).score(samples)
     shim = _FeatureShim(CLIPModel.from_pretrained(tiny_clip_dir).eval())
     processor = CLIPProcessor.from_pretrained(tiny_clip_dir)
@@ -103,8 +104,73 @@ def test_clip_t_matches_torchmetrics_clip_score(corpus, tiny_clip_dir: Path) -> 
             )
     np.testing.assert_allclose(ours, theirs, atol=1e-3)
     assert unclipped >= 1 and raw.units["clip_t"] == "cosine"
-    assert scaled.units["clip_t"] == "x100, clipped at 0"
+    assert scaled.units["clip_t"] == "x100, each image clamped at 0"
     assert "resize shorter side 36" in raw.options["image_preprocess"]
+
+
+def _torchmetrics_clip_score(run: Path, samples: list[Sample], clip_dir: Path) -> float:
+    """torchmetrics' CLIPScore over every generated image of ``samples`` in one batch."""
+    from torchmetrics.functional.multimodal.clip_score import clip_score
+    from transformers import CLIPModel, CLIPProcessor
+
+    shim = _FeatureShim(CLIPModel.from_pretrained(clip_dir).eval())
+    processor = CLIPProcessor.from_pretrained(clip_dir)
+    images, texts = [], []
+    for sample in samples:
+        for image in _images(run, sample):
+            images.append(torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1))
+            texts.append(sample.fields["prompt"])
+    return float(clip_score(images, texts, lambda: (shim, processor)))
+
+
+def _clip_t(run: Path, samples: list[Sample], clip_dir: Path, scale: str):
+    with using_run_dir(run):
+        return CLIPTextMetric(backbone=str(clip_dir), device="cpu", scale=scale).score(samples)
+
+
+def test_clip_t_clamp_mean_is_torchmetrics_clip_score(corpus, tiny_clip_dir: Path) -> None:
+    """``x100_clamp_mean`` equals CLIPScore where the mean cosine is positive and where it is
+    negative (0 there, while the per-image clamp is positive: the old ``torchmetrics`` scale)."""
+    run, samples = corpus
+    raw = _clip_t(run, samples, tiny_clip_dir, "raw")
+    positive = [s for s in samples if raw.per_sample[s.doc_id]["clip_t"] > 0]
+    assert positive and raw.summary["clip_t"] < 0, "the tiny CLIP must give both signs"
+    theirs = _torchmetrics_clip_score(run, positive, tiny_clip_dir)
+    assert theirs > 0
+    ours = _clip_t(run, positive, tiny_clip_dir, "x100_clamp_mean")
+    assert ours.summary["clip_t"] == pytest.approx(theirs, abs=1e-3)
+    assert _torchmetrics_clip_score(run, samples, tiny_clip_dir) == 0.0
+    clamp_mean = _clip_t(run, samples, tiny_clip_dir, "x100_clamp_mean")
+    per_image = _clip_t(run, samples, tiny_clip_dir, "x100_clamp_per_image")
+    assert clamp_mean.summary["clip_t"] == 0.0 < per_image.summary["clip_t"]
+    assert clamp_mean.units["clip_t"] == "x100, the mean clamped at 0 (torchmetrics CLIPScore)"
+    docs = [
+        ScoredDoc(s.doc_id, s.fields, s.prediction, clamp_mean.per_sample[s.doc_id])
+        for s in samples
+    ]
+    interval = metric_intervals("clip_t", docs, clamp_mean.summary, clamp_mean.options)["clip_t"]
+    assert interval["low"] >= 0.0 and interval["high"] >= 0.0
+
+
+def test_clip_scale_torchmetrics_is_refused_as_ambiguous() -> None:
+    for metric in (CLIPTextMetric, CLIPImageMetric):
+        with pytest.raises(
+            ValueError, match=r"'torchmetrics' is ambiguous.*x100_clamp_mean.*x100_clamp_per_image"
+        ):
+            metric(scale="torchmetrics")
+
+
+def test_backbone_weights_are_hashed(corpus, tiny_clip_dir: Path, tiny_dino_dir: Path) -> None:
+    run, samples = corpus
+    with using_run_dir(run):
+        clip = CLIPTextMetric(backbone=str(tiny_clip_dir), device="cpu").score(samples[:1])
+        dino = DINOMetric(backbone=str(tiny_dino_dir), resize=36, crop=32, device="cpu").score(
+            samples[:1]
+        )
+    for result, directory in ((clip, tiny_clip_dir), (dino, tiny_dino_dir)):
+        files = sorted(p for p in Path(directory).iterdir() if p.suffix == ".safetensors")
+        expected = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+        assert files and result.options["weights_sha256"] == expected
 
 
 def _independent_clip_embeddings(path: Path, images: list[Image.Image]) -> np.ndarray:

@@ -1,24 +1,41 @@
 """FID and KID of generated images against a recorded reference set, TF-FID compatible.
 
-Features: the FID Inception network (the TF 2015-12-05 graph ported to PyTorch by
-torch-fidelity, file ``weights-inception-2015-12-05-6726825d.pth``), 2048-d pool features,
-through torchmetrics' ``NoTrainInceptionV3`` with ``antialias=False``: images are resized to
-299 x 299 by TF1-style bilinear interpolation without antialiasing, as TF FID does (torchmetrics
->= 1.8 antialiases by default). The weights come from the metric's ``weights:`` option or the
-torch hub cache (``<torch hub dir>/checkpoints/``); they are never downloaded here, and
-torchvision's ImageNet Inception is never substituted: missing weights are an error that says
-what to download and where.
+Features (``backbone``): the FID Inception network (the TF 2015-12-05 graph as ported to
+PyTorch, ``weights-inception-2015-12-05-6726825d.pth`` of torch-fidelity or pytorch-fid's
+``pt_inception-2015-12-05-6726825d.pth``), 2048-d pool features.
+
+* ``inception_tf`` (default): the project's own network on plain torch
+  (:mod:`emu2_eval.metrics.inception`), no torchvision or torch-fidelity needed. Images are
+  resized to 299 x 299 by TF1 ``resize_bilinear`` (asymmetric, no half-pixel centres, no
+  antialiasing), as the TF FID code and torch-fidelity do, then mapped by (x - 128) / 128.
+  clean-fid's ``legacy_tensorflow`` mode does no resize outside its network (TorchScript port of
+  the same graph, which resizes inside); its ``clean`` mode (PIL bicubic, antialiased) and
+  ``legacy_pytorch``/pytorch-fid (half-pixel bilinear) give other numbers.
+* ``torchmetrics``: torchmetrics' ``NoTrainInceptionV3`` with ``antialias=False`` (the previous
+  default; needs torch-fidelity, hence torchvision).
+
+The weights come from the metric's ``weights:`` option (a local file; an http(s) URL only with
+``--online``) or the torch hub cache (``<torch hub dir>/checkpoints/``); they are never
+downloaded offline, and torchvision's ImageNet Inception is never substituted: missing weights are
+an error that says what to download and where. The file's path and sha256 are recorded.
 
 Images go in as the saved uint8 PNGs (generated) and the dataset's files (real), each at its own
 size. Statistics are float64; the Fréchet distance is
 :func:`emu2_eval.metrics.frechet.frechet_distance`.
 KID is the unbiased polynomial-kernel MMD (degree 3, gamma 1/d, coef 1) averaged over seeded
-random subsets. N generated, N real and the reference set are recorded with the result.
+random subsets drawn by a named convention (``kid_sampling``, see :func:`kid_subsets`); a subset
+size larger than either set is an error, as in torchmetrics and torch-fidelity. N generated,
+N real and the reference set are recorded with the result.
+
+No bootstrap interval: FID and KID are statistics of whole feature sets (a covariance matrix, a
+kernel over pairs) and the per-image features are not stored, so resampling documents would mean
+extracting every feature again per resample; results say so instead of giving a number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,48 +51,91 @@ INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 )
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+BACKBONES = ("inception_tf", "torchmetrics")
+RESIZE = {
+    "inception_tf": "299x299, TF1 resize_bilinear (align_corners=False, no half-pixel centres, "
+    "no antialiasing), then (x - 128) / 128",
+    "torchmetrics": "299x299, torch-fidelity's TF1 bilinear via torchmetrics (antialias=False)",
+}
+NO_INTERVAL = (
+    "not available: FID and KID are statistics of the whole feature sets and per-image features "
+    "are not stored, so a bootstrap would re-extract every feature per resample"
+)
 Extractor = Callable[[Any], Any]  # uint8 (N, 3, H, W) tensor -> (N, D) features
 
 
 class FIDWeightsError(FileNotFoundError):
-    """The FID Inception weights (or torch-fidelity, which defines the network) are missing."""
+    """The FID Inception weights (or torch-fidelity, for the torchmetrics backbone) are missing."""
 
 
 def default_weights_path() -> Path:
+    """The first published file name present in the torch hub cache (else torch-fidelity's)."""
     import torch
 
-    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    from emu2_eval.metrics.inception import PUBLISHED_FILES
+
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    for name in PUBLISHED_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    return folder / INCEPTION_FILE
 
 
-def inception_extractor(weights: str | None = None, device: str = "auto") -> Extractor:
-    """The FID Inception (2048-d pool3) as torchmetrics builds it, weights from a local file."""
+def _online() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("1", "true", "True", "yes")
+
+
+def resolve_weights(weights: str | None) -> Path:
+    """The local weights file: the option, a URL fetched into the hub cache (online), the cache."""
+    if weights and weights.startswith(("http://", "https://")):
+        import torch
+
+        target = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights).name
+        if not target.is_file():
+            if not _online():
+                raise FIDWeightsError(
+                    f"the fid metric's `weights:` is the URL {weights}, which is only downloaded "
+                    f"with --online; or download it yourself to {target}"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(weights, str(target))
+        return target
     path = Path(weights).expanduser() if weights else default_weights_path()
-    problems = []
     if not path.is_file():
-        problems.append(
+        raise FIDWeightsError(
             f"the FID Inception weights {path} are missing: download {INCEPTION_URL} to "
             f"{default_weights_path()} (or anywhere, and set the fid metric's `weights:` option)"
         )
+    return path
+
+
+def inception_extractor(
+    weights: str | None = None, device: str = "auto", backbone: str = "inception_tf"
+) -> Extractor:
+    """The FID Inception (2048-d pool3), weights from a local file (see :func:`resolve_weights`)."""
+    from emu2_eval.models.hf_vlm import resolve_device
+
+    path = resolve_weights(weights)
+    if backbone == "inception_tf":
+        from emu2_eval.metrics.inception import load_fid_inception
+
+        return load_fid_inception(path, resolve_device(device))
     from torchmetrics.utilities.imports import _TORCH_FIDELITY_AVAILABLE
 
     if not _TORCH_FIDELITY_AVAILABLE:
-        problems.append(
-            "torch-fidelity, which defines the FID Inception network, is not installed: "
-            "pip install torch-fidelity (it needs torchvision)"
+        raise FIDWeightsError(
+            "the fid metric's `backbone: torchmetrics` needs torch-fidelity, which defines its "
+            "network: pip install torch-fidelity (it needs torchvision), or use the default "
+            "`backbone: inception_tf`"
         )
-    if problems:
-        raise FIDWeightsError("; ".join(problems))
     from torchmetrics.image.fid import NoTrainInceptionV3
 
-    from emu2_eval.models.hf_vlm import resolve_device
-
-    network = NoTrainInceptionV3(
+    return NoTrainInceptionV3(
         name="inception-v3-compat",
         features_list=["2048"],
         feature_extractor_weights_path=str(path),
         antialias=False,
     ).to(resolve_device(device))
-    return network
 
 
 def uint8_tensor(image: Any) -> Any:
@@ -135,26 +195,76 @@ def fid_from_features(real: np.ndarray, generated: np.ndarray) -> float:
     return frechet_distance(mu_g, sigma_g, mu_r, sigma_r)
 
 
+KID_SAMPLING = ("project", "torchmetrics", "torch_fidelity")
+KID_DEFAULT_SEED = {"project": 0, "torchmetrics": 0, "torch_fidelity": 2020}
+
+
+def kid_subsets(
+    sampling: str, n_real: int, n_generated: int, subsets: int, size: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(real rows, generated rows) of each KID subset, drawn as the named library draws them.
+
+    * ``project``: ``np.random.default_rng(seed).choice`` without replacement, real set first.
+    * ``torchmetrics``: ``torch.randperm`` prefixes, real set first, from a generator seeded
+      ``seed`` (torchmetrics uses the global torch RNG: equal after ``torch.manual_seed(seed)``).
+    * ``torch_fidelity``: ``np.random.RandomState(seed).choice`` without replacement, generated
+      set first (its ``input1``); its default seed is 2020.
+    """
+    if sampling == "torchmetrics":
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        for _ in range(subsets):
+            real = torch.randperm(n_real, generator=generator)[:size].numpy()
+            fake = torch.randperm(n_generated, generator=generator)[:size].numpy()
+            yield real, fake
+    elif sampling == "torch_fidelity":
+        state = np.random.RandomState(seed)
+        for _ in range(subsets):
+            fake = state.choice(n_generated, size, replace=False)
+            yield state.choice(n_real, size, replace=False), fake
+    elif sampling == "project":
+        rng = np.random.default_rng(seed)
+        for _ in range(subsets):
+            real = rng.choice(n_real, size, replace=False)
+            yield real, rng.choice(n_generated, size, replace=False)
+    else:
+        raise ValueError(
+            f"fid metric option kid_sampling {sampling!r} is not one of {', '.join(KID_SAMPLING)}"
+        )
+
+
 def kid_from_features(
     real: np.ndarray,
     generated: np.ndarray,
     subsets: int = 100,
     subset_size: int = 1000,
-    seed: int = 0,
+    seed: int | None = None,
+    sampling: str = "project",
 ) -> tuple[float, float, int]:
-    """(mean, std over subsets, subset size used) of the unbiased polynomial MMD^2."""
+    """(mean, population std over subsets, subset size) of the unbiased polynomial MMD^2.
+
+    ``seed`` None is the convention's own default (:data:`KID_DEFAULT_SEED`). A subset size
+    larger than either set raises, as torchmetrics and torch-fidelity do.
+    """
     real = np.asarray(real, dtype=np.float64)
     generated = np.asarray(generated, dtype=np.float64)
-    size = min(subset_size, real.shape[0], generated.shape[0])
-    if size < 2:
-        raise ValueError("KID needs at least 2 images per set")
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(subsets):
-        x = real[rng.choice(real.shape[0], size, replace=False)]
-        y = generated[rng.choice(generated.shape[0], size, replace=False)]
-        values.append(_poly_mmd(x, y))
-    return float(np.mean(values)), float(np.std(values)), size
+    if sampling not in KID_SAMPLING:
+        raise ValueError(
+            f"fid metric option kid_sampling {sampling!r} is not one of {', '.join(KID_SAMPLING)}"
+        )
+    if subset_size < 2:
+        raise ValueError(f"fid metric option kid_subset_size must be at least 2, got {subset_size}")
+    if subset_size > min(real.shape[0], generated.shape[0]):
+        raise ValueError(
+            f"fid metric option kid_subset_size {subset_size} is larger than the sets "
+            f"({generated.shape[0]} generated, {real.shape[0]} real images): set kid_subset_size "
+            f"to at most {min(real.shape[0], generated.shape[0])}, or kid: false"
+        )
+    seed = KID_DEFAULT_SEED[sampling] if seed is None else seed
+    draws = kid_subsets(sampling, real.shape[0], generated.shape[0], subsets, subset_size, seed)
+    values = [_poly_mmd(real[r], generated[g]) for r, g in draws]
+    return float(np.mean(values)), float(np.std(values)), subset_size
 
 
 def _poly_mmd(x: np.ndarray, y: np.ndarray) -> float:
@@ -175,7 +285,8 @@ def fid_pipeline(
     kid: bool = True,
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
-    seed: int = 0,
+    seed: int | None = None,
+    kid_sampling: str = "project",
 ) -> dict[str, Any]:
     """Features of both sets -> FID (and KID) with the counts that produced them."""
     fake = extract_features(extractor, generated, batch_size)
@@ -186,7 +297,9 @@ def fid_pipeline(
         "n_real": int(reference.shape[0]),
     }
     if kid:
-        mean, std, size = kid_from_features(reference, fake, kid_subsets, kid_subset_size, seed)
+        mean, std, size = kid_from_features(
+            reference, fake, kid_subsets, kid_subset_size, seed, kid_sampling
+        )
         out.update(kid=mean, kid_std=std, kid_subset_size=size, kid_subsets=kid_subsets)
     return out
 
@@ -214,36 +327,59 @@ class FIDMetric(Metric):
 
     name = "fid"
     higher_is_better: ClassVar[dict[str, bool]] = {"fid": False, "kid": False, "kid_std": False}
+    interval_unavailable: ClassVar[str] = NO_INTERVAL
 
     def __init__(
         self,
         reference: str = "docs",
         weights: str | None = None,
+        backbone: str = "inception_tf",
         kid: bool = True,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
-        seed: int = 0,
+        kid_sampling: str = "project",
+        seed: int | None = None,
         device: str = "auto",
         batch_size: int = 32,
     ) -> None:
+        if backbone not in BACKBONES:
+            raise ValueError(
+                f"fid metric option backbone {backbone!r} is not one of {', '.join(BACKBONES)}"
+            )
+        if kid_sampling not in KID_SAMPLING:
+            raise ValueError(
+                f"fid metric option kid_sampling {kid_sampling!r} is not one of "
+                f"{', '.join(KID_SAMPLING)}"
+            )
         self.options: dict[str, Any] = {
             "reference": reference,
             "weights": weights,
+            "backbone": backbone,
             "kid": kid,
             "kid_subsets": kid_subsets,
             "kid_subset_size": kid_subset_size,
-            "seed": seed,
+            "kid_sampling": kid_sampling,
+            "seed": KID_DEFAULT_SEED[kid_sampling] if seed is None else seed,
             "device": device,
             "batch_size": batch_size,
             "features": "FID Inception (TF 2015-12-05), pool3 2048-d",
-            "resize": "299x299, TF1 bilinear without antialiasing",
+            "resize": RESIZE[backbone],
             "statistics": "float64",
+            "intervals": NO_INTERVAL,
         }
 
     def score(self, samples: Sequence[Sample]) -> MetricResult:
         if not samples:
             return MetricResult(summary={}, options=self.options)
-        extractor = inception_extractor(self.options["weights"], self.options["device"])
+        from emu2_eval.metrics.weights_hash import sha256_of
+
+        path = resolve_weights(self.options["weights"])
+        self.options = {
+            **self.options,
+            "weights_file": str(path),
+            "weights_sha256": sha256_of(path),
+        }
+        extractor = inception_extractor(str(path), self.options["device"], self.options["backbone"])
         return self.score_with(extractor, samples)
 
     def score_with(self, extractor: Extractor, samples: Sequence[Sample]) -> MetricResult:
@@ -260,6 +396,7 @@ class FIDMetric(Metric):
             self.options["kid_subsets"],
             self.options["kid_subset_size"],
             self.options["seed"],
+            self.options["kid_sampling"],
         )
         summary = {k: out[k] for k in ("fid", "kid", "kid_std") if k in out}
         counts = {k: v for k, v in out.items() if k not in summary}

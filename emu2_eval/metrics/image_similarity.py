@@ -12,10 +12,13 @@ Preprocessing is done here with PIL and torch and recorded with the result:
 * DINO (ViT-S/16, ``facebook/dino-vits16``): resize the shorter side to 256 (bicubic), center
   crop 224, ImageNet mean/std; the CLS token of the last hidden state, L2-normalised.
 
-Scores are raw cosines as the papers print them (``scale: raw``, e.g. 0.287); ``scale:
-torchmetrics`` gives 100 x max(cos, 0) per image (torchmetrics' ``CLIPScore`` clamps its mean,
-which agrees whenever cosines are positive); ``key`` names the result (default: the metric's
-name, e.g. ``clip_i_vitl`` to match the paper's table). ``pairs`` picks the DreamBench convention:
+Scores are raw cosines as the papers print them (``scale: raw``, e.g. 0.287). Two x100 scales
+name what they compute: ``x100_clamp_per_image`` is 100 x max(cos, 0) per image, then the means;
+``x100_clamp_mean`` is torchmetrics' ``CLIPScore``: 100 x cos per image, and the task's mean
+(and each subject's) clamped at 0. They agree whenever every cosine is positive. The former
+name ``torchmetrics`` (which computed the per-image clamp) is refused as ambiguous. ``key``
+names the result (default: the metric's name, e.g. ``clip_i_vitl`` to match the paper's
+table). ``pairs`` picks the DreamBench convention:
 ``reference`` (Kosmos-G: each generated image vs the subject's reference image, key ``clip_i`` /
 ``dino``), ``all_pairs`` (DreamBooth: vs every real image of the subject, mean over pairs, key
 ``*_all_pairs``) or ``both``. A document's score is the mean over its images, the task's the
@@ -34,13 +37,24 @@ import numpy as np
 
 from emu2_eval.engine.image_store import load_generated, references
 from emu2_eval.metrics.base import Metric, MetricResult, Sample
+from emu2_eval.metrics.weights_hash import backbone_weights_sha256
 from emu2_eval.prompts import ImagePart
 from emu2_eval.stats.resamplers import Resampler, weighted_mean
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 PAIRS = ("reference", "all_pairs", "both")
-SCALES = ("raw", "torchmetrics")
+SCALES = ("raw", "x100_clamp_per_image", "x100_clamp_mean")
+SCALE_UNITS = {
+    "raw": "cosine",
+    "x100_clamp_per_image": "x100, each image clamped at 0",
+    "x100_clamp_mean": "x100, the mean clamped at 0 (torchmetrics CLIPScore)",
+}
+AMBIGUOUS_SCALE = (
+    "scale 'torchmetrics' is ambiguous and no longer accepted: use x100_clamp_mean "
+    "(torchmetrics' CLIPScore: 100 x the mean cosine, clamped at 0) or x100_clamp_per_image "
+    "(100 x max(cos, 0) per image, then the mean; what 'torchmetrics' used to compute)"
+)
 
 
 # -- preprocessing --------------------------------------------------------------------------
@@ -119,6 +133,7 @@ class CLIPBackbone:
             f" center crop {self.crop}, mean {list(self.mean)}, std {list(self.std)}",
             "text": f"checkpoint tokenizer, truncated to {self.max_length} tokens",
             "embedding": "projection output, L2-normalised",
+            "weights_sha256": backbone_weights_sha256(self.backbone),
         }
 
     def _features(self, output: Any) -> Any:
@@ -195,6 +210,7 @@ class DINOBackbone:
             "image_preprocess": f"resize shorter side {self.resize} (bicubic), center crop "
             f"{self.crop}, ImageNet mean/std",
             "embedding": "CLS token of the last hidden state, L2-normalised",
+            "weights_sha256": backbone_weights_sha256(self.backbone),
         }
 
     def embed_images(self, images: Sequence[Any]) -> np.ndarray:
@@ -240,7 +256,10 @@ class MeanScoresResampler(Resampler):
         }
 
     def statistics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
-        return {key: weighted_mean(weights, values) for key, values in self.values.items()}
+        means = {key: weighted_mean(weights, values) for key, values in self.values.items()}
+        if self.options.get("scale") == "x100_clamp_mean":
+            return {key: np.maximum(value, 0.0) for key, value in means.items()}
+        return means
 
     @classmethod
     def sample_outcomes(cls, docs) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -282,15 +301,22 @@ class _SimilarityMetric(Metric):
     units_label = "cosine"
 
     def _scale(self, cosines: np.ndarray) -> np.ndarray:
-        if self.options["scale"] == "torchmetrics":
+        if self.options["scale"] == "x100_clamp_per_image":
             return 100.0 * np.maximum(cosines, 0.0)
+        if self.options["scale"] == "x100_clamp_mean":
+            return 100.0 * cosines  # clamped after averaging, in _result
         return cosines
 
     def _result(self, samples: Sequence[Sample], per_doc: dict[str, dict[str, float]]):
         scored = _aggregate(samples, per_doc)
         keys = list(next(iter(per_doc.values()), {}))
         summary = {k: float(np.mean([scores[k] for scores in per_doc.values()])) for k in keys}
-        unit = "x100, clipped at 0" if self.options["scale"] == "torchmetrics" else "cosine"
+        if self.options["scale"] == "x100_clamp_mean":
+            summary = {k: max(v, 0.0) for k, v in summary.items()}
+            scored.groups = {
+                g: {k: max(v, 0.0) for k, v in means.items()} for g, means in scored.groups.items()
+            }
+        unit = SCALE_UNITS[self.options["scale"]]
         return MetricResult(
             summary=summary,
             per_sample=scored.per_doc,
@@ -301,6 +327,8 @@ class _SimilarityMetric(Metric):
 
     @staticmethod
     def _check(choice: str, valid: tuple[str, ...], option: str) -> None:
+        if option == "scale" and choice == "torchmetrics":
+            raise ValueError(AMBIGUOUS_SCALE)
         if choice not in valid:
             raise ValueError(f"{option} {choice!r} is not one of {', '.join(valid)}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from emu2_eval.registry import METRICS
 from emu2_eval.stats.bootstrap import distribution, percentile_interval
 from emu2_eval.stats.resamplers import (
     ScoredDoc,
@@ -48,7 +49,7 @@ def metric_intervals(
     if not docs or not summary:
         return {}
     if resampler_class(metric_name) is None:
-        reason = f"not available: metric {metric_name!r} has no resampler"
+        reason = no_interval_reason(metric_name)
         return {
             key: _entry(metric_name, key, None, None, reason, settings, docs) for key in summary
         }
@@ -63,6 +64,12 @@ def metric_intervals(
         )
         out[key]["valid_resamples"] = interval.valid
     return out
+
+
+def no_interval_reason(metric_name: str) -> str:
+    """Why a metric has no interval: its class's ``interval_unavailable``, else no resampler."""
+    own = getattr(METRICS.get(metric_name), "interval_unavailable", None)
+    return own or f"not available: metric {metric_name!r} has no resampler"
 
 
 def _entry(
