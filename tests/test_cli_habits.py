@@ -192,3 +192,20 @@ def test_refused_run_directory_says_which_setting_differs(tmp_path: Path) -> Non
     assert "holds results of another model or settings" in other.output
     assert "model.args.dtype: (absent) (there) vs bfloat16 (this run)" in other.output
     assert "model.fingerprint" in other.output
+
+
+def test_smaller_limit_is_refused_before_any_task_rewrites_its_samples(tmp_path: Path) -> None:
+    """demo_vizwiz would grow (2 -> 3 docs) but demo_vqa shrink (4 -> 3): nothing is rewritten,
+    so results.json and every samples file still agree (``score`` verifies them)."""
+    out = tmp_path / "run"
+    common = ["--model", "tiny-vlm", "--output", str(out), "--no-progress"]
+    assert _run(*common, "--tasks", "demo_vqa", "--limit", "4").exit_code == 0
+    assert _run(*common, "--tasks", "demo_vizwiz", "--limit", "2").exit_code == 0
+    files = {p.name: p.read_bytes() for p in out.glob("samples_*.jsonl")}
+    refused = _run(*common, "--tasks", "demo_vizwiz,demo_vqa", "--limit", "3")
+    assert refused.exit_code == 1
+    assert "already holds 'demo_vqa' on 4 docs and this run has 3" in refused.output
+    assert {p.name: p.read_bytes() for p in out.glob("samples_*.jsonl")} == files
+    fraction = _run(*common, "--tasks", "demo_vqa", "--limit", "0.02")  # ceil(0.02 * 96) = 2
+    assert "already holds 'demo_vqa' on 4 docs and this run has 2" in fraction.output
+    assert CliRunner().invoke(main, ["score", str(out)]).exit_code == 0

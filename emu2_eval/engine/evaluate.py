@@ -17,7 +17,11 @@ from emu2_eval.engine.image_store import using_run_dir
 from emu2_eval.engine.limits import parse_limit
 from emu2_eval.engine.manifest import build_manifest
 from emu2_eval.engine.preflight import preflight
-from emu2_eval.engine.rerun_guard import model_difference, refuse_smaller
+from emu2_eval.engine.rerun_guard import (
+    model_difference,
+    refuse_smaller,
+    refuse_smaller_limit,
+)
 from emu2_eval.engine.runner import (
     FewShotSettings,
     finalize_task,
@@ -234,6 +238,8 @@ def _evaluate(
                 f"{earlier.get('seed')}; use another --output (`emu2-eval sweep` makes a "
                 "directory per cell)"
             )
+    if not overwrite:
+        refuse_smaller_limit(output, tasks, previous, limit)
     cache = ResponseCache(cache_path or output / "cache.sqlite")
     if not context.is_main:
         try:
