@@ -4,10 +4,11 @@
     results = emu2_eval.evaluate(model="tiny-vlm", tasks=["demo_vqa"], limit=8)
     results["tasks"]["demo_vqa"]["metrics"]      # {"vqa_accuracy": ...}
 
-``model`` is a registered adapter name (with ``model_args``), an adapter object, or an already
+``model`` is a registered adapter name (with ``model_args``), an adapter object, an already
 loaded transformers image-text-to-text model (give its ``processor``), wrapped in the ``hf-vlm``
-adapter. Without ``output`` the run directory is a temporary one, removed before returning: the
-results come back as the dict results.json would hold. With ``output`` it is the CLI's ``run``.
+adapter, or a loaded diffusers text-to-image pipeline, wrapped in ``diffusers-t2i``. Without
+``output`` the run directory is a temporary one, removed before returning: the results come back
+as the dict results.json would hold. With ``output`` it is the CLI's ``run``.
 """
 
 from __future__ import annotations
@@ -117,7 +118,15 @@ def _resolve_model(
         args.clear()
         args.update({"pretrained": adapter.pretrained, "loaded_object": True})
         return adapter.name, adapter
+    if hasattr(model, "components") and hasattr(model, "unet"):  # a diffusers pipeline
+        from emu2_eval.models.diffusers_t2i import DiffusersT2IAdapter
+
+        options = {k: v for k, v in args.items() if k == "batch_invariant"}
+        adapter = DiffusersT2IAdapter.from_loaded(model, **options)
+        args.clear()
+        args.update({"pretrained": adapter.pretrained, "loaded_object": True})
+        return adapter.name, adapter
     raise TypeError(
-        f"model must be an adapter name (emu2-eval models), a ModelAdapter or a loaded "
-        f"transformers model, got {type(model).__name__}"
+        f"model must be an adapter name (emu2-eval models), a ModelAdapter, a loaded "
+        f"transformers model or diffusers text-to-image pipeline, got {type(model).__name__}"
     )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.gen_factories import tiny_clip_dir_fixture, tiny_sd_dir_fixture  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[1]
 
 ECHO_ADAPTER = '''
@@ -179,3 +181,38 @@ def test_accelerate_cpu_two_processes_stops_with_the_recipe(tmp_path: Path) -> N
     assert "`accelerate launch --cpu` started one process" in done.stderr
     assert "torchrun --nproc_per_node N" in done.stderr
     assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_api_takes_an_already_loaded_diffusers_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_sd_dir: Path, tiny_clip_dir: Path
+) -> None:
+    """A loaded pipeline is wrapped in diffusers-t2i; its images equal those of the adapter
+    built by name (same seeds per image), read back from the run directories."""
+    import yaml
+    from diffusers import StableDiffusionPipeline
+
+    import emu2_eval
+    from emu2_eval.tasks import locations
+
+    monkeypatch.setattr(locations, "_extra_dirs", [])
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    raw = yaml.safe_load((REPO / "tasks" / "generation" / "demo_coco_t2i.yaml").read_text())
+    raw.update(task="tiny_t2i")
+    raw["generation"].update(height=32, width=32, num_inference_steps=1)
+    raw["metrics"] = [{"name": "clip_t", "backbone": str(tiny_clip_dir), "device": "cpu",
+                       "text_field": "caption"}]  # fmt: skip
+    (tasks / "tiny_t2i.yaml").write_text(yaml.safe_dump(raw))
+    locations.add_task_dir(tasks)
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd_dir, safety_checker=None)
+    loaded = emu2_eval.evaluate(model=pipe, tasks="tiny_t2i", limit=2, output=tmp_path / "a")
+    named = emu2_eval.evaluate(
+        model="diffusers-t2i", model_args={"pretrained": str(tiny_sd_dir), "device": "cpu"},
+        tasks="tiny_t2i", limit=2, output=tmp_path / "b",
+    )  # fmt: skip
+    assert loaded["model"]["name"] == "diffusers-t2i"
+    assert loaded["model"]["args"]["loaded_object"] is True
+    assert loaded["tasks"]["tiny_t2i"]["metrics"] == named["tasks"]["tiny_t2i"]["metrics"]
+    images_a = sorted(p.read_bytes() for p in (tmp_path / "a" / "images").rglob("*.png"))
+    images_b = sorted(p.read_bytes() for p in (tmp_path / "b" / "images").rglob("*.png"))
+    assert images_a and images_a == images_b
