@@ -119,7 +119,11 @@ context_option = click.option(
     "the least relevant demonstrations (recorded per sample). Never silent truncation.",
 )
 model_options = [
-    click.option("--model", default=None, help="Registered model adapter (`emu2-eval models`)."),
+    click.option(
+        "--model",
+        default=None,
+        help="Registered model adapter (`emu2-eval models`); required unless --tasks list.",
+    ),
     _option(
         "--model-args", "--model_args", default="", help="Adapter arguments as k=v,k2=v2."
     ),
@@ -307,7 +311,8 @@ def validate(include_path: tuple[str, ...]) -> None:
     "output",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Run directory (created; re-running the same command resumes from its cache).",
+    help="Run directory (created; re-running the same command resumes from its cache); "
+    "required unless --tasks list.",
 )
 @click.option(
     "--cache",
