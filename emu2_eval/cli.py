@@ -43,6 +43,24 @@ class _ErrorLayer(click.Group):
             raise _user_error(exc) from None
 
 
+class _Option(click.Option):
+    """An option whose underscore spellings (lm-eval's ``--model_args``...) work but are hidden
+    from ``--help``, which shows only the dashed names."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        shown = [o for o in self.opts if "_" not in o.lstrip("-")]
+        saved, self.opts = self.opts, shown or self.opts
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = saved
+
+
+def _option(*names: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """``click.option`` with hidden underscore aliases (see :class:`_Option`)."""
+    return click.option(*names, cls=_Option, **kwargs)
+
+
 def _write_or_fail(write: Callable[[], None]) -> None:
     """Write an output file named on the command line; a failure is a clean error."""
     try:
@@ -101,12 +119,42 @@ context_option = click.option(
     "the least relevant demonstrations (recorded per sample). Never silent truncation.",
 )
 model_options = [
-    click.option("--model", required=True, help="Registered model adapter (`emu2-eval models`)."),
-    click.option("--model-args", default="", help="Adapter arguments as k=v,k2=v2."),
-    click.option("--tasks", "task_list", required=True, help="Comma-separated task names."),
-    click.option("--limit", type=int, default=None, help="Only the first N docs of each task."),
     click.option(
+        "--model",
+        default=None,
+        help="Registered model adapter (`emu2-eval models`); required unless --tasks list.",
+    ),
+    _option(
+        "--model-args", "--model_args", default="", help="Adapter arguments as k=v,k2=v2."
+    ),
+    click.option(
+        "--device",
+        default=None,
+        help="Shortcut for the adapter's device argument (--model-args device=...), "
+        "e.g. cpu, cuda, cuda:1.",
+    ),
+    click.option(
+        "--tasks",
+        "task_list",
+        required=True,
+        help="Comma-separated task names, shell-style patterns ('demo_*') or groups (the "
+        "`group:` of task files: demo, vqa, captioning...); `--tasks list` lists them.",
+    ),
+    click.option(
+        "--limit",
+        default=None,
+        help="Only the first N docs of each task, or a fraction of each task (0.1).",
+    ),
+    _option(
+        "--gen-kwargs",
+        "--gen_kwargs",
+        default=None,
+        help="Generation settings overriding every generating task's, k=v,k2=v2 (e.g. "
+        "num_beams=1,max_new_tokens=20): checked like task YAML, recorded, part of the cache key.",
+    ),
+    _option(
         "--batch-size",
+        "--batch_size",
         default="1",
         show_default=True,
         help="Requests per model call, or 'auto': start at --max-batch-size and halve on "
@@ -190,9 +238,19 @@ def with_options(options):
     help="Allow Hugging Face hub downloads (offline by default: nothing reaches the "
     "network unless asked).",
 )
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    help="A .py file or module to import first, e.g. one registering a model adapter "
+    "(emu2_eval.registry.MODELS.register). Installed entry points (group emu2_eval.models) "
+    "are found without it.",
+)
 @click.pass_context
-def main(ctx: click.Context, verbose: bool, online: bool) -> None:
+def main(ctx: click.Context, verbose: bool, online: bool, plugins: tuple[str, ...]) -> None:
     """Evaluate Emu2 and other multimodal models on VQA, captioning and generation tasks."""
+    from emu2_eval.plugins import PluginError, load_entry_points, load_plugin
+
     ctx.obj = {"verbose": verbose}
     if not online:
         from emu2_eval.offline import go_offline
@@ -202,6 +260,12 @@ def main(ctx: click.Context, verbose: bool, online: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    load_entry_points()
+    for plugin in plugins:
+        try:
+            load_plugin(plugin)
+        except PluginError as exc:
+            raise _user_error(exc) from None
 
 
 @main.command("tasks")
@@ -241,11 +305,14 @@ def validate(include_path: tuple[str, ...]) -> None:
 @main.command()
 @with_options(model_options)
 @with_options(parallel_options)
-@click.option(
+@_option(
     "--output",
+    "--output_path",
+    "output",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Run directory (created; re-running the same command resumes from its cache).",
+    default=None,
+    help="Run directory (created; re-running the same command resumes from its cache); "
+    "required unless --tasks list.",
 )
 @click.option(
     "--cache",
@@ -260,8 +327,10 @@ def validate(include_path: tuple[str, ...]) -> None:
     show_default=True,
     help="Seed of the run and of demonstration choice.",
 )
-@click.option(
+@_option(
     "--shots",
+    "--num_fewshot",
+    "shots",
     type=int,
     default=0,
     show_default=True,
@@ -276,12 +345,20 @@ def validate(include_path: tuple[str, ...]) -> None:
     help="If another run is writing into --output, wait for it to finish (then both runs' "
     "tasks are kept) instead of stopping with an error naming it.",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Allow replacing a task's result in --output with one on fewer docs (a smaller "
+    "--limit); refused otherwise.",
+)
 @include_option
 def run(
-    model: str,
+    model: str | None,
     model_args: str,
+    device: str | None,
     task_list: str,
-    limit: int | None,
+    limit: str | None,
+    gen_kwargs: str | None,
     batch_size: str,
     max_batch_size: int,
     prefetch_workers: int | None,
@@ -295,23 +372,29 @@ def run(
     context_policy: str,
     no_progress: bool,
     wait_for_lock: bool,
+    overwrite: bool,
     include_path: tuple[str, ...],
 ) -> None:
     """Run tasks on a model, write the run directory and print the report."""
     from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.evaluate import evaluate
+    from emu2_eval.engine.limits import parse_limit
     from emu2_eval.engine.runner import FewShotSettings
-    from emu2_eval.models.base import parse_model_args
-    from emu2_eval.reports import results_table
+    from emu2_eval.tasks.overrides import parse_gen_kwargs
 
     _include(include_path)
+    if _list_requested(task_list):
+        return
+    model, output = _required(model, "--model"), _required(output, "--output")
     try:
         results = evaluate(
             model=model,
-            model_args=parse_model_args(model_args),
-            task_names=_task_names(task_list),
+            model_args=_model_args(model_args, device),
+            task_names=_selected_tasks(task_list),
             output=output,
-            limit=limit,
+            limit=parse_limit(limit),
+            gen_kwargs=parse_gen_kwargs(gen_kwargs),
+            overwrite=overwrite,
             batch_size=batch_size,
             cache_path=cache,
             seed=seed,
@@ -326,8 +409,48 @@ def run(
         raise _user_error(exc) from None
     if results is None:  # another process of a data-parallel run: the main one reports
         return
+    from emu2_eval.reports import results_table
+
     click.echo(results_table(results).to_markdown(index=False))
     click.echo(f"\nrun directory: {output}")
+
+
+def _list_requested(task_list: str) -> bool:
+    """``--tasks list`` (lm-eval's habit): print the tasks and groups instead of running."""
+    if task_list.strip() != "list":
+        return False
+    from emu2_eval.tasks.selection import task_listing
+
+    click.echo(task_listing())
+    return True
+
+
+def _required(value: Any, option: str) -> Any:
+    if value is None:
+        raise click.UsageError(f"Missing option '{option}'.")
+    return value
+
+
+def _model_args(text: str, device: str | None) -> dict[str, Any]:
+    """--model-args parsed, with --device as the adapter's ``device`` argument."""
+    from emu2_eval.models.base import parse_model_args
+
+    args = parse_model_args(text)
+    if device is not None:
+        if "device" in args and str(args["device"]) != device:
+            raise click.BadParameter(
+                f"--device {device} contradicts --model-args device={args['device']}: give one",
+                param_hint="--device",
+            )
+        args["device"] = device
+    return args
+
+
+def _selected_tasks(task_list: str) -> list[str]:
+    """--tasks entries (names, 'demo_*' patterns, groups) to task names."""
+    from emu2_eval.tasks.selection import expand_task_names
+
+    return expand_task_names(_task_names(task_list))
 
 
 @main.command()
@@ -346,10 +469,12 @@ def run(
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @include_option
 def sweep(
-    model: str,
+    model: str | None,
     model_args: str,
+    device: str | None,
     task_list: str,
-    limit: int | None,
+    limit: str | None,
+    gen_kwargs: str | None,
     batch_size: str,
     max_batch_size: int,
     prefetch_workers: int | None,
@@ -366,19 +491,27 @@ def sweep(
 ) -> None:
     """Run a (task x shots x seed) grid of resumable cells; mean/std per shots beside the paper."""
     from emu2_eval.engine.distributed import DistributedError
+    from emu2_eval.engine.limits import parse_limit
     from emu2_eval.engine.sweep import run_sweep
-    from emu2_eval.models.base import parse_model_args
 
     _include(include_path)
+    if _list_requested(task_list):
+        return
+    model = _required(model, "--model")
+    if gen_kwargs:
+        raise click.BadParameter(
+            "sweep does not take --gen-kwargs: run each setting with `emu2-eval run`",
+            param_hint="--gen-kwargs",
+        )
     try:
         summary = run_sweep(
             model,
-            parse_model_args(model_args),
-            _task_names(task_list),
+            _model_args(model_args, device),
+            _selected_tasks(task_list),
             _ints(shots_list, "--shots"),
             _ints(seed_list, "--seeds"),
             output,
-            limit=limit,
+            limit=parse_limit(limit),
             batch_size=batch_size,
             context_policy=context_policy,
             reference_model=reference_model,

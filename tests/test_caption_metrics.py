@@ -300,8 +300,8 @@ def test_missing_java_raises_java_not_found(
         caption_metrics({1: "a cat"}, {1: ["a cat sits"]}, spice=False)
     assert isinstance(info.value, RuntimeError)
     message = str(info.value)
-    assert "PTBTokenizer" in message and "METEOR" in message and "Java 8" in message
-    assert "apt-get install default-jre" in message
+    assert "PTBTokenizer" in message and "METEOR" in message and "Java 17" in message
+    assert "apt-get install -y openjdk-17-jre-headless" in message  # as README and preflight
 
 
 def test_spice_requested_without_jars_raises(

@@ -9,7 +9,8 @@ One process per model replica, started by a launcher that describes it in the en
         --model-args pretrained=BAAI/Emu2 --gpus-per-replica 2 --max-memory 0:70GiB,1:70GiB ...
 
 (On a machine without GPUs ``accelerate launch --multi_gpu --num_processes 2`` starts two CPU
-processes; ``--cpu`` would start only one.) When the variables are absent the run is a single
+processes; ``--cpu`` starts only one, which :func:`refuse_single_cpu_launch` refuses.)
+When the variables are absent the run is a single
 process and nothing here starts a process group: single-process behaviour is unchanged. All
 processes must see the run directory (responses travel through files in it). SQLite's WAL needs
 the processes sharing a cache on one host: across machines, point ``--cache`` at a local disk (the
@@ -33,6 +34,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+from emu2_eval.errors import UserError
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -95,6 +98,30 @@ def launched_world_size() -> int:
     return _env_int("WORLD_SIZE", 1)
 
 
+class LaunchError(UserError, ValueError):
+    """A launcher asked for several processes but started one."""
+
+
+def refuse_single_cpu_launch() -> None:
+    """Stop ``accelerate launch --cpu --num_processes N`` (N > 1) instead of running one process.
+
+    With ``--cpu``, accelerate's simple launcher starts a single process whatever
+    ``--num_processes`` says (several CPU processes need mpirun); it sets ``ACCELERATE_USE_CPU``
+    and, for more than one process, ``MASTER_ADDR``, but never ``WORLD_SIZE``. That combination
+    cannot come from a real single-process launch, so it is refused with the working recipe.
+    """
+    cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
+    if cpu and os.environ.get("MASTER_ADDR") and "WORLD_SIZE" not in os.environ:
+        raise LaunchError(
+            "`accelerate launch --cpu` started one process although more were asked for "
+            "(--num_processes > 1 or --num_machines > 1; with --cpu, accelerate needs mpirun "
+            "for several). For N CPU processes run `accelerate launch --multi_gpu "
+            "--num_processes N -m emu2_eval run ...` (on a machine without GPUs it starts N "
+            "CPU processes) or `torchrun --nproc_per_node N -m emu2_eval run ...`; for one "
+            "process drop --num_processes"
+        )
+
+
 def current_context(timeout_s: float | None = None) -> DistributedContext:
     """The process's context, created on first use (process group + run id when launched)."""
     global _CONTEXT
@@ -110,6 +137,7 @@ def _create(timeout_s: float) -> DistributedContext:
         raise ValueError("--dist-timeout must be positive")
     world = launched_world_size()
     if world <= 1:
+        refuse_single_cpu_launch()
         return DistributedContext(timeout_s=timeout_s)
     import torch.distributed as dist
     from accelerate import PartialState

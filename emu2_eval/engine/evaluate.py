@@ -14,7 +14,14 @@ from emu2_eval.engine.cache import ResponseCache
 from emu2_eval.engine.coordination import Coordinator
 from emu2_eval.engine.distributed import DistributedContext, current_context
 from emu2_eval.engine.image_store import using_run_dir
+from emu2_eval.engine.limits import parse_limit
 from emu2_eval.engine.manifest import build_manifest
+from emu2_eval.engine.preflight import preflight
+from emu2_eval.engine.rerun_guard import (
+    model_difference,
+    refuse_smaller,
+    refuse_smaller_limit,
+)
 from emu2_eval.engine.runner import (
     FewShotSettings,
     finalize_task,
@@ -27,6 +34,7 @@ from emu2_eval.reports import write_reports
 from emu2_eval.run_lock import run_dir_lock
 from emu2_eval.rundir import load_run, read_verified_samples, samples_record
 from emu2_eval.tasks.config import parse_task
+from emu2_eval.tasks.overrides import apply_gen_kwargs
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
 
@@ -43,7 +51,9 @@ def _seed_everything(seed: int) -> None:
         pass
 
 
-def _previous_tasks(output: Path, fingerprint: str) -> dict[str, Any]:
+def _previous_tasks(
+    output: Path, fingerprint: str, model: str = "", model_args: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Task results already in ``output`` (kept when a later run adds or re-runs tasks).
 
     A run directory belongs to one model: results of another fingerprint are never mixed in.
@@ -59,6 +69,7 @@ def _previous_tasks(output: Path, fingerprint: str) -> dict[str, Any]:
         raise ValueError(
             f"{output} holds results of another model or settings "
             f"({previous.get('model', {}).get('name')}); choose another --output"
+            + model_difference(previous, model, model_args or {}, fingerprint)
         )
     return dict(previous.get("tasks", {}))
 
@@ -93,7 +104,7 @@ def evaluate(
     model_args: dict[str, Any],
     task_names: list[str],
     output: Path,
-    limit: int | None = None,
+    limit: int | float | None = None,
     batch_size: int | str = 1,
     cache_path: Path | None = None,
     seed: int = 0,
@@ -105,8 +116,16 @@ def evaluate(
     topology: Topology | None = None,
     dist_timeout: float | None = None,
     wait_for_lock: bool = False,
+    gen_kwargs: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any] | None:
     """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
+
+    ``limit`` is a number of docs per task or a fraction (0.1: a tenth of each task's docs).
+    ``gen_kwargs`` overrides the generation settings of every generating task (recorded in its
+    config, so in the cache key). A task already in ``output`` on more docs than this run
+    would give is refused unless ``overwrite``. Data, few-shot pools, metric backbones and
+    Java are checked (:mod:`emu2_eval.engine.preflight`) before the model loads.
 
     Tasks are resolved (and their configs validated) before the model is loaded, so a typo in a
     task name fails in a second, not after minutes of loading weights. Launched on several
@@ -123,15 +142,16 @@ def evaluate(
     if prefetch_workers is None:  # overlap decoding with accelerator work; on a CPU, don't
         prefetch_workers = DEFAULT_PREFETCH_WORKERS if _visible_gpus() else 0
     batching = BatchSettings.parse(batch_size, max_batch_size, prefetch_workers)
-    if limit is not None and limit < 1:
-        raise ValueError("--limit must be at least 1")
+    limit = parse_limit(limit)
     fewshot = fewshot or FewShotSettings()
     topology = topology or Topology()
-    tasks = [get_task(name) for name in task_names]
+    gen_kwargs = dict(gen_kwargs or {})
+    tasks = [apply_gen_kwargs(get_task(name), gen_kwargs) for name in task_names]
     for task in tasks:
         task.profile  # noqa: B018 - fail early on a missing profile
         if fewshot.shots > 0 and task.config.fewshot is None:
             raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
+    _preflight(tasks, fewshot, model, adapter)
     context = current_context(dist_timeout)
     _check_cache_placement(context, cache_path)
     output.mkdir(parents=True, exist_ok=True)
@@ -144,7 +164,7 @@ def evaluate(
         with run_dir_lock(output, wait_for_lock) if context.is_main else nullcontext():
             return _evaluate(
                 model, model_args, tasks, output, limit, batching, cache_path, seed, progress,
-                adapter, fewshot, topology, context, coordinator,
+                adapter, fewshot, topology, context, coordinator, gen_kwargs, overwrite,
             )  # fmt: skip
     except BaseException as exc:
         if coordinator is not None:
@@ -153,6 +173,16 @@ def evaluate(
     finally:
         if coordinator is not None:
             coordinator.close()
+
+
+def _preflight(
+    tasks: list[Task], fewshot: FewShotSettings, model: str, adapter: ModelAdapter | None
+) -> None:
+    """Everything but the model, checked before it loads (see :mod:`preflight`)."""
+    from emu2_eval.registry import MODELS
+
+    model_class = type(adapter) if adapter is not None else MODELS.get(model)
+    preflight(tasks, fewshot.shots, model_class, model)
 
 
 def _check_cache_placement(context: DistributedContext, cache_path: Path | None) -> None:
@@ -178,7 +208,7 @@ def _evaluate(
     model_args: dict[str, Any],
     tasks: list[Task],
     output: Path,
-    limit: int | None,
+    limit: int | float | None,
     batching: BatchSettings,
     cache_path: Path | None,
     seed: int,
@@ -188,6 +218,8 @@ def _evaluate(
     topology: Topology,
     context: DistributedContext,
     coordinator: Coordinator | None,
+    gen_kwargs: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any] | None:
     _seed_everything(seed)
     adapter = adapter or load_adapter(model, model_args, topology, context)
@@ -197,7 +229,7 @@ def _evaluate(
                 f"task {task.name!r} needs {task.config.request!r} requests, which model "
                 f"{model!r} does not support ({', '.join(sorted(adapter.supported_kinds))})"
             )
-    previous = _previous_tasks(output, adapter.fingerprint())
+    previous = _previous_tasks(output, adapter.fingerprint(), model, model_args)
     for task in tasks:
         earlier = previous.get(task.name, {}).get("fewshot", {})
         if earlier and (earlier.get("shots"), earlier.get("seed")) != (fewshot.shots, fewshot.seed):
@@ -206,6 +238,8 @@ def _evaluate(
                 f"{earlier.get('seed')}; use another --output (`emu2-eval sweep` makes a "
                 "directory per cell)"
             )
+    if not overwrite:
+        refuse_smaller_limit(output, tasks, previous, limit)
     cache = ResponseCache(cache_path or output / "cache.sqlite")
     if not context.is_main:
         try:
@@ -226,6 +260,7 @@ def _evaluate(
         },
         "run": {
             "limit": limit,
+            **({"gen_kwargs": gen_kwargs} if gen_kwargs else {}),
             "batch_size": batching.describe(),
             "cache": str(cache.path),
         },
@@ -249,6 +284,8 @@ def _evaluate(
                 run_dir=output,
             )
             assert outcome is not None  # the main process always gets the outcome
+            if not overwrite:
+                refuse_smaller(output, task.name, previous.get(task.name), len(outcome.records))
             work[task.name] = outcome.ranks
             used[task.name] = outcome.batch_size_used
             with using_run_dir(output):  # generated images are read from the run directory

@@ -22,6 +22,7 @@ from emu2_eval.engine.cache import ResponseCache, cache_key
 from emu2_eval.engine.coordination import Coordinator, keys_digest
 from emu2_eval.engine.distributed import DistributedError
 from emu2_eval.engine.image_store import recheck_cached, request_identity, store_images
+from emu2_eval.engine.limits import doc_count
 from emu2_eval.engine.ordering import estimate_length, length_order, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
 from emu2_eval.engine.scoring import score_records
@@ -135,7 +136,7 @@ def run_task(
     task: Task,
     adapter: ModelAdapter,
     cache: ResponseCache,
-    limit: int | None = None,
+    limit: int | float | None = None,
     batch_size: int = 1,
     progress: bool = True,
     fewshot: FewShotSettings | None = None,
@@ -158,7 +159,7 @@ def run_task(
     fewshot = fewshot or FewShotSettings()
     batching = batching or BatchSettings(batch_size)
     data = task.load()
-    docs = data.docs[:limit] if limit is not None else data.docs
+    docs = data.docs[: doc_count(limit, len(data.docs))]  # a count or a fraction
     fingerprint = adapter.fingerprint()
     selector = None
     spec = task.config.fewshot

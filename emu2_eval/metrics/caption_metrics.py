@@ -70,11 +70,12 @@ SPICE_CORENLP_JARS: tuple[str, ...] = (
 )
 _CORENLP_ZIP_URL = "http://nlp.stanford.edu/software/stanford-corenlp-full-2015-12-09.zip"
 
-_JAVA_HINT = (
-    "pycocoevalcap's PTBTokenizer and METEOR run Java (Java 8 or newer) as a subprocess, but "
-    "no `java` executable was found on PATH. Install a Java runtime, e.g. "
-    "`apt-get install default-jre` (Debian/Ubuntu), `conda install -c conda-forge openjdk`, "
-    "or `brew install openjdk`, and make sure `java -version` works in this environment."
+_JAVA_HINT = (  # the same advice as the run's preflight (emu2_eval/engine/preflight.py)
+    "pycocoevalcap's PTBTokenizer and METEOR run Java (Java 17, as README says) as a "
+    "subprocess, but no `java` executable was found on PATH. Install Java 17, e.g. "
+    "`apt-get install -y openjdk-17-jre-headless` (Debian/Ubuntu), "
+    "`conda install -c conda-forge openjdk=17`, or `brew install openjdk@17`, and make sure "
+    "`java -version` works in this environment."
 )
 
 

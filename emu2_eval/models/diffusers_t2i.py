@@ -86,6 +86,33 @@ class DiffusersT2IAdapter(ModelAdapter):
         self.pipe.set_progress_bar_config(disable=True)
         self.defaults = self._pipeline_defaults()
 
+    @classmethod
+    def from_loaded(cls, pipe: Any, batch_invariant: bool = True) -> DiffusersT2IAdapter:
+        """Wrap a pipeline the caller already loaded (``emu2_eval.evaluate(model=pipe)``).
+
+        Its fingerprint comes from the directory it was loaded from (``name_or_path``), as for
+        ``pretrained=``: components swapped in memory are not seen, so give it its own output.
+        """
+        name = getattr(pipe, "name_or_path", None) or pipe.config.get("_name_or_path")
+        if not name:
+            raise ValueError(
+                "the pipeline has no name_or_path (it was not loaded with from_pretrained): "
+                "save it with save_pretrained and load it from that directory"
+            )
+        self = cls.__new__(cls)
+        self.pretrained = str(name)
+        self.path = _resolve(self.pretrained, None, None)
+        self.device = str(pipe.device)
+        self.dtype = pipe.dtype
+        self.variant = None
+        self.safety_checker = getattr(pipe, "safety_checker", None) is not None
+        self.batch_invariant = bool(batch_invariant)
+        self.loader = "loaded"
+        self.pipe = pipe
+        self.pipe.set_progress_bar_config(disable=True)
+        self.defaults = self._pipeline_defaults()
+        return self
+
     def _pipeline_defaults(self) -> Any:
         """The pipeline's own defaults (size from the UNet, steps and guidance from __call__)."""
         from emu2_eval.models.image_requests import ImageSettings

@@ -99,6 +99,44 @@ class HFVisionLanguageAdapter(ModelAdapter):
         self.model = AutoModelForImageTextToText.from_pretrained(self.pretrained, **load_kwargs)
         if not device_map:
             self.model.to(self.device)
+        self._finish_setup(image_token, max_context, feature_cache)
+
+    @classmethod
+    def from_loaded(
+        cls,
+        model: Any,
+        processor: Any,
+        prompt_format: str = "raw",
+        image_token: str | None = None,
+        max_context: int | None = None,
+        feature_cache: int = 0,
+    ) -> HFVisionLanguageAdapter:
+        """Wrap a model and processor the caller already loaded (the Python API's
+        ``emu2_eval.evaluate(model=model_object, processor=...)``), placed where they are.
+
+        The fingerprint comes from the model's ``name_or_path`` (its checkpoint directory's
+        files when local), as for a checkpoint loaded by name: weights changed in memory are
+        not seen, so give such a model its own output directory.
+        """
+        if prompt_format not in PROMPT_FORMATS:
+            raise ValueError(
+                f"prompt_format {prompt_format!r} is not one of {', '.join(PROMPT_FORMATS)}"
+            )
+        self = cls.__new__(cls)
+        self.pretrained = str(getattr(model, "name_or_path", "") or "in-memory-model")
+        self.device = str(next(model.parameters()).device)
+        self.dtype = str(model.dtype).removeprefix("torch.")
+        self.prompt_format = prompt_format
+        self.revision = None
+        self.processor = processor
+        self.model = model
+        self._finish_setup(image_token, max_context, feature_cache)
+        return self
+
+    def _finish_setup(
+        self, image_token: str | None, max_context: int | None, feature_cache: int
+    ) -> None:
+        """What follows loading the model and processor, however they were obtained."""
         self.model.eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"  # generation reads the last position of each row

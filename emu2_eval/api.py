@@ -1,0 +1,132 @@
+"""The Python API: ``emu2_eval.evaluate(model=..., tasks=[...])``, results in memory.
+
+    import emu2_eval
+    results = emu2_eval.evaluate(model="tiny-vlm", tasks=["demo_vqa"], limit=8)
+    results["tasks"]["demo_vqa"]["metrics"]      # {"vqa_accuracy": ...}
+
+``model`` is a registered adapter name (with ``model_args``), an adapter object, an already
+loaded transformers image-text-to-text model (give its ``processor``), wrapped in the ``hf-vlm``
+adapter, or a loaded diffusers text-to-image pipeline, wrapped in ``diffusers-t2i``. Without
+``output`` the run directory is a temporary one, removed before returning: the results come back
+as the dict results.json would hold. With ``output`` it is the CLI's ``run``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.models.base import ModelAdapter, parse_model_args
+
+
+def evaluate(
+    model: str | ModelAdapter | Any,
+    tasks: str | list[str],
+    *,
+    model_args: str | dict[str, Any] | None = None,
+    processor: Any = None,
+    output: str | Path | None = None,
+    limit: int | float | None = None,
+    shots: int = 0,
+    seed: int = 0,
+    batch_size: int | str = 1,
+    gen_kwargs: str | dict[str, Any] | None = None,
+    device: str | None = None,
+    context_policy: str = "error",
+    progress: bool = False,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Evaluate ``model`` on ``tasks`` (names, ``demo_*`` patterns or groups); return results.
+
+    ``gen_kwargs`` (``"num_beams=1"`` or a dict) overrides every generating task's settings;
+    ``limit`` is a doc count or a fraction; ``device`` is the adapter's device argument.
+    Errors a user can fix raise :class:`emu2_eval.errors.UserError` subclasses.
+    """
+    from emu2_eval.engine.evaluate import evaluate as run_evaluation
+    from emu2_eval.engine.limits import parse_limit
+    from emu2_eval.engine.runner import FewShotSettings
+    from emu2_eval.plugins import load_entry_points
+    from emu2_eval.tasks.checks import check_generation
+    from emu2_eval.tasks.overrides import GenKwargsError, parse_gen_kwargs
+    from emu2_eval.tasks.selection import expand_task_names
+
+    load_entry_points()
+    names = expand_task_names([tasks] if isinstance(tasks, str) else list(tasks))
+    args = parse_model_args(model_args) if isinstance(model_args, str) else dict(model_args or {})
+    if device is not None:
+        args["device"] = device
+    if isinstance(gen_kwargs, dict):
+        problems = check_generation(gen_kwargs)
+        if problems:
+            raise GenKwargsError("gen_kwargs: " + "; ".join(problems))
+        overrides = dict(gen_kwargs)
+    else:
+        overrides = parse_gen_kwargs(gen_kwargs)
+    name, adapter = _resolve_model(model, processor, args)
+    settings = {
+        "model": name,
+        "model_args": args,
+        "task_names": names,
+        "limit": parse_limit(limit),
+        "batch_size": batch_size,
+        "seed": seed,
+        "progress": progress,
+        "adapter": adapter,
+        "fewshot": FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+        "gen_kwargs": overrides,
+        "overwrite": overwrite,
+    }
+    if output is not None:
+        return _main_process(run_evaluation(output=Path(output), **settings))
+    with tempfile.TemporaryDirectory(prefix="emu2_eval_") as scratch:
+        return _main_process(run_evaluation(output=Path(scratch), **settings))
+
+
+simple_evaluate = evaluate  # lm-eval's name for the same entry point
+
+
+def _main_process(results: dict[str, Any] | None) -> dict[str, Any]:
+    if results is None:
+        raise RuntimeError(
+            "emu2_eval.evaluate returned no results: this is not the main process of a "
+            "launched run (only rank 0 gets them)"
+        )
+    return results
+
+
+def _resolve_model(
+    model: Any, processor: Any, args: dict[str, Any]
+) -> tuple[str, ModelAdapter | None]:
+    """(recorded model name, adapter object or None to build the registered one)."""
+    if isinstance(model, str):
+        if processor is not None:
+            raise TypeError("processor= goes with a loaded model object, not an adapter name")
+        return model, None
+    if isinstance(model, ModelAdapter):
+        return model.name, model
+    if hasattr(model, "generate") and hasattr(model, "config"):  # a transformers model
+        from emu2_eval.models.hf_vlm import HFVisionLanguageAdapter
+
+        if processor is None:
+            raise TypeError(
+                "a loaded transformers model needs its processor: "
+                "evaluate(model=model, processor=AutoProcessor.from_pretrained(...), ...)"
+            )
+        options = {k: v for k, v in args.items() if k != "device"}
+        adapter = HFVisionLanguageAdapter.from_loaded(model, processor, **options)
+        args.clear()
+        args.update({"pretrained": adapter.pretrained, "loaded_object": True})
+        return adapter.name, adapter
+    if hasattr(model, "components") and hasattr(model, "unet"):  # a diffusers pipeline
+        from emu2_eval.models.diffusers_t2i import DiffusersT2IAdapter
+
+        options = {k: v for k, v in args.items() if k == "batch_invariant"}
+        adapter = DiffusersT2IAdapter.from_loaded(model, **options)
+        args.clear()
+        args.update({"pretrained": adapter.pretrained, "loaded_object": True})
+        return adapter.name, adapter
+    raise TypeError(
+        f"model must be an adapter name (emu2-eval models), a ModelAdapter, a loaded "
+        f"transformers model or diffusers text-to-image pipeline, got {type(model).__name__}"
+    )
