@@ -529,6 +529,85 @@ def sweep(
 
 
 @main.command()
+@click.argument("table")
+@with_options([model_options[i] for i in (0, 1, 2, 4, 6)])
+@with_options(parallel_options)
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Run each paper task's bundled demo stand-in (the recipe's 'demo:'): checks the "
+    "pipeline; every row is marked not comparable to the paper.",
+)
+@click.option(
+    "--tasks-map",
+    default=None,
+    help="Replace paper tasks by other tasks, paper_task=task,...; such rows are marked "
+    "not comparable to the paper.",
+)
+@click.option(
+    "--shots",
+    "shots_list",
+    default=None,
+    help="Only these shots of the recipe (e.g. 0,4): a partial reproduction, marked so.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+@include_option
+def reproduce(
+    table: str,
+    model: str | None,
+    model_args: str,
+    device: str | None,
+    limit: str | None,
+    batch_size: str,
+    max_batch_size: int,
+    prefetch_workers: int | None,
+    gpus_per_replica: int,
+    max_memory: str | None,
+    dist_timeout: float,
+    output: Path,
+    demo: bool,
+    tasks_map: str | None,
+    shots_list: str | None,
+    no_progress: bool,
+    include_path: tuple[str, ...],
+) -> None:
+    """Reproduce one paper table (table1..table5) from its recipe under results/paper/recipes/:
+    resumable cells, then the measured-versus-paper table (reproduce_TABLE.csv/.md)."""
+    from emu2_eval.engine.distributed import DistributedError
+    from emu2_eval.engine.limits import parse_limit
+    from emu2_eval.engine.reproduce import load_recipe, parse_tasks_map, plan, run_reproduction
+
+    _include(include_path)
+    try:
+        the_plan = plan(
+            load_recipe(table),
+            demo=demo,
+            tasks_map=parse_tasks_map(tasks_map),
+            shots=_ints(shots_list, "--shots") if shots_list else None,
+        )
+        model = _required(model, "--model")
+        result = run_reproduction(
+            the_plan,
+            model,
+            _model_args(model_args, device),
+            output,
+            limit=parse_limit(limit),
+            batch_size=batch_size,
+            progress=not no_progress,
+            **_parallel_kwargs(
+                max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
+            ),
+        )
+    except (*USER_ERRORS, DistributedError) as exc:
+        raise _user_error(exc) from None
+    if result is None:  # another process of a data-parallel run
+        return
+    click.echo((output / f"reproduce_{table}.md").read_text(encoding="utf-8"))
+    click.echo(f"table: {output / f'reproduce_{table}.csv'}  record: {output / 'reproduce.json'}")
+
+
+@main.command()
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def score(run_dir: Path) -> None:
     """Re-score a run directory from its raw responses (no model needed)."""

@@ -1,0 +1,174 @@
+"""The measured-versus-paper table of ``emu2-eval reproduce tableN``.
+
+Rows come from :func:`emu2_eval.reporting.paper.reproduction_table` (one per measured metric
+with a paper number, with the not-comparable verdicts for split, prompt/model variant and data
+protocol) for every cell of the recipe, plus a row for each paper number of the table's model
+that no cell measured. A stand-in task (``--demo``, ``--tasks-map``) is compared against the
+paper task's row and is always not comparable, with the reason. A run with ``--limit`` is
+marked partial in every row, in the Markdown title and in ``reproduce.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from emu2_eval.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
+from emu2_eval.reporting.paper import paper_tables, reproduction_table
+
+if TYPE_CHECKING:
+    from emu2_eval.engine.reproduce import Plan
+
+COLUMNS = [
+    "paper_task",
+    "task",
+    "seed",
+    "benchmark",
+    "split",
+    "metric",
+    "shots",
+    "measured",
+    "low",
+    "high",
+    "units",
+    "paper",
+    "paper_units",
+    "diff",
+    "paper_in_interval",
+    "comparable",
+    "reason",
+    "partial",
+    "stand_in",
+    "source",
+]
+
+
+def _stand_in_block(block: dict[str, Any], paper_task: str) -> dict[str, Any]:
+    """The stand-in's results compared against the paper task's row (its ``reference``)."""
+    from emu2_eval.tasks.registry import get_task
+
+    return {**block, "reference": dict(get_task(paper_task).config.reference)}
+
+
+def cell_rows(
+    results: dict[str, Any], paper_task: str, ran: str, seed: int, paper_model: str, partial: bool
+) -> pd.DataFrame:
+    """Paper comparison rows of one cell, stand-ins marked not comparable."""
+    block = results["tasks"][ran]
+    stand_in = ran != paper_task
+    if stand_in:
+        block = _stand_in_block(block, paper_task)
+    rows = reproduction_table({"tasks": {ran: block}}, paper_model)
+    rows.insert(0, "paper_task", paper_task)
+    rows["seed"] = seed
+    rows["partial"] = partial
+    rows["stand_in"] = stand_in
+    if stand_in and len(rows):
+        why = (
+            f"stand-in: {ran} runs in place of {paper_task} (demo or mapped data, not the "
+            "paper's benchmark)"
+        )
+        rows["reason"] = [why + ("; " + r if r else "") for r in rows["reason"]]
+        rows["comparable"] = [None if p is None else False for p in rows["paper"]]
+        rows["paper_in_interval"] = None
+    return rows
+
+
+def _unmeasured(the_plan: Plan, measured: pd.DataFrame, partial: bool) -> pd.DataFrame:
+    """Paper numbers of the table's model (shots of the recipe) that no cell produced."""
+    recipe = the_plan.recipe
+    table = paper_tables()
+    table = table[(table.table == recipe.table) & (table.model == recipe.paper_model)]
+    table = table[table.flamingo_text_examples == 0]
+    shots = {k for entry in recipe.tasks for k in entry.shots}
+    seen = set(zip(measured.benchmark, measured.metric, measured.shots, strict=True))
+    rows = []
+    for row in table.itertuples():
+        if int(row.shots) not in shots or (row.benchmark, row.metric, int(row.shots)) in seen:
+            continue
+        rows.append(
+            {
+                "paper_task": "",
+                "task": "",
+                "benchmark": row.benchmark,
+                "split": row.split,
+                "metric": row.metric,
+                "shots": int(row.shots),
+                "paper": float(row.value),
+                "paper_units": row.units,
+                "comparable": False,
+                "reason": "not measured: no task of the recipe reports this metric",
+                "partial": partial,
+                "stand_in": False,
+                "source": recipe.table,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_reproduction(
+    the_plan: Plan,
+    cells: list[tuple[str, str, int, int, Path]],
+    output: Path,
+    limit: int | float | None,
+) -> pd.DataFrame:
+    """Write reproduce_<table>.csv/.md and reproduce.json into ``output``; return the table."""
+    from emu2_eval.engine.reproduce import cell_results
+
+    recipe = the_plan.recipe
+    partial = limit is not None or the_plan.shots_subset is not None
+    frames = [
+        cell_rows(cell_results(path), paper, ran, seed, recipe.paper_model, partial)
+        for paper, ran, _shots, seed, path in cells
+    ]
+    frames = [f for f in frames if len(f)]
+    measured = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    missing = _unmeasured(the_plan, measured, partial)
+    parts = [f for f in (measured, missing) if len(f)]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    table = table.reindex(columns=COLUMNS)
+    stem = f"reproduce_{recipe.name}"
+    write_csv_atomic(output / f"{stem}.csv", table)
+    write_text_atomic(output / f"{stem}.md", markdown(the_plan, table, limit))
+    write_json_atomic(
+        output / "reproduce.json",
+        {
+            "recipe": recipe.name,
+            "recipe_file": str(recipe.path),
+            "table": recipe.table,
+            "paper_model": recipe.paper_model,
+            "seeds": recipe.seeds,
+            "gen_kwargs": the_plan.gen_kwargs,
+            "tasks": {
+                e.task: {"ran": the_plan.runs[e.task], "shots": e.shots} for e in recipe.tasks
+            },
+            "stand_ins": the_plan.stand_ins(),
+            "limit": limit,
+            "shots_subset": the_plan.shots_subset,
+            "partial": partial,
+            "cells": [str(path.relative_to(output)) for *_, path in cells],
+            "rows": table.to_dict(orient="records"),
+        },
+    )
+    return table
+
+
+def markdown(the_plan: Plan, table: pd.DataFrame, limit: int | float | None) -> str:
+    """Title with the partial / stand-in warnings, then the table."""
+    recipe = the_plan.recipe
+    lines = [f"# Reproduction of the Emu2 paper's {recipe.table} ({recipe.paper_model})", ""]
+    if limit is not None:
+        lines.append(f"**PARTIAL**: --limit {limit}; not the full benchmark.")
+    if the_plan.shots_subset is not None:
+        kept = ",".join(map(str, the_plan.shots_subset))
+        lines.append(f"**PARTIAL**: --shots {kept}; not every shot count of the paper.")
+    if the_plan.stand_ins():
+        pairs = ", ".join(f"{r} for {p}" for p, r in the_plan.stand_ins().items())
+        lines.append(f"**DEMO / STAND-IN data** ({pairs}): not comparable to the paper.")
+    if the_plan.gen_kwargs:
+        settings = ", ".join(f"{k}={v}" for k, v in the_plan.gen_kwargs.items())
+        lines.append(f"Recipe generation settings: {settings}.")
+    lines += ["", table.to_markdown(index=False), ""]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""``emu2-eval reproduce tableN``: recipes, refusals, demo stand-ins, resume, partial marking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from emu2_eval.cli import main
+from emu2_eval.engine.reproduce import RecipeError, load_recipe, plan
+from emu2_eval.reporting.paper import paper_tables
+from tests.gen_factories import (  # noqa: F401
+    requires_gen_assets,
+    tiny_clip_dir_fixture,
+    tiny_dino_dir_fixture,
+    tiny_emu2_gen_dir_fixture,
+)
+from tests.test_gen_e2e import task_dir  # noqa: F401
+
+
+def _reproduce(*args: str):
+    return CliRunner().invoke(main, ["reproduce", *args, "--no-progress"])
+
+
+@pytest.mark.parametrize("table", ["table2", "table3"])
+def test_reproduce_refuses_tables_without_tasks(table: str, tmp_path: Path) -> None:
+    result = _reproduce(table, "--model", "tiny-vlm", "--output", str(tmp_path / "out"))
+    assert result.exit_code != 0
+    assert "cannot be reproduced yet" in result.output and "issue 16" in result.output
+    assert f"recipes/{table}.yaml" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_reproduce_refuses_unknown_table_and_bad_options(tmp_path: Path) -> None:
+    result = _reproduce("table9", "--model", "tiny-vlm", "--output", str(tmp_path))
+    assert result.exit_code != 0 and "valid: table1, table2" in result.output
+    recipe = load_recipe("table5")
+    with pytest.raises(RecipeError, match="not a task of table5; its tasks: dreambench"):
+        plan(recipe, tasks_map={"coco_t2i_30k": "demo_coco_t2i"})
+    with pytest.raises(RecipeError, match="--shots 4 is not in the recipe"):
+        plan(recipe, demo=True, shots=[4])
+    with pytest.raises(RecipeError, match="do not exist"):
+        plan(recipe, tasks_map={"dreambench": "no_such_task"})
+
+
+def test_recipes_pin_the_paper_settings() -> None:
+    """Paper mode applies the paper's sampler; demo mode keeps the demo tasks' own settings."""
+    sampler = {"height": 1024, "width": 1024, "num_inference_steps": 50, "guidance_scale": 3.0}
+    for table in ("table4", "table5"):
+        recipe = load_recipe(table)
+        assert recipe.gen_kwargs == sampler and recipe.paper_model == "Emu2-Gen"
+        assert plan(recipe).gen_kwargs == sampler
+        assert plan(recipe, demo=True).gen_kwargs == {}
+    table1 = load_recipe("table1")
+    assert table1.paper_model == "Emu2-37B"
+    assert {t.task for t in table1.tasks} == {
+        "vqav2_val",
+        "okvqa_val",
+        "vizwiz_val",
+        "textvqa_val",
+        "hateful_memes_test_seen",
+    }
+    assert all(t.shots == [0, 4, 8, 16] for t in table1.tasks)
+    assert plan(table1, demo=True).runs["vqav2_val"] == "demo_vqa"
+
+
+def test_reproduce_table1_demo_with_tiny_vlm(tmp_path: Path) -> None:
+    out = tmp_path / "t1"
+    args = ["table1", "--demo", "--model", "tiny-vlm", "--shots", "0,4", "--limit", "3"]
+    result = _reproduce(*args, "--output", str(out))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "PARTIAL" in result.output and "DEMO / STAND-IN" in result.output
+    table = pd.read_csv(out / "reproduce_table1.csv")
+    paper = paper_tables()
+    wanted = paper[
+        (paper.table == "Table 1")
+        & (paper.model == "Emu2-37B")
+        & (paper.shots.isin([0, 4]))
+        & (paper.flamingo_text_examples == 0)
+    ]
+    got = set(zip(table.benchmark, table.metric, table.shots, strict=True))
+    assert got == set(zip(wanted.benchmark, wanted.metric, wanted.shots, strict=True))
+    assert len(table) == 10 and table.measured.notna().all()
+    assert not table.comparable.any() and table.partial.all() and table.stand_in.all()
+    assert table.reason.str.startswith("stand-in: demo_").all()
+    vqav2 = table[(table.paper_task == "vqav2_val") & (table.shots == 4)].iloc[0]
+    assert vqav2.paper == 67.0 and "split: measured on val, the paper on test-dev" in vqav2.reason
+    record = json.loads((out / "reproduce.json").read_text())
+    assert record["partial"] and record["limit"] == 3 and record["shots_subset"] == [0, 4]
+    assert record["stand_ins"]["hateful_memes_test_seen"] == "demo_hateful_memes"
+    cell = json.loads((out / "cells/demo_vqa/shots4-seed0/results.json").read_text())
+    assert cell["tasks"]["demo_vqa"]["fewshot"]["shots"] == 4
+    # resumes: complete cells are skipped, not re-run
+    stamp = (out / "cells/demo_vqa/shots4-seed0/results.json").stat().st_mtime_ns
+    again = _reproduce(*args, "--output", str(out))
+    assert again.exit_code == 0, again.output
+    assert (out / "cells/demo_vqa/shots4-seed0/results.json").stat().st_mtime_ns == stamp
+    assert pd.read_csv(out / "reproduce_table1.csv").equals(table)
+
+
+@requires_gen_assets
+def test_reproduce_table5_demo_with_tiny_emu2_gen(
+    tiny_emu2_gen_dir: Path,
+    task_dir: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The demo DreamBench (tiny CLIP/DINO variant) stands in for DreamBench, end to end."""
+    out = tmp_path / "t5"
+    result = _reproduce(
+        "table5",
+        "--tasks-map",
+        "dreambench=tiny_dreambench",
+        "--model",
+        "emu2-gen",
+        "--model-args",
+        f"pretrained={tiny_emu2_gen_dir},device=cpu",
+        "--include-path",
+        str(task_dir),
+        "--limit",
+        "3",
+        "--output",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    table = pd.read_csv(out / "reproduce_table5.csv")
+    assert list(table.metric) == ["dino", "clip_i", "clip_t"]
+    assert list(table.paper) == [0.766, 0.85, 0.287]
+    assert table.measured.notna().all() and table.low.notna().all() and table.high.notna().all()
+    assert not table.comparable.any() and table.partial.all()
+    assert table.reason.str.contains("stand-in: tiny_dreambench runs in place of dreambench").all()
+    assert table.reason.str.contains("reference_image: first, the paper used kosmos_g").all()
+    record = json.loads((out / "reproduce.json").read_text())
+    assert record["gen_kwargs"] == {} and record["partial"] and record["table"] == "Table 5"
+    assert "PARTIAL" in (out / "reproduce_table5.md").read_text()
