@@ -67,6 +67,46 @@ def test_recipes_pin_the_paper_settings() -> None:
     assert plan(table1, demo=True).runs["vqav2_val"] == "demo_vqa"
 
 
+def _okvqa_results(model: str, info: dict, variant: str = "official") -> dict:
+    """A results.json of okvqa_val at 0 shots as the engine writes it (paper split: val)."""
+    from emu2_eval.tasks.registry import get_task
+
+    block = {
+        "metrics": {"vqa_accuracy": 27.0},
+        "intervals": {"vqa_accuracy": {"low": 25.0, "high": 29.0}},
+        "units": {"vqa_accuracy": "percent"},
+        "metric_options": {"vqa_accuracy": {"variant": variant}},
+        "fewshot": {"shots": 0},
+        "prompt_profile": {"name": "emu2_vqa_zeroshot"},
+        "reference": dict(get_task("okvqa_val").config.reference),
+    }
+    return {"model": {"name": model, "info": info}, "tasks": {"okvqa_val": block}}
+
+
+def test_paper_run_is_comparable_unless_model_or_scorer_differ() -> None:
+    """The recipe's model and scorer pins: the paper's set-up compares, any other does not."""
+    from emu2_eval.reporting.reproduction import cell_rows
+
+    recipe = load_recipe("table1")
+    scorer = next(t.scorer for t in recipe.tasks if t.task == "okvqa_val")
+
+    def row(results: dict) -> pd.Series:
+        args = ("okvqa_val", "okvqa_val", 0, "Emu2-37B", False, scorer, recipe.model)
+        return cell_rows(results, *args).iloc[0]
+
+    same = row(_okvqa_results("emu2", {"variant": "base"}))
+    assert same.comparable and same.paper == 26.7 and same.paper_in_interval and not same.reason
+    chat = row(_okvqa_results("emu2", {"variant": "chat"}))
+    assert not chat.comparable and chat.paper_in_interval is None
+    assert chat.reason == "model variant: variant chat, the paper's is base"
+    info = {"model_version": "base"}
+    normalised = row(_okvqa_results("emu2-remote", info, variant="always_normalize"))
+    assert not normalised.comparable
+    assert normalised.reason == (
+        "scorer: vqa_accuracy variant always_normalize, the paper's is official"
+    )
+
+
 def test_reproduce_table1_demo_with_tiny_vlm(tmp_path: Path) -> None:
     out = tmp_path / "t1"
     args = ["table1", "--demo", "--model", "tiny-vlm", "--shots", "0,4", "--limit", "3"]
@@ -86,6 +126,7 @@ def test_reproduce_table1_demo_with_tiny_vlm(tmp_path: Path) -> None:
     assert len(table) == 10 and table.measured.notna().all()
     assert not table.comparable.any() and table.partial.all() and table.stand_in.all()
     assert table.reason.str.startswith("stand-in: demo_").all()
+    assert table.reason.str.contains("model: tiny-vlm is not the paper's model").all()
     vqav2 = table[(table.paper_task == "vqav2_val") & (table.shots == 4)].iloc[0]
     assert vqav2.paper == 67.0 and "split: measured on val, the paper on test-dev" in vqav2.reason
     record = json.loads((out / "reproduce.json").read_text())
@@ -132,6 +173,20 @@ def test_reproduce_table5_demo_with_tiny_emu2_gen(
     assert not table.comparable.any() and table.partial.all()
     assert table.reason.str.contains("stand-in: tiny_dreambench runs in place of dreambench").all()
     assert table.reason.str.contains("reference_image: first, the paper used kosmos_g").all()
+    dino = table[table.metric == "dino"].iloc[0]
+    assert "scorer: dino backbone " in dino.reason
+    assert "the paper's is facebook/dino-vits16" in dino.reason
     record = json.loads((out / "reproduce.json").read_text())
     assert record["gen_kwargs"] == {} and record["partial"] and record["table"] == "Table 5"
     assert "PARTIAL" in (out / "reproduce_table5.md").read_text()
+
+
+def test_reproduce_checks_every_task_before_the_model_loads(tmp_path: Path, monkeypatch) -> None:
+    """Paper mode without the data: one error listing the missing files, nothing written."""
+    monkeypatch.setenv("EMU2_EVAL_DATA", str(tmp_path / "no_data"))
+    out = tmp_path / "out"
+    result = _reproduce("table1", "--model", "tiny-vlm", "--output", str(out))
+    assert result.exit_code != 0
+    assert "found before loading the model" in result.output
+    assert "hateful_memes_test_seen" in result.output and "vqav2_val" in result.output
+    assert not out.exists()

@@ -42,6 +42,7 @@ class RecipeTask:
     task: str
     shots: list[int]
     demo: str | None = None
+    scorer: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Recipe:
     seeds: list[int] = field(default_factory=lambda: [0])
     gen_kwargs: dict[str, Any] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    model: dict[str, Any] = field(default_factory=dict)
 
 
 def recipe_path(name: str) -> Path:
@@ -89,6 +91,7 @@ def load_recipe(name: str) -> Recipe:
                 entry["task"],
                 _int_list(entry.get("shots", [0]), f"{where}: tasks[{index}].shots"),
                 entry.get("demo"),
+                _mapping(entry.get("scorer"), f"{where}: tasks[{index}].scorer"),
             )
         )
     gen_kwargs = raw.get("gen_kwargs") or {}
@@ -103,7 +106,16 @@ def load_recipe(name: str) -> Recipe:
         seeds=_int_list(raw.get("seeds", [0]), f"{where}: seeds"),
         gen_kwargs=gen_kwargs,
         missing=[str(m) for m in raw.get("missing") or []],
+        model=_mapping(raw.get("model"), f"{where}: model"),
     )
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RecipeError(f"{where} must be a mapping, got {value!r}")
+    return value
 
 
 def _check_gen_kwargs(values: dict[str, Any], where: str) -> None:
@@ -178,7 +190,7 @@ def plan(
                 f"its shots: {','.join(map(str, allowed))}"
             )
         kept = [
-            RecipeTask(e.task, [k for k in e.shots if k in shots], e.demo) for e in recipe.tasks
+            dataclasses.replace(e, shots=[k for k in e.shots if k in shots]) for e in recipe.tasks
         ]
         recipe = dataclasses.replace(recipe, tasks=[e for e in kept if e.shots])
     runs = {}
@@ -203,6 +215,25 @@ def plan(
             )
     gen_kwargs = {} if (demo or tasks_map) else dict(recipe.gen_kwargs)
     return Plan(recipe, runs, gen_kwargs, sorted(shots) if shots is not None else None)
+
+
+def check_before_loading(the_plan: Plan, model: str) -> None:
+    """Data, pools and metric backbones of every cell, checked before the model loads: a
+    missing dataset of the last task stops the command in seconds, not after hours."""
+    from emu2_eval.engine.preflight import PreflightError, preflight
+    from emu2_eval.registry import MODELS
+    from emu2_eval.tasks.overrides import apply_gen_kwargs
+    from emu2_eval.tasks.registry import get_task
+
+    problems: list[str] = []
+    for entry in the_plan.recipe.tasks:
+        task = apply_gen_kwargs(get_task(the_plan.runs[entry.task]), the_plan.gen_kwargs)
+        try:
+            preflight([task], max(entry.shots), MODELS.get(model), model)
+        except PreflightError as exc:
+            problems += exc.problems
+    if problems:
+        raise PreflightError(list(dict.fromkeys(problems)))
 
 
 def _cell_task_hash(name: str, gen_kwargs: dict[str, Any]) -> str:
@@ -230,6 +261,7 @@ def run_reproduction(
     from emu2_eval.reporting.reproduction import write_reproduction
 
     recipe = the_plan.recipe
+    check_before_loading(the_plan, model)
     output.mkdir(parents=True, exist_ok=True)
     context = current_context(engine.get("dist_timeout"))
     adapter = load_adapter(model, model_args, engine.get("topology"), context)

@@ -52,15 +52,58 @@ def _stand_in_block(block: dict[str, Any], paper_task: str) -> dict[str, Any]:
     return {**block, "reference": dict(get_task(paper_task).config.reference)}
 
 
+def model_mismatches(results: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """The run's model against the recipe's ``model:`` (adapters, recorded info values)."""
+    model = results.get("model") or {}
+    reasons = []
+    adapters = wanted.get("adapters") or []
+    if adapters and model.get("name") not in adapters:
+        reasons.append(
+            f"model: {model.get('name')} is not the paper's model (adapter {' or '.join(adapters)})"
+        )
+    info = model.get("info") or {}
+    for key, value in (wanted.get("info") or {}).items():
+        if key in info and info[key] != value:
+            reasons.append(f"model variant: {key} {info[key]}, the paper's is {value}")
+    return reasons
+
+
+def scorer_mismatches(block: dict[str, Any], metric: str, wanted: dict[str, Any]) -> list[str]:
+    """A metric's recorded options against the recipe's ``scorer:`` pins for it."""
+    recorded = (block.get("metric_options") or {}).get(metric) or {}
+    return [
+        f"scorer: {metric} {key} {recorded.get(key, 'not recorded')}, the paper's is {value}"
+        for key, value in (wanted.get(metric) or {}).items()
+        if recorded.get(key) != value
+    ]
+
+
 def cell_rows(
-    results: dict[str, Any], paper_task: str, ran: str, seed: int, paper_model: str, partial: bool
+    results: dict[str, Any],
+    paper_task: str,
+    ran: str,
+    seed: int,
+    paper_model: str,
+    partial: bool,
+    scorer: dict[str, Any] | None = None,
+    model: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Paper comparison rows of one cell, stand-ins marked not comparable."""
+    """Paper comparison rows of one cell; stand-ins, other scorers and other models are
+    marked not comparable, with the reason."""
     block = results["tasks"][ran]
     stand_in = ran != paper_task
     if stand_in:
         block = _stand_in_block(block, paper_task)
     rows = reproduction_table({"tasks": {ran: block}}, paper_model)
+    for column in ("comparable", "paper_in_interval", "reason"):
+        rows[column] = rows[column].astype(object)
+    model_reasons = model_mismatches(results, model or {})
+    for index, row in rows.iterrows():
+        extra = model_reasons + scorer_mismatches(block, row.metric, scorer or {})
+        if extra and row.paper is not None and not pd.isna(row.paper):
+            rows.at[index, "reason"] = "; ".join([r for r in [row.reason] if r] + extra)
+            rows.at[index, "comparable"] = False
+            rows.at[index, "paper_in_interval"] = None
     rows.insert(0, "paper_task", paper_task)
     rows["seed"] = seed
     rows["partial"] = partial
@@ -71,7 +114,7 @@ def cell_rows(
             "paper's benchmark)"
         )
         rows["reason"] = [why + ("; " + r if r else "") for r in rows["reason"]]
-        rows["comparable"] = [None if p is None else False for p in rows["paper"]]
+        rows["comparable"] = [None if pd.isna(p) else False for p in rows["paper"]]
         rows["paper_in_interval"] = None
     return rows
 
@@ -119,8 +162,18 @@ def write_reproduction(
 
     recipe = the_plan.recipe
     partial = limit is not None or the_plan.shots_subset is not None
+    scorers = {entry.task: entry.scorer for entry in recipe.tasks}
     frames = [
-        cell_rows(cell_results(path), paper, ran, seed, recipe.paper_model, partial)
+        cell_rows(
+            cell_results(path),
+            paper,
+            ran,
+            seed,
+            recipe.paper_model,
+            partial,
+            scorers.get(paper),
+            recipe.model,
+        )
         for paper, ran, _shots, seed, path in cells
     ]
     frames = [f for f in frames if len(f)]
