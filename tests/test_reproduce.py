@@ -190,3 +190,38 @@ def test_reproduce_checks_every_task_before_the_model_loads(tmp_path: Path, monk
     assert "found before loading the model" in result.output
     assert "hateful_memes_test_seen" in result.output and "vqav2_val" in result.output
     assert not out.exists()
+
+
+@requires_gen_assets
+def test_reproduce_table4_demo_with_tiny_emu2_gen(
+    tiny_emu2_gen_dir: Path,
+    task_dir: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """COCO text-to-image and autoencoding stand-ins: one row per Table 4 metric of Emu2-Gen."""
+    out = tmp_path / "t4"
+    result = _reproduce(
+        "table4",
+        "--tasks-map",
+        "coco_t2i_30k=tiny_coco,coco_autoencode_30k=tiny_autoencode",
+        "--model",
+        "emu2-gen",
+        "--model-args",
+        f"pretrained={tiny_emu2_gen_dir},device=cpu",
+        "--include-path",
+        str(task_dir),
+        "--limit",
+        "2",
+        "--output",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    table = pd.read_csv(out / "reproduce_table4.csv")
+    got = {(r.benchmark, r.metric): r.paper for r in table.itertuples()}
+    assert got == {
+        ("COCO-T2I-30K", "clip_i_vitl"): 0.686,
+        ("COCO-T2I-30K", "clip_t_vitb"): 0.297,
+        ("COCO-Autoencoding", "clip_i_vitl"): 0.907,
+    }
+    assert table.measured.notna().all() and not table.comparable.any() and table.partial.all()
+    assert table.reason.str.contains("the paper's is openai/clip-vit-").all()
