@@ -3,7 +3,8 @@
 Markdown, LaTeX and HTML show ``value [low, high]``; the CSV has ``low``/``high`` columns plus
 the confidence, resamples and interval method.  ``write_reports`` is what ``run`` and ``score``
 call after writing results.json; ``emu2-eval report`` calls it again with more options (paper
-model).  The last two CSV columns stay ``n, errors`` (scripts read them by position).
+model).  The last two CSV columns stay ``n, errors`` (scripts read them by position); the settings
+that produced each number (shots, prompt profile, strategy, seed) come just before them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,20 @@ from typing import Any
 import pandas as pd
 
 from emu2_eval.reporting.format import fmt, fmt_interval
+from emu2_eval.reporting.settings import SETTING_COLUMNS, checkpoint_label, task_settings
 
-CONSOLE_COLUMNS = ["model", "task", "metric", "value", "low", "high", "units", "n", "errors"]
+CONSOLE_COLUMNS = [
+    "model",
+    "task",
+    "metric",
+    "value",
+    "low",
+    "high",
+    "units",
+    *SETTING_COLUMNS,
+    "n",
+    "errors",
+]
 CSV_COLUMNS = [
     "model",
     "task",
@@ -28,6 +41,7 @@ CSV_COLUMNS = [
     "resamples",
     "interval_method",
     "units",
+    *SETTING_COLUMNS,
     "n",
     "errors",
 ]
@@ -40,15 +54,17 @@ def _round(value: Any) -> float | None:
 def report_frame(results: dict[str, Any]) -> pd.DataFrame:
     """One row per (task, metric) with value, interval, how it was computed, units, counts."""
     rows = []
-    model = results.get("model", {}).get("name", "")
+    model = checkpoint_label(results)
     for task, block in results.get("tasks", {}).items():
         intervals = block.get("intervals", {})
+        settings = task_settings(block)
         for metric, value in block.get("metrics", {}).items():
             interval = intervals.get(metric, {})
             rows.append(
                 {
                     "model": model,
                     "task": task,
+                    **settings,
                     "metric": metric,
                     "value": _round(value),
                     "low": _round(interval.get("low")),
@@ -66,6 +82,7 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                 {
                     "model": model,
                     "task": task,
+                    **settings,
                     "metric": "(none scored)",
                     "interval_method": "",
                     "units": "",
@@ -159,12 +176,14 @@ def markdown_report(results: dict[str, Any], paper_model: str | None = None) -> 
     """report.md: results with intervals, the interval method, groups, paper comparison."""
     label = confidence_label(results)
     lines = [
-        f"| model | task | metric | value [{label}] | units | n | errors |",
-        "|:--|:--|:--|--:|:--|--:|--:|",
+        f"| model | task | shots | prompt | strategy | seed | metric | value [{label}] | units "
+        "| n | errors |",
+        "|:--|:--|--:|:--|:--|--:|:--|--:|:--|--:|--:|",
     ]
     for row in display_rows(results):
         lines.append(
-            f"| {row['model']} | {row['task']} | {row['metric']} | {row['shown']} | "
+            f"| {row['model']} | {row['task']} | {row['shots']} | {row['prompt']} | "
+            f"{row['strategy']} | {row['seed']} | {row['metric']} | {row['shown']} | "
             f"{row['units']} | {row['n']} | {row['errors']} |"
         )
     notes = interval_notes(results) + protocol_notes(results)
@@ -210,16 +229,26 @@ def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str
     """report.tex: booktabs tables of the results (and the paper comparison)."""
     from emu2_eval.reporting.latex import latex_table
 
-    model = results.get("model", {}).get("name", "")
+    model = checkpoint_label(results)
     label = confidence_label(results)
     rows = [
-        (row["task"], row["metric"], row["shown"], row["units"], row["n"])
+        (
+            row["task"],
+            row["shots"],
+            row["prompt"],
+            row["strategy"],
+            row["seed"],
+            row["metric"],
+            row["shown"],
+            row["units"],
+            row["n"],
+        )
         for row in display_rows(results)
     ]
     text = latex_table(
-        ["task", "metric", f"value [{label}]", "units", "n"],
+        ["task", "shots", "prompt", "strategy", "seed", "metric", f"value [{label}]", "units", "n"],
         rows,
-        "llrlr",
+        "lrllrlrlr",
         caption=f"Results of {model}. " + " ".join(interval_notes(results)[:1]),
         label=f"tab:results-{model}",
     )

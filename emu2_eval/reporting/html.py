@@ -27,6 +27,7 @@ from emu2_eval.reporting.images import (
     png_uri,
     thumbnail_uri,
 )
+from emu2_eval.reporting.settings import SETTING_COLUMNS, checkpoint_label, settings_line
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
@@ -97,8 +98,9 @@ def _run_summary(results: dict[str, Any], where: Path) -> str:
         ("run directory", str(where)),
         (
             "model",
-            f"{model.get('name', '')} (fingerprint {str(model.get('fingerprint', ''))[:12]})",
+            f"{checkpoint_label(results)} (fingerprint {str(model.get('fingerprint', ''))[:12]})",
         ),
+        *(("settings", line) for line in settings_line(results)),
         ("model args", json.dumps(model.get("args", {}))),
         ("limit", str(results.get("run", {}).get("limit") or "none (all documents)")),
         ("created", str(manifest.get("created", ""))),
@@ -131,6 +133,7 @@ def _results_section(results: dict[str, Any]) -> str:
         rows.append(
             [
                 escape(str(row["task"])),
+                *(escape(str(row[c])) for c in SETTING_COLUMNS),
                 escape(str(row["metric"])),
                 escape(row["shown"]),
                 escape(str(row["units"])),
@@ -141,8 +144,10 @@ def _results_section(results: dict[str, Any]) -> str:
         )
     shown = interval_notes(results) + protocol_notes(results)
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in shown)
-    header = ["task", "metric", f"value [{label}]", "units", "n", "errors", "interval"]
-    return f'<h2 id="results">Results</h2>{_table(header, rows, numeric={2, 4, 5})}{notes}'
+    header = ["task", *SETTING_COLUMNS, "metric", f"value [{label}]", "units", "n", "errors"]
+    header.append("interval")
+    table = _table(header, rows, numeric={1, 4, 6, 8, 9})
+    return f'<h2 id="results">Results</h2>{table}{notes}'
 
 
 def _groups_section(results: dict[str, Any]) -> str:
@@ -390,7 +395,7 @@ def html_report(
     """The HTML report of one run directory (see the module docstring); ``samples`` (task ->
     per-sample records) spares re-reading the samples files the caller has just written."""
     run_dir = Path(run_dir)
-    model = results.get("model", {}).get("name", "")
+    model = checkpoint_label(results)
     manifest = json.dumps(results.get("manifest", {}), indent=2, default=str)
     sweep_plot = ""
     if (run_dir / "sweep.png").is_file():
