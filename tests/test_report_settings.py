@@ -63,3 +63,47 @@ def test_hub_id_checkpoint_shows_its_basename_and_zero_shot_has_no_strategy(tmp_
     row = results_table(results).iloc[0]
     assert row["model"] == "emu2 (Emu2-Chat)"
     assert (row["shots"], row["strategy"]) == (0, "none")
+
+
+def _flat_summary(unit: str) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "task": ["toy"] * 2,
+            "metric": ["clip_t"] * 2,
+            "shots": [0, 4],
+            "mean": [0.0, 0.0],
+            "std": [0.0, float("nan")],
+            "units": [unit] * 2,
+            "n": [4, 4],
+            "paper": [None, None],
+            "diff": [float("nan")] * 2,
+        }
+    )
+
+
+def test_sweep_plot_has_a_unit_and_a_sensible_range_for_a_flat_line(tmp_path, monkeypatch):
+    import emu2_eval.atomic
+    from emu2_eval.plots import plot_sweep
+
+    drawn: list[tuple[str, tuple[float, float]]] = []
+
+    def capture(path: Path, fig: Any, **kwargs: Any) -> None:
+        axis = fig.axes[0]
+        drawn.append((axis.get_ylabel(), axis.get_ylim()))
+
+    monkeypatch.setattr(emu2_eval.atomic, "save_figure_atomic", capture)
+    plot_sweep(_flat_summary("x100"), tmp_path / "sweep.png", "Emu2-37B")
+    plot_sweep(_flat_summary("%"), tmp_path / "sweep.png", "Emu2-37B")
+    (label, (low, high)), (pct_label, pct_range) = drawn
+    assert label == "clip_t (x100)" and low <= -1 and high >= 1
+    assert pct_label == "clip_t (%)" and pct_range == (0.0, 100.0)
+
+
+def test_sweep_markdown_prints_n_a_not_nan() -> None:
+    from emu2_eval.engine.sweep import sweep_markdown
+
+    text = sweep_markdown(_flat_summary("%"))
+    assert "nan" not in text.lower().replace("n/a", "")
+    assert "| n/a |" in text and "| 0.00 |" in text
