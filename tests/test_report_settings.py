@@ -4,6 +4,7 @@ counts, generated samples show their image, scores share the tables' scale, plot
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 from typing import Any
 
 from emu2_eval.reporting.html import html_report
