@@ -98,21 +98,22 @@ def results_table(results: dict[str, Any]) -> pd.DataFrame:
     return report_frame(results)[CONSOLE_COLUMNS]
 
 
-def groups_table(results: dict[str, Any]) -> pd.DataFrame:
-    """Per-group accuracies (answer type, question type) as rows."""
-    rows = []
-    for task, block in results.get("tasks", {}).items():
-        for group_key, values in block.get("groups", {}).items():
-            for group, value in sorted(values.items()):
-                rows.append(
-                    {
-                        "task": task,
-                        "group_by": group_key,
-                        "group": group,
-                        "value": round(float(value), 4),
-                    }
-                )
-    return pd.DataFrame(rows, columns=["task", "group_by", "group", "value"])
+def groups_table(
+    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None] | None = None
+) -> pd.DataFrame:
+    """Per-group values (answer type, subject...) with n and an interval from the samples."""
+    from emu2_eval.reporting.groups import groups_frame
+
+    return groups_frame(results, samples, confidence_level(results))
+
+
+def confidence_level(results: dict[str, Any]) -> float:
+    """The confidence of the recorded intervals (0.95 when none were recorded)."""
+    for block in results.get("tasks", {}).values():
+        for interval in block.get("intervals", {}).values():
+            if interval.get("confidence"):
+                return float(interval["confidence"])
+    return 0.95
 
 
 def confidence_label(results: dict[str, Any]) -> str:
@@ -172,7 +173,11 @@ def display_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def markdown_report(results: dict[str, Any], paper_model: str | None = None) -> str:
+def markdown_report(
+    results: dict[str, Any],
+    paper_model: str | None = None,
+    samples: Mapping[str, list[dict[str, Any]] | None] | None = None,
+) -> str:
     """report.md: results with intervals, the interval method, groups, paper comparison."""
     label = confidence_label(results)
     lines = [
@@ -188,9 +193,18 @@ def markdown_report(results: dict[str, Any], paper_model: str | None = None) -> 
         )
     notes = interval_notes(results) + protocol_notes(results)
     text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes)
-    groups = groups_table(results)
+    groups = groups_table(results, samples)
     if not groups.empty:
-        text += "\n\n" + groups.to_markdown(index=False)
+        from emu2_eval.reporting.groups import groups_label
+
+        shown = groups.assign(
+            value=[
+                fmt_interval(*(None if pd.isna(x) else x for x in v))
+                for v in zip(groups.value, groups.low, groups.high, strict=True)
+            ]
+        ).drop(columns=["low", "high"])
+        shown = shown.rename(columns={"value": f"value [{label}]"})
+        text += f"\n\nGroups, {groups_label(groups)}:\n\n" + shown.to_markdown(index=False)
     if paper_model:
         text += "\n\n" + reproduction_markdown(results, paper_model)
     return text + "\n"
@@ -300,17 +314,19 @@ def write_reports(
     unless ``samples`` (task -> records, as just written) already holds them.
     """
     from emu2_eval.atomic import write_csv_atomic, write_text_atomic
-    from emu2_eval.reporting.html import html_report
+    from emu2_eval.reporting.html import _task_samples, html_report
 
     run_dir = Path(run_dir)
+    samples = {task: _task_samples(run_dir, task, samples) for task in results.get("tasks", {})}
     table = report_frame(results)
     write_csv_atomic(run_dir / "report.csv", table)
-    groups = groups_table(results)
+    groups = groups_table(results, samples)
     if not groups.empty:
         write_csv_atomic(run_dir / "groups.csv", groups)
     from emu2_eval.grids import grids_markdown, write_grids  # image grids of generation tasks
 
-    markdown = markdown_report(results, paper_model) + grids_markdown(write_grids(results, run_dir))
+    grids = grids_markdown(write_grids(results, run_dir))
+    markdown = markdown_report(results, paper_model, samples) + grids
     write_text_atomic(run_dir / "report.md", markdown)
     write_text_atomic(run_dir / "report.tex", latex_report(results, paper_model))
     write_text_atomic(

@@ -108,3 +108,62 @@ def test_sweep_markdown_prints_n_a_not_nan() -> None:
     text = sweep_markdown(_flat_summary("%"))
     assert "nan" not in text.lower().replace("n/a", "")
     assert "| n/a |" in text and "| 0.00 |" in text
+
+
+def _vqa_run(tmp_path: Path) -> tuple[dict[str, Any], Path]:
+    """A VQA task of 6 docs: per-sample scores on 0-1, the table and groups in percent."""
+    import json
+
+    results = _results()
+    block = results["tasks"]["demo_vqa"]
+    scores = [1.0, 0.0, 1.0, 0.3, 0.0, 1.0]
+    types = ["yes/no", "yes/no", "yes/no", "other", "other", "number"]
+    block["metrics"] = {"vqa_accuracy": 100 * sum(scores) / 6}
+    block["units"] = {"vqa_accuracy": "percent"}
+    block["metric_options"] = {"vqa_accuracy": {"variant": "official"}}
+    block["groups"] = {"answer_type": {"yes/no": 200 / 3, "other": 15.0, "number": 100.0}}
+    records = [
+        {
+            "doc_id": str(i),
+            "doc": {"question": f"q{i}", "answer_type": t, "answers": ["a"]},
+            "prompt": f"q{i}",
+            "response": "b",
+            "filtered": "b",
+            "scores": {"vqa_accuracy": s},
+            "error": None,
+        }
+        for i, (s, t) in enumerate(zip(scores, types, strict=True))
+    ]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "samples_demo_vqa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return results, run
+
+
+def test_groups_have_counts_and_intervals_and_say_what_they_group_by(tmp_path) -> None:
+    results, run = _vqa_run(tmp_path)
+    write_reports(results, run)
+    rows = {r["group"]: r for r in csv.DictReader((run / "groups.csv").open())}
+    assert rows["yes/no"]["n"] == "3" and rows["other"]["n"] == "2" and rows["number"]["n"] == "1"
+    low, high = float(rows["yes/no"]["low"]), float(rows["yes/no"]["high"])
+    assert 0.0 <= low <= 200 / 3 <= high <= 100.0 and high > 1.0  # percent, like the value
+    assert rows["number"]["low"] == ""  # one document: no interval
+    markdown = (run / "report.md").read_text()
+    assert "Groups, per answer_type:" in markdown and "66.67 [" in markdown
+    page = (run / "report.html").read_text()
+    assert "per answer_type (3 rows)" in page and "answer type / question type" not in page
+
+
+def test_dreambench_groups_are_labelled_by_subject(tmp_path) -> None:
+    results, run = _vqa_run(tmp_path)
+    block = results["tasks"]["demo_vqa"]
+    block["groups"] = {"dino/subject": {"dog": 0.5}, "clip_i/subject": {"dog": 0.7}}
+    page = html_report(results, run)
+    assert "per subject (dino, clip_i)" in page and "answer type" not in page
+
+
+def test_per_sample_scores_are_shown_in_percent_like_the_tables(tmp_path) -> None:
+    results, run = _vqa_run(tmp_path)
+    page = html_report(results, run)
+    assert "vqa_accuracy=30.00" in page and 'data-score="30"' in page
+    assert "vqa_accuracy=0.300" not in page and "(%, as in the tables)" in page

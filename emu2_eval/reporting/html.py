@@ -27,6 +27,7 @@ from emu2_eval.reporting.images import (
     png_uri,
     thumbnail_uri,
 )
+from emu2_eval.reporting.scales import sample_scales, score_scale
 from emu2_eval.reporting.settings import SETTING_COLUMNS, checkpoint_label, settings_line
 
 STYLE = """
@@ -150,17 +151,37 @@ def _results_section(results: dict[str, Any]) -> str:
     return f'<h2 id="results">Results</h2>{table}{notes}'
 
 
-def _groups_section(results: dict[str, Any]) -> str:
-    from emu2_eval.reports import groups_table
+def _groups_section(
+    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None]
+) -> str:
+    from emu2_eval.reporting.groups import groups_label
+    from emu2_eval.reports import confidence_label, groups_table
 
-    groups = groups_table(results)
+    groups = groups_table(results, samples)
     if groups.empty:
         return ""
-    rows = [[escape(str(v)) for v in r] for r in groups.itertuples(index=False)]
+    rows = [
+        [
+            escape(str(r.task)),
+            escape(str(r.group_by)),
+            escape(str(r.group)),
+            escape(fmt_interval(r.value, _none(r.low), _none(r.high))),
+            escape("n/a" if _none(r.n) is None else str(int(r.n))),
+        ]
+        for r in groups.itertuples(index=False)
+    ]
+    header = ["task", "group_by", "group", f"value [{confidence_label(results)}]", "n"]
     return (
-        "<h2>Groups</h2><details><summary>per answer type / question type "
-        f"({len(rows)} rows)</summary>{_table(list(groups.columns), rows, numeric={3})}</details>"
+        f"<h2>Groups</h2><details><summary>{escape(groups_label(groups))} "
+        f"({len(rows)} rows)</summary>{_table(header, rows, numeric={3, 4})}</details>"
     )
+
+
+def _none(value: Any) -> Any:
+    """pandas' NaN/NA as None (for :func:`fmt_interval`)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
 
 
 def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
@@ -226,15 +247,17 @@ def _outcomes(block: dict[str, Any], records: list[dict[str, Any]]):
         if cls is not None:
             docs = scored_docs(records)
             values = cls.sample_outcomes(docs) if docs else np.zeros(0)
-            return dict(zip([d.doc_id for d in docs], values, strict=True)), cls
-    return {}, None
+            scale = score_scale(block, name, list(values))
+            return dict(zip([d.doc_id for d in docs], values, strict=True)), cls, scale
+    return {}, None, 1.0
 
 
 def _failure_rows(
     task: str, block: dict[str, Any], records: list[dict[str, Any]], limit: int
 ) -> tuple[list[str], int, str]:
     """<tr> strings of the task's failures (errors first, then lowest outcome first)."""
-    outcomes, cls = _outcomes(block, records)
+    outcomes, cls, scale = _outcomes(block, records)
+    scales = sample_scales(block, records)
     perfect = cls.perfect if cls is not None else None
     errored = [r for r in records if r.get("error") is not None]
     scored = [r for r in records if r.get("error") is None]
@@ -246,17 +269,34 @@ def _failure_rows(
     wrong.sort(key=lambda r: _sort_key(outcomes.get(str(r["doc_id"]))))
     chosen = (errored + wrong)[:limit]
     dirs = dataset_dirs(block.get("config", {}))
-    rows = [_failure_row(task, r, outcomes.get(str(r["doc_id"])), dirs) for r in chosen]
+    rows = [
+        _failure_row(task, r, _scaled(outcomes.get(str(r["doc_id"])), scale), dirs, scales)
+        for r in chosen
+    ]
     label = cls.sample_label if cls is not None else "score"
-    what = f"outcome below {perfect:g}" if perfect is not None else "all samples, lowest first"
+    if scale == 100.0:
+        label = label.replace("(0-1)", "").strip() + " (%, as in the tables)"
+    what = (
+        f"outcome below {scale * perfect:g}" if perfect is not None else "all samples, lowest first"
+    )
     return rows, len(errored) + len(wrong), f"{task}: {label}; failures = errors + {what}"
+
+
+def _scaled(value: Any, scale: float) -> Any:
+    return None if value is None else float(value) * scale
 
 
 def _sort_key(value: Any) -> float:
     return float("inf") if value is None or np.isnan(value) else float(value)
 
 
-def _failure_row(task: str, record: dict[str, Any], outcome: Any, dirs: list[Path]) -> str:
+def _failure_row(
+    task: str,
+    record: dict[str, Any],
+    outcome: Any,
+    dirs: list[Path],
+    scales: Mapping[str, float] | None = None,
+) -> str:
     error = record.get("error")
     fields = record.get("doc") or {}
     image = doc_image(fields, dirs)
@@ -267,7 +307,11 @@ def _failure_row(task: str, record: dict[str, Any], outcome: Any, dirs: list[Pat
         for k, v in fields.items()
         if not looks_like_image(v)
     )
-    scores = "<br>".join(escape(f"{k}={fmt(v)}") for k, v in (record.get("scores") or {}).items())
+    scales = scales or {}
+    scores = "<br>".join(
+        escape(f"{k}={fmt(v * scales.get(k, 1.0) if isinstance(v, int | float) else v)}")
+        for k, v in (record.get("scores") or {}).items()
+    )
     score_text = "" if outcome is None or np.isnan(outcome) else f"{float(outcome):g}"
     error_text = f"{error.get('type', '')}: {error.get('message', '')}" if error else ""
     cells = [
@@ -409,7 +453,9 @@ def html_report(
         + _run_summary(results, run_dir)
         + _results_section(results)
         + _paper_section(results, paper_model)
-        + _groups_section(results)
+        + _groups_section(
+            results, {t: _task_samples(run_dir, t, samples) for t in results.get("tasks", {})}
+        )
         + sweep_plot
         + _generated_section(results, run_dir, max_generated, samples)
         + _failures_section(results, run_dir, max_failures, samples)
