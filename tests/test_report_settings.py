@@ -4,6 +4,7 @@ counts, generated samples show their image, scores share the tables' scale, plot
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,64 @@ def test_per_sample_scores_are_shown_in_percent_like_the_tables(tmp_path) -> Non
     page = html_report(results, run)
     assert "vqa_accuracy=30.00" in page and 'data-score="30"' in page
     assert "vqa_accuracy=0.300" not in page and "(%, as in the tables)" in page
+
+
+def test_generated_samples_show_their_image_under_samples_not_failures(tmp_path) -> None:
+    import json
+
+    from PIL import Image
+
+    results, run = _vqa_run(tmp_path)
+    (run / "images").mkdir()
+    rows = []
+    for i, colour in enumerate(["red", "green"]):
+        Image.new("RGB", (64, 64), colour).save(run / "images" / f"{i}.png")
+        ref = [{"path": f"images/{i}.png", "sha256": "0" * 64}]
+        rows.append(
+            {"doc_id": f"g{i}", "doc": {"caption": colour}, "prompt": f"draw {colour}",
+             "response": ref, "filtered": ref, "scores": {"clip_t": 0.25}, "error": None}
+        )  # fmt: skip
+    rows.append(
+        {"doc_id": "g2", "doc": {"caption": "x"}, "prompt": "draw x", "response": None,
+         "filtered": None, "scores": {}, "error": {"type": "GenerationError", "message": "oom"}}
+    )  # fmt: skip
+    (run / "samples_toy_gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    results["tasks"]["toy_gen"] = {
+        "metrics": {"clip_t": 25.0},
+        "metric_options": {"clip_t": {}},
+        "config": {"request": "generate_images"},
+        "n_scored": 2,
+        "n_errors": 1,
+    }
+    page = html_report(results, run)
+    samples = page.split('<h2 id="samples-h">Samples</h2>')[1].split('id="failures-h"')[0]
+    failures = page.split('<h2 id="failures-h">Failures</h2>')[1]
+    assert samples.count('alt="generated image"') == 2 and "sha256" not in samples
+    assert 'data-task="toy_gen"' in samples and "g0" in samples
+    toy_failures = re.findall(r'<tr data-task="toy_gen"[^>]*>', failures)
+    assert len(toy_failures) == 1 and 'data-error="1"' in toy_failures[0]
+    assert "failures = errors only" in failures and "sha256" not in failures
+
+
+def test_few_shot_rows_show_their_demonstrations(tmp_path) -> None:
+    import json
+
+    from PIL import Image
+
+    results, run = _vqa_run(tmp_path)
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    Image.new("RGB", (64, 64), "purple").save(pool / "demo1.jpg")
+    results["tasks"]["demo_vqa"]["config"] = {
+        "fewshot": {"pool": {"loader": "x", "args": {"images": str(pool)}}}
+    }
+    path = run / "samples_demo_vqa.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        record["demonstrations"] = ["d1"]
+        record["demonstration_docs"] = [{"image": "demo1.jpg", "question": "what colour?",
+                                         "answers": ["purple"]}]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    page = html_report(results, run)
+    assert 'alt="demonstration image"' in page
+    assert "question: what colour?" in page and "purple" in page

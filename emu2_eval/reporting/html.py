@@ -1,9 +1,11 @@
 """A self-contained HTML report of a run (or a sweep): one file, no server, no network.
 
-Sections: the run (model, manifest summary), results with intervals, the paper comparison (when a
-paper model is given), per-group accuracies, the few-shot plot (sweeps), generated images
-(generation tasks), and a browser of failed samples (wrong or errored: prompt, doc fields,
-response, score) with a little inline JavaScript for filtering.  CSS, JS and images are inline
+Sections: the run (checkpoint, shots/prompt/strategy/seed per task, manifest summary), results
+with intervals, the paper comparison (when a paper model is given), per-group values with n and
+intervals, the few-shot plot (sweeps), generated images (generation tasks), a Samples browser
+(inputs, few-shot demonstrations, the response or generated image, scores in the tables' units)
+and a browser of failures (errors, and wrong answers where the task has a pass/fail rule) with a
+little inline JavaScript for filtering.  CSS, JS and images are inline
 (images as base64 data URIs), so the file opens from ``file://`` and can be mailed around.
 """
 
@@ -43,10 +45,11 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;
 .controls{display:flex;gap:14px;align-items:center;flex-wrap:wrap;margin:8px 0;font-size:13px}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0;width:220px;font-size:12px}
 .grid img{width:220px;height:auto;border:1px solid #ccc}
-#failures td{font-size:12px;max-width:220px;overflow-wrap:anywhere}
+#failures td,#samples td{font-size:12px;max-width:220px;overflow-wrap:anywhere}
 #failures td.fields{min-width:240px;max-width:380px}.scroll{overflow-x:auto}
 #failures td.scores{white-space:nowrap;max-width:none}
 td.prompt{max-width:360px;font-family:ui-monospace,monospace;white-space:pre-wrap}
+.demo{display:flex;gap:4px;margin-bottom:4px}td.demos{min-width:200px;max-width:320px}
 pre{white-space:pre-wrap;font-size:12px}nav a{margin-right:12px;font-size:13px}
 """
 
@@ -253,9 +256,16 @@ def _outcomes(block: dict[str, Any], records: list[dict[str, Any]]):
 
 
 def _failure_rows(
-    task: str, block: dict[str, Any], records: list[dict[str, Any]], limit: int
+    task: str,
+    block: dict[str, Any],
+    records: list[dict[str, Any]],
+    limit: int,
+    run_dir: Path | None = None,
 ) -> tuple[list[str], int, str]:
-    """<tr> strings of the task's failures (errors first, then lowest outcome first)."""
+    """<tr> strings of the task's failures (errors first, then lowest outcome first).
+
+    A task with no per-sample pass/fail rule (generation, corpus metrics) has only its errors
+    here: its samples are not failures and are shown under Samples."""
     outcomes, cls, scale = _outcomes(block, records)
     scales = sample_scales(block, records)
     perfect = cls.perfect if cls is not None else None
@@ -264,22 +274,32 @@ def _failure_rows(
     wrong = [
         r
         for r in scored
-        if perfect is None or not outcomes.get(str(r["doc_id"]), np.nan) >= perfect
+        if perfect is not None and not outcomes.get(str(r["doc_id"]), np.nan) >= perfect
     ]
     wrong.sort(key=lambda r: _sort_key(outcomes.get(str(r["doc_id"]))))
     chosen = (errored + wrong)[:limit]
-    dirs = dataset_dirs(block.get("config", {}))
-    rows = [
-        _failure_row(task, r, _scaled(outcomes.get(str(r["doc_id"])), scale), dirs, scales)
-        for r in chosen
-    ]
+    row = _row_maker(task, block, run_dir, scales)
+    rows = [row(r, _scaled(outcomes.get(str(r["doc_id"])), scale)) for r in chosen]
     label = cls.sample_label if cls is not None else "score"
     if scale == 100.0:
         label = label.replace("(0-1)", "").strip() + " (%, as in the tables)"
-    what = (
-        f"outcome below {scale * perfect:g}" if perfect is not None else "all samples, lowest first"
-    )
-    return rows, len(errored) + len(wrong), f"{task}: {label}; failures = errors + {what}"
+    if perfect is None:
+        what = f"{task}: no per-sample pass/fail rule, so failures = errors only (see Samples)"
+    else:
+        what = f"{task}: {label}; failures = errors + outcome below {scale * perfect:g}"
+    return rows, len(errored) + len(wrong), what
+
+
+def _row_maker(task: str, block: dict[str, Any], run_dir: Path | None, scales: Any):
+    """A function record, outcome -> <tr>, with the task's image directories resolved once."""
+    config = block.get("config", {}) or {}
+    dirs = dataset_dirs(config)
+    demo_dirs = dataset_dirs(config, "fewshot") + dirs
+
+    def row(record: dict[str, Any], outcome: Any) -> str:
+        return _failure_row(task, record, outcome, dirs, scales, run_dir, demo_dirs)
+
+    return row
 
 
 def _scaled(value: Any, scale: float) -> Any:
@@ -296,6 +316,8 @@ def _failure_row(
     outcome: Any,
     dirs: list[Path],
     scales: Mapping[str, float] | None = None,
+    run_dir: Path | None = None,
+    demo_dirs: list[Path] | None = None,
 ) -> str:
     error = record.get("error")
     fields = record.get("doc") or {}
@@ -319,9 +341,10 @@ def _failure_row(
         escape(str(record.get("doc_id"))),
         picture,
         f'<td class="prompt">{escape(short(record.get("prompt", ""), 600))}</td>',
+        _demonstrations_cell(record, demo_dirs or dirs),
         f'<td class="fields">{field_lines}</td>',
-        escape(short(record.get("response"), 300)),
-        escape(short(record.get("filtered"), 300)),
+        _response_cell(record.get("response"), run_dir),
+        _response_cell(record.get("filtered"), None if record.get("response") else run_dir),
         f'<td class="num">{escape(score_text)}</td>',
         f'<td class="scores">{scores}</td>',
         f'<span class="bad">{escape(error_text)}</span>' if error else "",
@@ -332,6 +355,48 @@ def _failure_row(
         f'<tr data-task="{escape(task)}" data-error="{1 if error else 0}" '
         f'data-score="{escape(score_text)}"{css}>{tds}</tr>'
     )
+
+
+def _demonstrations_cell(record: dict[str, Any], dirs: list[Path]) -> str:
+    """The few-shot demonstrations in prompt order: thumbnail and text fields of each."""
+    demos = record.get("demonstration_docs") or []
+    if not demos:
+        ids = record.get("demonstrations") or []
+        return f'<td class="demos">{escape(", ".join(map(str, ids))) if ids else "—"}</td>'
+    parts = []
+    for fields in demos:
+        image = doc_image(fields, dirs)
+        uri = thumbnail_uri(str(image), 96) if image is not None else None
+        picture = f'<img src="{uri}" alt="demonstration image" width="64">' if uri else ""
+        text = "; ".join(
+            f"{k}: {short(v, 80)}" for k, v in fields.items() if not looks_like_image(v)
+        )
+        parts.append(f'<div class="demo">{picture}<span>{escape(short(text, 240))}</span></div>')
+    return f'<td class="demos">{"".join(parts)}</td>'
+
+
+def _response_cell(response: Any, run_dir: Path | None) -> str:
+    """A generated image's thumbnail (not its JSON record), or the response text; an image
+    reference without ``run_dir`` (the filtered copy of a shown image) reads as its file name."""
+    images = generated_images(response, run_dir) if run_dir is not None else []
+    if run_dir is None and isinstance(response, list | dict):
+        names = [Path(t).name for t in _image_names(response)]
+        if names:
+            return escape(", ".join(names))
+    uris = [u for u in (thumbnail_uri(str(p), 160) for p in images) if u]
+    if uris:
+        return "".join(f'<img src="{u}" alt="generated image" width="120">' for u in uris)
+    return escape(short(response, 300))
+
+
+def _image_names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if looks_like_image(value) else []
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if not isinstance(value, list | tuple):
+        return []
+    return [n for item in value for n in _image_names(item)]
 
 
 def _task_samples(
@@ -361,7 +426,8 @@ def _failures_section(
         if records is None:
             notes.append(f"{task}: samples_{task}.jsonl not found, no samples to show")
             continue
-        task_rows, total, what = _failure_rows(task, results["tasks"][task], records, limit)
+        block = results["tasks"][task]
+        task_rows, total, what = _failure_rows(task, block, records, limit, run_dir)
         rows += task_rows
         notes.append(f"{what} ({total} in all, {len(task_rows)} shown)")
     options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tasks)
@@ -376,24 +442,53 @@ def _failures_section(
         '<label>search <input type="search" id="f-text" placeholder="doc id, answer, prompt" '
         'oninput="applyFilters()"></label><span id="f-count"></span></div>'
     )
-    header = [
-        "task",
-        "doc",
-        "image",
-        "prompt",
-        "doc fields",
-        "response",
-        "filtered",
-        "outcome",
-        "scores",
-        "error",
-    ]
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{escape(h)}</th>" for h in ROW_HEADER)
     table = (
         f'<table id="failures"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
     note_html = "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
     return f'<h2 id="failures-h">Failures</h2>{note_html}{controls}{table}'
+
+
+ROW_HEADER = [
+    "task",
+    "doc",
+    "image",
+    "prompt",
+    "demonstrations",
+    "doc fields",
+    "response",
+    "filtered",
+    "outcome",
+    "scores",
+    "error",
+]
+
+
+def _samples_section(
+    results: dict[str, Any],
+    run_dir: Path,
+    limit: int,
+    samples: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> str:
+    """The first ``limit`` scored samples of each task, right or wrong: inputs, demonstrations,
+    the response (the generated image for generation tasks) and its scores."""
+    rows: list[str] = []
+    for task, block in results.get("tasks", {}).items():
+        records = _task_samples(run_dir, task, samples) or []
+        outcomes, _, scale = _outcomes(block, records)
+        row = _row_maker(task, block, run_dir, sample_scales(block, records))
+        scored = [r for r in records if r.get("error") is None][:limit]
+        rows += [row(r, _scaled(outcomes.get(str(r["doc_id"])), scale)) for r in scored]
+    if not rows:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in ROW_HEADER)
+    return (
+        f'<h2 id="samples-h">Samples</h2><p class="note">The first {limit} scored samples of '
+        "each task (errors are under Failures).</p><details><summary>"
+        f'{len(rows)} samples</summary><div class="scroll"><table id="samples"><thead><tr>'
+        f'{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div></details>'
+    )
 
 
 def _generated_section(
@@ -434,6 +529,7 @@ def html_report(
     paper_model: str | None = None,
     max_failures: int = 200,
     max_generated: int = 48,
+    max_samples: int = 24,
     samples: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> str:
     """The HTML report of one run directory (see the module docstring); ``samples`` (task ->
@@ -445,7 +541,12 @@ def html_report(
     if (run_dir / "sweep.png").is_file():
         uri = png_uri(run_dir / "sweep.png")
         sweep_plot = f'<h2>Few-shot sweep</h2><img src="{uri}" alt="few-shot sweep plot">'
-    sections = [("results", "Results"), ("failures-h", "Failures"), ("manifest", "Manifest")]
+    sections = [
+        ("results", "Results"),
+        ("samples-h", "Samples"),
+        ("failures-h", "Failures"),
+        ("manifest", "Manifest"),
+    ]
     nav = "<nav>" + "".join(f'<a href="#{a}">{t}</a>' for a, t in sections) + "</nav>"
     body = (
         f"<h1>emu2_eval report: {escape(model)}</h1>"
@@ -458,6 +559,7 @@ def html_report(
         )
         + sweep_plot
         + _generated_section(results, run_dir, max_generated, samples)
+        + _samples_section(results, run_dir, max_samples, samples)
         + _failures_section(results, run_dir, max_failures, samples)
         + '<h2 id="manifest">Manifest</h2><details><summary>results.json manifest</summary>'
         + f"<pre>{escape(manifest)}</pre></details>"
