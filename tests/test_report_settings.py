@@ -229,3 +229,29 @@ def test_few_shot_rows_show_their_demonstrations(tmp_path) -> None:
     page = html_report(results, run)
     assert 'alt="demonstration image"' in page
     assert "question: what colour?" in page and "purple" in page
+
+
+def _ink_rows(image: Any, left: int, right: int, top: int, bottom: int) -> list[int]:
+    """y of every row with dark (text) pixels in the box."""
+    gray = image.convert("L")
+    return [
+        y
+        for y in range(top, bottom)
+        if any(gray.getpixel((x, y)) < 128 for x in range(left, right))
+    ]
+
+
+def test_grid_captions_are_large_wrapped_and_stay_in_their_row() -> None:
+    from PIL import Image
+
+    from emu2_eval.grids import LABEL_WIDTH, THUMB, grid_image
+
+    tile = Image.new("RGB", (32, 32), "white")
+    canvas = grid_image([("HHHH", [tile]), ("word " * 200, [tile]), ("next row", [tile])])
+    letter = _ink_rows(canvas, 0, LABEL_WIDTH, 0, THUMB)
+    assert max(letter) - min(letter) + 1 >= 10  # capital height in px (the old font: 8)
+    long_caption = _ink_rows(canvas, 0, LABEL_WIDTH, THUMB + 1, 2 * THUMB)
+    assert len(long_caption) > 3 * 10  # wrapped onto several lines
+    assert max(long_caption) < 2 * THUMB - 4  # ends inside its own row, above the next
+    nxt = _ink_rows(canvas, 0, LABEL_WIDTH, 2 * THUMB + 1, 2 * THUMB + 8)
+    assert not nxt  # the next caption starts below a margin: nothing runs together
