@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,11 @@ from emu2_eval.engine.image_store import GeneratedImageError, load_generated, re
 from emu2_eval.prompts import ImageLoadError, ImagePart
 
 THUMB = 128
-LABEL_WIDTH = 240
+LABEL_WIDTH = 320
 MAX_ROWS = 25
+FONT_SIZE = 15  # px; Pillow's old default bitmap font (~11 px) was unreadable at report size
+PADDING = 8
+SEPARATOR = (200, 200, 200)
 
 
 def _records(run_dir: Path, task: str) -> list[dict[str, Any]]:
@@ -57,18 +59,55 @@ def _generated(record: dict[str, Any], run_dir: Path) -> list[Image.Image]:
         return []
 
 
+def caption_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled scalable font at ``FONT_SIZE`` (the bitmap default without FreeType)."""
+    try:
+        return ImageFont.load_default(size=FONT_SIZE)
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or no FreeType
+        return ImageFont.load_default()
+
+
+def caption_lines(label: str, font: Any, width: int, max_lines: int) -> list[str]:
+    """``label`` wrapped to ``width`` pixels in ``font``; the last kept line ends in an ellipsis
+    when the label does not fit ``max_lines`` (so a caption never runs into the next row)."""
+    lines: list[str] = []
+    for word in label.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and font.getlength(candidate) <= width:
+            lines[-1] = candidate
+        else:
+            while font.getlength(word) > width and len(word) > 1:  # a long token: hard break
+                cut = max(1, len(word) * width // max(1, int(font.getlength(word))))
+                lines.append(word[:cut])
+                word = word[cut:]
+            lines.append(word)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        last = lines[-1]
+        while last and font.getlength(last + "…") > width:
+            last = last[:-1]
+        lines[-1] = last + "…"
+    return lines
+
+
 def grid_image(rows: list[tuple[str, list[Image.Image]]]) -> Image.Image:
-    """A white canvas: a text label then the row's images, one row per entry."""
+    """A white canvas: a wrapped caption then the row's images, one row per entry, rows
+    separated by a rule."""
     columns = max((len(images) for _, images in rows), default=1)
     canvas = Image.new("RGB", (LABEL_WIDTH + columns * THUMB, len(rows) * THUMB), "white")
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
+    font = caption_font()
+    line_height = int(sum(font.getmetrics()) if hasattr(font, "getmetrics") else 11) + 3
+    max_lines = max(1, (THUMB - 2 * PADDING) // line_height)
     for row, (label, images) in enumerate(rows):
         top = row * THUMB
-        text = "\n".join(textwrap.wrap(label, 36)[:8])
-        draw.multiline_text((6, top + 6), text, fill=(0, 0, 0), font=font)
+        lines = caption_lines(label, font, LABEL_WIDTH - 2 * PADDING, max_lines)
+        for i, line in enumerate(lines):
+            draw.text((PADDING, top + PADDING + i * line_height), line, fill=(0, 0, 0), font=font)
         for column, image in enumerate(images):
             canvas.paste(_thumb(image), (LABEL_WIDTH + column * THUMB, top))
+        if row:
+            draw.line([(0, top), (canvas.width, top)], fill=SEPARATOR, width=1)
     return canvas
 
 

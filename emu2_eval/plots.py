@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
+
+PERCENT_UNITS = ("%", "percent")
+
+
+def y_label(metric: str, unit: str | None) -> str:
+    """The y axis label with its unit, ``score`` when the metric recorded none."""
+    return f"{metric} ({unit.strip() if unit and unit.strip() else 'score'})"
+
+
+def y_limits(values: list[float], unit: str | None) -> tuple[float, float]:
+    """A y range a reader can judge a difference on: the full 0-100 for percentages, otherwise
+    the data with at least one unit of room each side (a flat 0 line is not drawn as
+    -0.04..0.04, which makes noise look like a trend)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    if unit and unit.strip().lower() in PERCENT_UNITS:
+        return min(0.0, low), max(100.0, high)
+    pad = max(1.0, 0.1 * (high - low))
+    return low - pad, high + pad
 
 
 def plot_sweep(summary: pd.DataFrame, path: Path, reference_model: str) -> Path:
@@ -35,7 +55,17 @@ def plot_sweep(summary: pd.DataFrame, path: Path, reference_model: str) -> Path:
             )
         axis.set_title(f"{task}")
         axis.set_xlabel("shots")
-        axis.set_ylabel(metric)
+        unit = (
+            frame["units"].dropna().iloc[0]
+            if "units" in frame and frame["units"].notna().any()
+            else None
+        )
+        spread = frame["std"].fillna(0)
+        ys = [*(frame["mean"] - spread), *(frame["mean"] + spread)]
+        if "paper" in frame:
+            ys += list(frame["paper"].dropna())
+        axis.set_ylabel(y_label(metric, unit))
+        axis.set_ylim(*y_limits([float(v) for v in ys], unit))
         axis.set_xticks(sorted(frame.shots.unique()))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)

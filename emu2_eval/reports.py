@@ -3,7 +3,8 @@
 Markdown, LaTeX and HTML show ``value [low, high]``; the CSV has ``low``/``high`` columns plus
 the confidence, resamples and interval method.  ``write_reports`` is what ``run`` and ``score``
 call after writing results.json; ``emu2-eval report`` calls it again with more options (paper
-model).  The last two CSV columns stay ``n, errors`` (scripts read them by position).
+model).  The last two CSV columns stay ``n, errors`` (scripts read them by position); the settings
+that produced each number (shots, prompt profile, strategy, seed) come just before them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,20 @@ from typing import Any
 import pandas as pd
 
 from emu2_eval.reporting.format import fmt, fmt_interval
+from emu2_eval.reporting.settings import SETTING_COLUMNS, checkpoint_label, task_settings
 
-CONSOLE_COLUMNS = ["model", "task", "metric", "value", "low", "high", "units", "n", "errors"]
+CONSOLE_COLUMNS = [
+    "model",
+    "task",
+    "metric",
+    "value",
+    "low",
+    "high",
+    "units",
+    *SETTING_COLUMNS,
+    "n",
+    "errors",
+]
 CSV_COLUMNS = [
     "model",
     "task",
@@ -28,6 +41,7 @@ CSV_COLUMNS = [
     "resamples",
     "interval_method",
     "units",
+    *SETTING_COLUMNS,
     "n",
     "errors",
 ]
@@ -40,15 +54,17 @@ def _round(value: Any) -> float | None:
 def report_frame(results: dict[str, Any]) -> pd.DataFrame:
     """One row per (task, metric) with value, interval, how it was computed, units, counts."""
     rows = []
-    model = results.get("model", {}).get("name", "")
+    model = checkpoint_label(results)
     for task, block in results.get("tasks", {}).items():
         intervals = block.get("intervals", {})
+        settings = task_settings(block)
         for metric, value in block.get("metrics", {}).items():
             interval = intervals.get(metric, {})
             rows.append(
                 {
                     "model": model,
                     "task": task,
+                    **settings,
                     "metric": metric,
                     "value": _round(value),
                     "low": _round(interval.get("low")),
@@ -66,6 +82,7 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                 {
                     "model": model,
                     "task": task,
+                    **settings,
                     "metric": "(none scored)",
                     "interval_method": "",
                     "units": "",
@@ -81,21 +98,22 @@ def results_table(results: dict[str, Any]) -> pd.DataFrame:
     return report_frame(results)[CONSOLE_COLUMNS]
 
 
-def groups_table(results: dict[str, Any]) -> pd.DataFrame:
-    """Per-group accuracies (answer type, question type) as rows."""
-    rows = []
-    for task, block in results.get("tasks", {}).items():
-        for group_key, values in block.get("groups", {}).items():
-            for group, value in sorted(values.items()):
-                rows.append(
-                    {
-                        "task": task,
-                        "group_by": group_key,
-                        "group": group,
-                        "value": round(float(value), 4),
-                    }
-                )
-    return pd.DataFrame(rows, columns=["task", "group_by", "group", "value"])
+def groups_table(
+    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None] | None = None
+) -> pd.DataFrame:
+    """Per-group values (answer type, subject...) with n and an interval from the samples."""
+    from emu2_eval.reporting.groups import groups_frame
+
+    return groups_frame(results, samples, confidence_level(results))
+
+
+def confidence_level(results: dict[str, Any]) -> float:
+    """The confidence of the recorded intervals (0.95 when none were recorded)."""
+    for block in results.get("tasks", {}).values():
+        for interval in block.get("intervals", {}).values():
+            if interval.get("confidence"):
+                return float(interval["confidence"])
+    return 0.95
 
 
 def confidence_label(results: dict[str, Any]) -> str:
@@ -155,23 +173,38 @@ def display_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def markdown_report(results: dict[str, Any], paper_model: str | None = None) -> str:
+def markdown_report(
+    results: dict[str, Any],
+    paper_model: str | None = None,
+    samples: Mapping[str, list[dict[str, Any]] | None] | None = None,
+) -> str:
     """report.md: results with intervals, the interval method, groups, paper comparison."""
     label = confidence_label(results)
     lines = [
-        f"| model | task | metric | value [{label}] | units | n | errors |",
-        "|:--|:--|:--|--:|:--|--:|--:|",
+        f"| model | task | shots | prompt | strategy | seed | metric | value [{label}] | units "
+        "| n | errors |",
+        "|:--|:--|--:|:--|:--|--:|:--|--:|:--|--:|--:|",
     ]
     for row in display_rows(results):
         lines.append(
-            f"| {row['model']} | {row['task']} | {row['metric']} | {row['shown']} | "
+            f"| {row['model']} | {row['task']} | {row['shots']} | {row['prompt']} | "
+            f"{row['strategy']} | {row['seed']} | {row['metric']} | {row['shown']} | "
             f"{row['units']} | {row['n']} | {row['errors']} |"
         )
     notes = interval_notes(results) + protocol_notes(results)
     text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes)
-    groups = groups_table(results)
+    groups = groups_table(results, samples)
     if not groups.empty:
-        text += "\n\n" + groups.to_markdown(index=False)
+        from emu2_eval.reporting.groups import groups_label
+
+        shown = groups.assign(
+            value=[
+                fmt_interval(*(None if pd.isna(x) else x for x in v))
+                for v in zip(groups.value, groups.low, groups.high, strict=True)
+            ]
+        ).drop(columns=["low", "high"])
+        shown = shown.rename(columns={"value": f"value [{label}]"})
+        text += f"\n\nGroups, {groups_label(groups)}:\n\n" + shown.to_markdown(index=False)
     if paper_model:
         text += "\n\n" + reproduction_markdown(results, paper_model)
     return text + "\n"
@@ -210,16 +243,26 @@ def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str
     """report.tex: booktabs tables of the results (and the paper comparison)."""
     from emu2_eval.reporting.latex import latex_table
 
-    model = results.get("model", {}).get("name", "")
+    model = checkpoint_label(results)
     label = confidence_label(results)
     rows = [
-        (row["task"], row["metric"], row["shown"], row["units"], row["n"])
+        (
+            row["task"],
+            row["shots"],
+            row["prompt"],
+            row["strategy"],
+            row["seed"],
+            row["metric"],
+            row["shown"],
+            row["units"],
+            row["n"],
+        )
         for row in display_rows(results)
     ]
     text = latex_table(
-        ["task", "metric", f"value [{label}]", "units", "n"],
+        ["task", "shots", "prompt", "strategy", "seed", "metric", f"value [{label}]", "units", "n"],
         rows,
-        "llrlr",
+        "lrllrlrlr",
         caption=f"Results of {model}. " + " ".join(interval_notes(results)[:1]),
         label=f"tab:results-{model}",
     )
@@ -271,17 +314,19 @@ def write_reports(
     unless ``samples`` (task -> records, as just written) already holds them.
     """
     from emu2_eval.atomic import write_csv_atomic, write_text_atomic
-    from emu2_eval.reporting.html import html_report
+    from emu2_eval.reporting.html import _task_samples, html_report
 
     run_dir = Path(run_dir)
+    samples = {task: _task_samples(run_dir, task, samples) for task in results.get("tasks", {})}
     table = report_frame(results)
     write_csv_atomic(run_dir / "report.csv", table)
-    groups = groups_table(results)
+    groups = groups_table(results, samples)
     if not groups.empty:
         write_csv_atomic(run_dir / "groups.csv", groups)
     from emu2_eval.grids import grids_markdown, write_grids  # image grids of generation tasks
 
-    markdown = markdown_report(results, paper_model) + grids_markdown(write_grids(results, run_dir))
+    grids = grids_markdown(write_grids(results, run_dir))
+    markdown = markdown_report(results, paper_model, samples) + grids
     write_text_atomic(run_dir / "report.md", markdown)
     write_text_atomic(run_dir / "report.tex", latex_report(results, paper_model))
     write_text_atomic(

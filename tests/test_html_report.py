@@ -235,7 +235,7 @@ def test_generated_images_are_embedded_in_a_grid(tmp_path) -> None:
     }
     page = html_report(results, run)
     assert "<h2>Generated images</h2>" in page
-    assert page.count('alt="generated image"') == 3
+    assert page.count('alt="generated image"') == 6  # 3 in the grid, 3 under Samples
     _no_external_resources(page)
 
 

@@ -187,6 +187,8 @@ def run_task(
                 task, adapter, doc, demos, text_only, fewshot.context_policy
             )
             record["demonstrations"] = [d.doc_id for d in demos]
+            if demos:  # their fields (image keys, answers) let the report show them
+                record["demonstration_docs"] = [doc_to_json(d) for d in demos]
             record["prompt"] = prompt_text(request.prompt)
             record["request_hash"] = request_identity(request)
         except DATA_ERRORS as exc:

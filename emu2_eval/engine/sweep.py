@@ -106,9 +106,22 @@ def run_sweep(
     summary = summarise(cells, reference_model)
     write_csv_atomic(output / "sweep_cells.csv", cells)
     write_csv_atomic(output / "sweep_summary.csv", summary)
-    write_text_atomic(output / "sweep_summary.md", summary.to_markdown(index=False) + "\n")
+    write_text_atomic(output / "sweep_summary.md", sweep_markdown(summary))
     plot_sweep(summary, output / "sweep.png", reference_model)
     return summary
+
+
+def sweep_markdown(summary: pd.DataFrame) -> str:
+    """sweep_summary.md: missing values (no paper number, one seed's std) read ``n/a`` as in the
+    HTML report, not pandas' ``nan``."""
+    from emu2_eval.reporting.format import fmt
+
+    header = list(summary.columns)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(":--" for _ in header) + "|"]
+    for row in summary.itertuples(index=False):
+        cells = [fmt(v) if isinstance(v, float) or v is None else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def collect_cells(
@@ -131,6 +144,7 @@ def collect_cells(
                             "seed": seed,
                             "metric": metric,
                             "value": value,
+                            "units": block.get("units", {}).get(metric, ""),
                             "n": block["n_scored"],
                             "errors": block["n_errors"],
                             "benchmark": block.get("reference", {}).get("benchmark"),
@@ -147,6 +161,7 @@ def summarise(cells: pd.DataFrame, reference_model: str) -> pd.DataFrame:
         mean=("value", "mean"),
         std=("value", lambda v: float(v.std(ddof=0))),
         seeds=("seed", "nunique"),
+        units=("units", "first"),
         n=("n", "max"),
         benchmark=("benchmark", "first"),
         reference_metric=("reference_metric", "first"),

@@ -1,9 +1,11 @@
 """A self-contained HTML report of a run (or a sweep): one file, no server, no network.
 
-Sections: the run (model, manifest summary), results with intervals, the paper comparison (when a
-paper model is given), per-group accuracies, the few-shot plot (sweeps), generated images
-(generation tasks), and a browser of failed samples (wrong or errored: prompt, doc fields,
-response, score) with a little inline JavaScript for filtering.  CSS, JS and images are inline
+Sections: the run (checkpoint, shots/prompt/strategy/seed per task, manifest summary), results
+with intervals, the paper comparison (when a paper model is given), per-group values with n and
+intervals, the few-shot plot (sweeps), generated images (generation tasks), a Samples browser
+(inputs, few-shot demonstrations, the response or generated image, scores in the tables' units)
+and a browser of failures (errors, and wrong answers where the task has a pass/fail rule) with a
+little inline JavaScript for filtering.  CSS, JS and images are inline
 (images as base64 data URIs), so the file opens from ``file://`` and can be mailed around.
 """
 
@@ -27,6 +29,8 @@ from emu2_eval.reporting.images import (
     png_uri,
     thumbnail_uri,
 )
+from emu2_eval.reporting.scales import sample_scales, score_scale
+from emu2_eval.reporting.settings import SETTING_COLUMNS, checkpoint_label, settings_line
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
@@ -41,10 +45,11 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums;
 .controls{display:flex;gap:14px;align-items:center;flex-wrap:wrap;margin:8px 0;font-size:13px}
 .grid{display:flex;flex-wrap:wrap;gap:12px}.grid figure{margin:0;width:220px;font-size:12px}
 .grid img{width:220px;height:auto;border:1px solid #ccc}
-#failures td{font-size:12px;max-width:220px;overflow-wrap:anywhere}
+#failures td,#samples td{font-size:12px;max-width:220px;overflow-wrap:anywhere}
 #failures td.fields{min-width:240px;max-width:380px}.scroll{overflow-x:auto}
 #failures td.scores{white-space:nowrap;max-width:none}
 td.prompt{max-width:360px;font-family:ui-monospace,monospace;white-space:pre-wrap}
+.demo{display:flex;gap:4px;margin-bottom:4px}td.demos{min-width:200px;max-width:320px}
 pre{white-space:pre-wrap;font-size:12px}nav a{margin-right:12px;font-size:13px}
 """
 
@@ -97,8 +102,9 @@ def _run_summary(results: dict[str, Any], where: Path) -> str:
         ("run directory", str(where)),
         (
             "model",
-            f"{model.get('name', '')} (fingerprint {str(model.get('fingerprint', ''))[:12]})",
+            f"{checkpoint_label(results)} (fingerprint {str(model.get('fingerprint', ''))[:12]})",
         ),
+        *(("settings", line) for line in settings_line(results)),
         ("model args", json.dumps(model.get("args", {}))),
         ("limit", str(results.get("run", {}).get("limit") or "none (all documents)")),
         ("created", str(manifest.get("created", ""))),
@@ -131,6 +137,7 @@ def _results_section(results: dict[str, Any]) -> str:
         rows.append(
             [
                 escape(str(row["task"])),
+                *(escape(str(row[c])) for c in SETTING_COLUMNS),
                 escape(str(row["metric"])),
                 escape(row["shown"]),
                 escape(str(row["units"])),
@@ -141,21 +148,43 @@ def _results_section(results: dict[str, Any]) -> str:
         )
     shown = interval_notes(results) + protocol_notes(results)
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in shown)
-    header = ["task", "metric", f"value [{label}]", "units", "n", "errors", "interval"]
-    return f'<h2 id="results">Results</h2>{_table(header, rows, numeric={2, 4, 5})}{notes}'
+    header = ["task", *SETTING_COLUMNS, "metric", f"value [{label}]", "units", "n", "errors"]
+    header.append("interval")
+    table = _table(header, rows, numeric={1, 4, 6, 8, 9})
+    return f'<h2 id="results">Results</h2>{table}{notes}'
 
 
-def _groups_section(results: dict[str, Any]) -> str:
-    from emu2_eval.reports import groups_table
+def _groups_section(
+    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None]
+) -> str:
+    from emu2_eval.reporting.groups import groups_label
+    from emu2_eval.reports import confidence_label, groups_table
 
-    groups = groups_table(results)
+    groups = groups_table(results, samples)
     if groups.empty:
         return ""
-    rows = [[escape(str(v)) for v in r] for r in groups.itertuples(index=False)]
+    rows = [
+        [
+            escape(str(r.task)),
+            escape(str(r.group_by)),
+            escape(str(r.group)),
+            escape(fmt_interval(r.value, _none(r.low), _none(r.high))),
+            escape("n/a" if _none(r.n) is None else str(int(r.n))),
+        ]
+        for r in groups.itertuples(index=False)
+    ]
+    header = ["task", "group_by", "group", f"value [{confidence_label(results)}]", "n"]
     return (
-        "<h2>Groups</h2><details><summary>per answer type / question type "
-        f"({len(rows)} rows)</summary>{_table(list(groups.columns), rows, numeric={3})}</details>"
+        f"<h2>Groups</h2><details><summary>{escape(groups_label(groups))} "
+        f"({len(rows)} rows)</summary>{_table(header, rows, numeric={3, 4})}</details>"
     )
+
+
+def _none(value: Any) -> Any:
+    """pandas' NaN/NA as None (for :func:`fmt_interval`)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
 
 
 def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
@@ -221,37 +250,75 @@ def _outcomes(block: dict[str, Any], records: list[dict[str, Any]]):
         if cls is not None:
             docs = scored_docs(records)
             values = cls.sample_outcomes(docs) if docs else np.zeros(0)
-            return dict(zip([d.doc_id for d in docs], values, strict=True)), cls
-    return {}, None
+            scale = score_scale(block, name, list(values))
+            return dict(zip([d.doc_id for d in docs], values, strict=True)), cls, scale
+    return {}, None, 1.0
 
 
 def _failure_rows(
-    task: str, block: dict[str, Any], records: list[dict[str, Any]], limit: int
+    task: str,
+    block: dict[str, Any],
+    records: list[dict[str, Any]],
+    limit: int,
+    run_dir: Path | None = None,
 ) -> tuple[list[str], int, str]:
-    """<tr> strings of the task's failures (errors first, then lowest outcome first)."""
-    outcomes, cls = _outcomes(block, records)
+    """<tr> strings of the task's failures (errors first, then lowest outcome first).
+
+    A task with no per-sample pass/fail rule (generation, corpus metrics) has only its errors
+    here: its samples are not failures and are shown under Samples."""
+    outcomes, cls, scale = _outcomes(block, records)
+    scales = sample_scales(block, records)
     perfect = cls.perfect if cls is not None else None
     errored = [r for r in records if r.get("error") is not None]
     scored = [r for r in records if r.get("error") is None]
     wrong = [
         r
         for r in scored
-        if perfect is None or not outcomes.get(str(r["doc_id"]), np.nan) >= perfect
+        if perfect is not None and not outcomes.get(str(r["doc_id"]), np.nan) >= perfect
     ]
     wrong.sort(key=lambda r: _sort_key(outcomes.get(str(r["doc_id"]))))
     chosen = (errored + wrong)[:limit]
-    dirs = dataset_dirs(block.get("config", {}))
-    rows = [_failure_row(task, r, outcomes.get(str(r["doc_id"])), dirs) for r in chosen]
+    row = _row_maker(task, block, run_dir, scales)
+    rows = [row(r, _scaled(outcomes.get(str(r["doc_id"])), scale)) for r in chosen]
     label = cls.sample_label if cls is not None else "score"
-    what = f"outcome below {perfect:g}" if perfect is not None else "all samples, lowest first"
-    return rows, len(errored) + len(wrong), f"{task}: {label}; failures = errors + {what}"
+    if scale == 100.0:
+        label = label.replace("(0-1)", "").strip() + " (%, as in the tables)"
+    if perfect is None:
+        what = f"{task}: no per-sample pass/fail rule, so failures = errors only (see Samples)"
+    else:
+        what = f"{task}: {label}; failures = errors + outcome below {scale * perfect:g}"
+    return rows, len(errored) + len(wrong), what
+
+
+def _row_maker(task: str, block: dict[str, Any], run_dir: Path | None, scales: Any):
+    """A function record, outcome -> <tr>, with the task's image directories resolved once."""
+    config = block.get("config", {}) or {}
+    dirs = dataset_dirs(config)
+    demo_dirs = dataset_dirs(config, "fewshot") + dirs
+
+    def row(record: dict[str, Any], outcome: Any) -> str:
+        return _failure_row(task, record, outcome, dirs, scales, run_dir, demo_dirs)
+
+    return row
+
+
+def _scaled(value: Any, scale: float) -> Any:
+    return None if value is None else float(value) * scale
 
 
 def _sort_key(value: Any) -> float:
     return float("inf") if value is None or np.isnan(value) else float(value)
 
 
-def _failure_row(task: str, record: dict[str, Any], outcome: Any, dirs: list[Path]) -> str:
+def _failure_row(
+    task: str,
+    record: dict[str, Any],
+    outcome: Any,
+    dirs: list[Path],
+    scales: Mapping[str, float] | None = None,
+    run_dir: Path | None = None,
+    demo_dirs: list[Path] | None = None,
+) -> str:
     error = record.get("error")
     fields = record.get("doc") or {}
     image = doc_image(fields, dirs)
@@ -262,7 +329,11 @@ def _failure_row(task: str, record: dict[str, Any], outcome: Any, dirs: list[Pat
         for k, v in fields.items()
         if not looks_like_image(v)
     )
-    scores = "<br>".join(escape(f"{k}={fmt(v)}") for k, v in (record.get("scores") or {}).items())
+    scales = scales or {}
+    scores = "<br>".join(
+        escape(f"{k}={fmt(v * scales.get(k, 1.0) if isinstance(v, int | float) else v)}")
+        for k, v in (record.get("scores") or {}).items()
+    )
     score_text = "" if outcome is None or np.isnan(outcome) else f"{float(outcome):g}"
     error_text = f"{error.get('type', '')}: {error.get('message', '')}" if error else ""
     cells = [
@@ -270,9 +341,10 @@ def _failure_row(task: str, record: dict[str, Any], outcome: Any, dirs: list[Pat
         escape(str(record.get("doc_id"))),
         picture,
         f'<td class="prompt">{escape(short(record.get("prompt", ""), 600))}</td>',
+        _demonstrations_cell(record, demo_dirs or dirs),
         f'<td class="fields">{field_lines}</td>',
-        escape(short(record.get("response"), 300)),
-        escape(short(record.get("filtered"), 300)),
+        _response_cell(record.get("response"), run_dir),
+        _response_cell(record.get("filtered"), None if record.get("response") else run_dir),
         f'<td class="num">{escape(score_text)}</td>',
         f'<td class="scores">{scores}</td>',
         f'<span class="bad">{escape(error_text)}</span>' if error else "",
@@ -283,6 +355,48 @@ def _failure_row(task: str, record: dict[str, Any], outcome: Any, dirs: list[Pat
         f'<tr data-task="{escape(task)}" data-error="{1 if error else 0}" '
         f'data-score="{escape(score_text)}"{css}>{tds}</tr>'
     )
+
+
+def _demonstrations_cell(record: dict[str, Any], dirs: list[Path]) -> str:
+    """The few-shot demonstrations in prompt order: thumbnail and text fields of each."""
+    demos = record.get("demonstration_docs") or []
+    if not demos:
+        ids = record.get("demonstrations") or []
+        return f'<td class="demos">{escape(", ".join(map(str, ids))) if ids else "—"}</td>'
+    parts = []
+    for fields in demos:
+        image = doc_image(fields, dirs)
+        uri = thumbnail_uri(str(image), 96) if image is not None else None
+        picture = f'<img src="{uri}" alt="demonstration image" width="64">' if uri else ""
+        text = "; ".join(
+            f"{k}: {short(v, 80)}" for k, v in fields.items() if not looks_like_image(v)
+        )
+        parts.append(f'<div class="demo">{picture}<span>{escape(short(text, 240))}</span></div>')
+    return f'<td class="demos">{"".join(parts)}</td>'
+
+
+def _response_cell(response: Any, run_dir: Path | None) -> str:
+    """A generated image's thumbnail (not its JSON record), or the response text; an image
+    reference without ``run_dir`` (the filtered copy of a shown image) reads as its file name."""
+    images = generated_images(response, run_dir) if run_dir is not None else []
+    if run_dir is None and isinstance(response, list | dict):
+        names = [Path(t).name for t in _image_names(response)]
+        if names:
+            return escape(", ".join(names))
+    uris = [u for u in (thumbnail_uri(str(p), 160) for p in images) if u]
+    if uris:
+        return "".join(f'<img src="{u}" alt="generated image" width="120">' for u in uris)
+    return escape(short(response, 300))
+
+
+def _image_names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if looks_like_image(value) else []
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if not isinstance(value, list | tuple):
+        return []
+    return [n for item in value for n in _image_names(item)]
 
 
 def _task_samples(
@@ -312,7 +426,8 @@ def _failures_section(
         if records is None:
             notes.append(f"{task}: samples_{task}.jsonl not found, no samples to show")
             continue
-        task_rows, total, what = _failure_rows(task, results["tasks"][task], records, limit)
+        block = results["tasks"][task]
+        task_rows, total, what = _failure_rows(task, block, records, limit, run_dir)
         rows += task_rows
         notes.append(f"{what} ({total} in all, {len(task_rows)} shown)")
     options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tasks)
@@ -327,24 +442,53 @@ def _failures_section(
         '<label>search <input type="search" id="f-text" placeholder="doc id, answer, prompt" '
         'oninput="applyFilters()"></label><span id="f-count"></span></div>'
     )
-    header = [
-        "task",
-        "doc",
-        "image",
-        "prompt",
-        "doc fields",
-        "response",
-        "filtered",
-        "outcome",
-        "scores",
-        "error",
-    ]
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{escape(h)}</th>" for h in ROW_HEADER)
     table = (
         f'<table id="failures"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
     note_html = "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
     return f'<h2 id="failures-h">Failures</h2>{note_html}{controls}{table}'
+
+
+ROW_HEADER = [
+    "task",
+    "doc",
+    "image",
+    "prompt",
+    "demonstrations",
+    "doc fields",
+    "response",
+    "filtered",
+    "outcome",
+    "scores",
+    "error",
+]
+
+
+def _samples_section(
+    results: dict[str, Any],
+    run_dir: Path,
+    limit: int,
+    samples: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> str:
+    """The first ``limit`` scored samples of each task, right or wrong: inputs, demonstrations,
+    the response (the generated image for generation tasks) and its scores."""
+    rows: list[str] = []
+    for task, block in results.get("tasks", {}).items():
+        records = _task_samples(run_dir, task, samples) or []
+        outcomes, _, scale = _outcomes(block, records)
+        row = _row_maker(task, block, run_dir, sample_scales(block, records))
+        scored = [r for r in records if r.get("error") is None][:limit]
+        rows += [row(r, _scaled(outcomes.get(str(r["doc_id"])), scale)) for r in scored]
+    if not rows:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in ROW_HEADER)
+    return (
+        f'<h2 id="samples-h">Samples</h2><p class="note">The first {limit} scored samples of '
+        "each task (errors are under Failures).</p><details><summary>"
+        f'{len(rows)} samples</summary><div class="scroll"><table id="samples"><thead><tr>'
+        f'{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div></details>'
+    )
 
 
 def _generated_section(
@@ -385,18 +529,24 @@ def html_report(
     paper_model: str | None = None,
     max_failures: int = 200,
     max_generated: int = 48,
+    max_samples: int = 24,
     samples: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> str:
     """The HTML report of one run directory (see the module docstring); ``samples`` (task ->
     per-sample records) spares re-reading the samples files the caller has just written."""
     run_dir = Path(run_dir)
-    model = results.get("model", {}).get("name", "")
+    model = checkpoint_label(results)
     manifest = json.dumps(results.get("manifest", {}), indent=2, default=str)
     sweep_plot = ""
     if (run_dir / "sweep.png").is_file():
         uri = png_uri(run_dir / "sweep.png")
         sweep_plot = f'<h2>Few-shot sweep</h2><img src="{uri}" alt="few-shot sweep plot">'
-    sections = [("results", "Results"), ("failures-h", "Failures"), ("manifest", "Manifest")]
+    sections = [
+        ("results", "Results"),
+        ("samples-h", "Samples"),
+        ("failures-h", "Failures"),
+        ("manifest", "Manifest"),
+    ]
     nav = "<nav>" + "".join(f'<a href="#{a}">{t}</a>' for a, t in sections) + "</nav>"
     body = (
         f"<h1>emu2_eval report: {escape(model)}</h1>"
@@ -404,9 +554,12 @@ def html_report(
         + _run_summary(results, run_dir)
         + _results_section(results)
         + _paper_section(results, paper_model)
-        + _groups_section(results)
+        + _groups_section(
+            results, {t: _task_samples(run_dir, t, samples) for t in results.get("tasks", {})}
+        )
         + sweep_plot
         + _generated_section(results, run_dir, max_generated, samples)
+        + _samples_section(results, run_dir, max_samples, samples)
         + _failures_section(results, run_dir, max_failures, samples)
         + '<h2 id="manifest">Manifest</h2><details><summary>results.json manifest</summary>'
         + f"<pre>{escape(manifest)}</pre></details>"

@@ -47,11 +47,15 @@ def png_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def dataset_dirs(config: Mapping[str, Any]) -> list[Path]:
-    """Directories named in a task config's dataset arguments (roots such as {demo} expanded)."""
+def dataset_dirs(config: Mapping[str, Any], part: str = "dataset") -> list[Path]:
+    """Directories named in a task config's dataset arguments (roots such as {demo} expanded);
+    ``part="fewshot"`` gives those of the few-shot pool (where demonstrations' images are)."""
     from emu2_eval.tasks.config import resolve_roots
 
-    args = (config.get("dataset") or {}).get("args") or {}
+    section = config.get(part) or {}
+    if part == "fewshot":
+        section = section.get("pool") or {} if isinstance(section, Mapping) else {}
+    args = section.get("args") or {} if isinstance(section, Mapping) else {}
     dirs = []
     for value in args.values():
         if not isinstance(value, str):

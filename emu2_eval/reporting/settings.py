@@ -1,0 +1,56 @@
+"""The settings a reader needs beside every number: checkpoint, shots, prompt, strategy, seed.
+
+results.json records them per task; every table format shows them from here so that a score is
+never read without the setting that produced it (a 0-shot and an 8-shot number look alike).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+SETTING_COLUMNS = ["shots", "prompt", "strategy", "seed"]
+_SOURCE_KEYS = ("pretrained", "path", "checkpoint", "model", "model_id", "repo_id")
+
+
+def checkpoint_label(results: dict[str, Any]) -> str:
+    """``adapter (checkpoint)``: the adapter name plus the basename of the weights it loaded
+    (a local path or a hub id such as ``BAAI/Emu2`` -> ``Emu2``); the adapter alone when none."""
+    model = results.get("model", {}) or {}
+    name = str(model.get("name", ""))
+    info = model.get("info") or {}
+    args = model.get("args") or {}
+    for source in [info.get(k) for k in _SOURCE_KEYS] + [args.get(k) for k in _SOURCE_KEYS]:
+        if isinstance(source, str) and source.strip("/"):
+            base = PurePosixPath(source.replace("\\", "/").rstrip("/")).name
+            return name if base == name else f"{name} ({base})"
+    return name
+
+
+def task_settings(block: dict[str, Any]) -> dict[str, Any]:
+    """Shots, prompt profile, few-shot strategy and seed of one task block of results.json."""
+    fewshot = block.get("fewshot") or {}
+    profile = block.get("prompt_profile") or {}
+    shots = fewshot.get("shots")
+    name = profile.get("name") if isinstance(profile, dict) else profile
+    version = profile.get("version") if isinstance(profile, dict) else None
+    prompt = f"{name} v{version}" if name and version not in (None, "") else (name or "")
+    strategy = fewshot.get("strategy") if shots else None
+    return {
+        "shots": shots if shots is not None else "",
+        "prompt": prompt,
+        "strategy": strategy or ("none" if shots == 0 else ""),
+        "seed": fewshot.get("seed", ""),
+    }
+
+
+def settings_line(results: dict[str, Any]) -> list[str]:
+    """One line per task: ``task: N-shot, prompt P, strategy S, seed K`` (for captions/headers)."""
+    lines = []
+    for task, block in results.get("tasks", {}).items():
+        s = task_settings(block)
+        lines.append(
+            f"{task}: {s['shots']}-shot, prompt {s['prompt'] or 'n/a'}, "
+            f"strategy {s['strategy'] or 'n/a'}, seed {s['seed']}"
+        )
+    return lines
