@@ -152,3 +152,39 @@ def test_emu2_adapter_shared_prefix_equals_per_request(tiny_emu2_dir: Path) -> N
     one_by_one = [adapter.loglikelihood([r])[0] for r in requests]  # batch-invariant
     for got, want in zip(one_by_one, reference, strict=True):
         assert got == pytest.approx(want, abs=ATOL)
+
+
+def _vlm_requests() -> list[Request]:
+    red, blue = ImagePart.from_bytes(_png((200, 0, 0))), ImagePart.from_bytes(_png((0, 0, 200)))
+    prompts = [
+        (red, TextPart("question: what colour? short answer:")),
+        (TextPart("describe the drawing"),),
+        (blue, TextPart(" and "), red, TextPart(" which shape is drawn? answer:")),
+    ]
+    candidates = [("red", "blue"), ("a red circle", "square", "plain light background", "2"),
+                  ("triangle with circles", "circle")]  # fmt: skip
+    return [
+        Request("loglikelihood", p, "t", str(i), continuations=c)
+        for i, (p, c) in enumerate(zip(prompts, candidates, strict=True))
+    ]
+
+
+def test_hf_vlm_shared_prefix_equals_per_request(tiny_adapter) -> None:
+    """tiny-vlm (the hf-vlm adapter on a LLaVA checkpoint): a batched prefill of prompts of
+    different lengths, then all candidates, gives the per-candidate forward passes' scores."""
+    requests = _vlm_requests()
+    tiny_adapter.scoring_stats.clear()
+    tiny_adapter.shared_prefix = False
+    try:
+        reference = tiny_adapter.loglikelihood(requests)
+    finally:
+        tiny_adapter.shared_prefix = True
+    assert tiny_adapter.scoring_stats["forward_passes"] == 8
+    tiny_adapter.scoring_stats.clear()
+    shared = tiny_adapter.loglikelihood(requests)
+    assert tiny_adapter.scoring_stats["forward_passes"] == 2
+    for got, want in zip(shared, reference, strict=True):
+        assert got == pytest.approx(want, abs=ATOL)
+    alone = [tiny_adapter.loglikelihood([r])[0] for r in requests]
+    for got, want in zip(alone, reference, strict=True):
+        assert got == pytest.approx(want, abs=ATOL)

@@ -40,7 +40,7 @@ def shared_prefix_scores(
     """Summed log-probabilities of each prompt's candidate continuations.
 
     ``forward`` is a transformers-style causal LM call (returns ``.logits`` and, with
-    ``use_cache=True``, ``.past_key_values``). ``prefill_inputs`` are its keyword inputs for the
+    ``use_cache=True``, its key/value ``cache``). ``prefill_inputs`` are its keyword inputs for the
     B prompts, left-padded, with a (B, P) ``attention_mask``; ``continuations[b]`` are prompt b's
     candidates as token ids (each non-empty), scored as if appended to that prompt.
     ``stats`` (optional) counts the forward passes run (``forward_passes``).
@@ -75,7 +75,7 @@ def _continuation_scores(
     stats: dict[str, int] | None,
 ) -> torch.Tensor:
     """Log-probabilities of tokens 2..n of every candidate, from the copied prompt caches."""
-    cache = prefill.past_key_values
+    cache = prefill["cache"] if "cache" in prefill else prefill.past_key_values
     device = mask.device
     index = torch.tensor(owner, device=device)
     cache.reorder_cache(index)  # one cache row per (prompt, candidate)
@@ -89,7 +89,7 @@ def _continuation_scores(
         input_ids=inputs,
         attention_mask=attention,
         position_ids=positions,
-        past_key_values=cache,
+        cache=cache,
         use_cache=True,
     )
     _count(stats)
