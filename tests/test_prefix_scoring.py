@@ -79,6 +79,7 @@ def test_core_matches_full_rows_on_tiny_emu2_without_tokenizer(tiny_model) -> No
             model.lm, {"inputs_embeds": embeds, "attention_mask": mask}, candidates, stats=stats
         )
     assert stats["forward_passes"] == 2  # one prefill for 3 prompts, one pass for 8 candidates
+    assert stats["positions"] == 3 * width + 8 * 3  # candidates: tokens 1..n-1 (at most 3)
     for got, want in zip(shared, reference, strict=True):
         assert got == pytest.approx(want, abs=ATOL)
 
@@ -94,7 +95,7 @@ def test_single_token_candidates_need_only_the_prefill(tiny_model) -> None:
             [[[3869], [1939], [29906], [2]]],
             stats=stats,
         )
-    assert stats == {"forward_passes": 1}
+    assert stats == {"forward_passes": 1, "positions": 5}
     want = _full_scores(tiny_model, ids[0].tolist(), None, [[3869], [1939], [29906], [2]])
     assert got[0] == pytest.approx(want, abs=ATOL)
 
@@ -134,24 +135,24 @@ def _scored_requests() -> list[Request]:
 
 
 def test_emu2_adapter_shared_prefix_equals_per_request(tiny_emu2_dir: Path) -> None:
-    """The adapter's default path (batched prefill) gives the per-request scores, with the same
-    candidate token ids (``encode_continuation`` at the prompt boundary), in fewer passes."""
+    """The adapter's default path (one prefill per prompt) gives the per-request scores, with
+    the same candidate token ids (``encode_continuation`` at the prompt boundary), computing
+    fewer token positions; and a score never depends on the rest of the batch, bit for bit."""
     from emu2_eval.models.emu2.adapter import Emu2Adapter
 
     adapter = Emu2Adapter(str(tiny_emu2_dir), device="cpu")
     requests = _scored_requests()
     shared = adapter.loglikelihood(requests)
-    assert adapter.scoring_stats["forward_passes"] == 2
+    new = dict(adapter.scoring_stats)
     adapter.shared_prefix = False
     adapter.scoring_stats.clear()
     reference = adapter.loglikelihood(requests)
-    assert adapter.scoring_stats["forward_passes"] == 3
+    assert adapter.scoring_stats["forward_passes"] == 3  # one padded row per candidate
+    assert new["positions"] < adapter.scoring_stats["positions"] / 2
     for got, want in zip(shared, reference, strict=True):
         assert got == pytest.approx(want, abs=ATOL)
     adapter.shared_prefix = True
-    one_by_one = [adapter.loglikelihood([r])[0] for r in requests]  # batch-invariant
-    for got, want in zip(one_by_one, reference, strict=True):
-        assert got == pytest.approx(want, abs=ATOL)
+    assert [adapter.loglikelihood([r])[0] for r in requests] == shared  # batch-invariant
 
 
 def _vlm_requests() -> list[Request]:
@@ -170,8 +171,8 @@ def _vlm_requests() -> list[Request]:
 
 
 def test_hf_vlm_shared_prefix_equals_per_request(tiny_adapter) -> None:
-    """tiny-vlm (the hf-vlm adapter on a LLaVA checkpoint): a batched prefill of prompts of
-    different lengths, then all candidates, gives the per-candidate forward passes' scores."""
+    """tiny-vlm (the hf-vlm adapter on a LLaVA checkpoint): one prefill per prompt, then all its
+    candidates in one pass, gives the per-candidate forward passes' scores."""
     requests = _vlm_requests()
     tiny_adapter.scoring_stats.clear()
     tiny_adapter.shared_prefix = False
@@ -179,12 +180,13 @@ def test_hf_vlm_shared_prefix_equals_per_request(tiny_adapter) -> None:
         reference = tiny_adapter.loglikelihood(requests)
     finally:
         tiny_adapter.shared_prefix = True
-    assert tiny_adapter.scoring_stats["forward_passes"] == 8
+    assert tiny_adapter.scoring_stats["forward_passes"] == 8  # one per candidate
+    old_positions = tiny_adapter.scoring_stats["positions"]
     tiny_adapter.scoring_stats.clear()
     shared = tiny_adapter.loglikelihood(requests)
-    assert tiny_adapter.scoring_stats["forward_passes"] == 2
+    # prefill + candidates per prompt; red/blue are single tokens: the prefill alone scores them
+    assert tiny_adapter.scoring_stats["forward_passes"] == 5
+    assert tiny_adapter.scoring_stats["positions"] < old_positions / 2
     for got, want in zip(shared, reference, strict=True):
         assert got == pytest.approx(want, abs=ATOL)
-    alone = [tiny_adapter.loglikelihood([r])[0] for r in requests]
-    for got, want in zip(alone, reference, strict=True):
-        assert got == pytest.approx(want, abs=ATOL)
+    assert [tiny_adapter.loglikelihood([r])[0] for r in requests] == shared  # batch-invariant

@@ -263,8 +263,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
     def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
         """Sum of log-probabilities of each continuation given the prompt.
 
-        With ``shared_prefix`` (default) the batch's prompts are prefilled once (left-padded) and
-        every candidate is scored from their key/value caches
+        With ``shared_prefix`` (default) each prompt is prefilled once and every candidate is
+        scored from its key/value cache
         (:mod:`~emu2_eval.models.prefix_scoring`); otherwise one forward pass per candidate."""
         if not self.shared_prefix:
             return [self._score(request) for request in requests]
@@ -272,17 +272,20 @@ class HFVisionLanguageAdapter(ModelAdapter):
 
         from emu2_eval.models.prefix_scoring import shared_prefix_scores
 
-        rendered = [self.render(r.prompt) for r in requests]
-        prompt = self._encode([t for t, _ in rendered], [i for _, i in rendered])
-        with torch.inference_mode():
-            prompt.update(self._vision_inputs(prompt, [images_of(r.prompt) for r in requests]))
-            return shared_prefix_scores(
-                self.model,
-                dict(prompt),
-                [self._continuation_ids(r) for r in requests],
-                pad_id=self.tokenizer.pad_token_id,
-                stats=self.scoring_stats,
-            )
+        scores = []
+        for request in requests:  # alone: a score never depends on the rest of the batch
+            text, images = self.render(request.prompt)
+            prompt = self._encode([text], [images])
+            with torch.inference_mode():
+                prompt.update(self._vision_inputs(prompt, [images_of(request.prompt)]))
+                scores += shared_prefix_scores(
+                    self.model,
+                    dict(prompt),
+                    [self._continuation_ids(request)],
+                    pad_id=self.tokenizer.pad_token_id,
+                    stats=self.scoring_stats,
+                )
+        return scores
 
     def _continuation_ids(self, request: Request) -> list[list[int]]:
         """Each candidate's ids, tokenised alone without special tokens (both paths use these)."""
@@ -298,6 +301,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
         """The per-request reference path: prompt + candidate, one forward pass per candidate."""
         import torch
 
+        from emu2_eval.models.prefix_scoring import count_pass
+
         text, images = self.render(request.prompt)
         prompt = self._encode([text], [images])
         with torch.inference_mode():
@@ -310,7 +315,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
             full = torch.cat([prompt_ids, cont_ids], dim=1)
             with torch.inference_mode():
                 logits = self.model(input_ids=full, **prompt).logits.float()
-            self.scoring_stats["forward_passes"] = self.scoring_stats.get("forward_passes", 0) + 1
+            count_pass(self.scoring_stats, full.numel())
             n = cont_ids.shape[1]
             logprobs = torch.log_softmax(logits[0, -n - 1 : -1], dim=-1)
             scores.append(float(logprobs.gather(1, cont_ids[0].unsqueeze(1)).sum()))

@@ -43,7 +43,11 @@ def shared_prefix_scores(
     ``use_cache=True``, its key/value ``cache``). ``prefill_inputs`` are its keyword inputs for the
     B prompts, left-padded, with a (B, P) ``attention_mask``; ``continuations[b]`` are prompt b's
     candidates as token ids (each non-empty), scored as if appended to that prompt.
-    ``stats`` (optional) counts the forward passes run (``forward_passes``).
+    ``stats`` (optional) counts the forward passes run and the token positions they computed.
+
+    The adapters call this one request at a time: several prompts in one prefill are padded to
+    a common width, which moves scores in the last float bits, and the harness promises answers
+    that do not depend on the batch (cache, resume, data parallel runs are byte-identical).
     """
     mask = prefill_inputs["attention_mask"]
     if mask.shape[0] != len(continuations):
@@ -54,7 +58,7 @@ def shared_prefix_scores(
     flat = [list(c) for cands in continuations for c in cands]
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     output = forward(**prefill_inputs, position_ids=positions, use_cache=True)
-    _count(stats)
+    count_pass(stats, mask.numel())
     first = torch.log_softmax(output.logits[:, -1].float(), dim=-1)  # next token after prompt
     rows = torch.tensor(owner, device=first.device)
     heads = torch.tensor([c[0] for c in flat], device=first.device)
@@ -92,7 +96,7 @@ def _continuation_scores(
         cache=cache,
         use_cache=True,
     )
-    _count(stats)
+    count_pass(stats, inputs.numel())
     logprobs = torch.log_softmax(output.logits.float(), dim=-1)
     targets, target_mask = _pad_right([c[1:] or [pad_id] for c in flat], pad_id)
     targets, target_mask = targets.to(logprobs.device), target_mask.to(logprobs.device)
@@ -101,9 +105,11 @@ def _continuation_scores(
     return (picked * target_mask * has_tail.unsqueeze(1)).sum(-1)
 
 
-def _count(stats: dict[str, int] | None) -> None:
+def count_pass(stats: dict[str, int] | None, positions: int) -> None:
+    """Add one forward pass over ``positions`` token positions (padding included) to ``stats``."""
     if stats is not None:
         stats["forward_passes"] = stats.get("forward_passes", 0) + 1
+        stats["positions"] = stats.get("positions", 0) + positions
 
 
 def _regroup(values: list[float], shape: Sequence[Sequence[Any]]) -> list[list[float]]:

@@ -326,8 +326,8 @@ class Emu2Adapter(ModelAdapter):
     def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
         """Per request, the summed log-probability of each continuation after the prompt.
 
-        With ``shared_prefix`` (default) the batch's prompts are prefilled once and every
-        candidate is scored from their key/value caches (:mod:`~emu2_eval.models.prefix_scoring`);
+        With ``shared_prefix`` (default) each prompt is prefilled once and every candidate is
+        scored from its key/value cache (:mod:`~emu2_eval.models.prefix_scoring`);
         otherwise each request runs one padded row per candidate (the reference path)."""
         if not self.shared_prefix:
             return [self._score(request) for request in requests]
@@ -348,27 +348,36 @@ class Emu2Adapter(ModelAdapter):
         return prompt_ids, continuations, images
 
     def _score_shared(self, requests: Sequence[Request]) -> list[list[float]]:
+        """One prefill per prompt, alone, so a score never depends on the rest of the batch."""
         import torch
 
         from emu2_eval.models.prefix_scoring import shared_prefix_scores
 
-        inputs = [self._score_inputs(request) for request in requests]
-        input_ids, attention_mask = self.tokenizer.pad([ids for ids, _, _ in inputs])
-        with torch.inference_mode():
-            features = self._image_features([image for _, _, images in inputs for image in images])
-            embeds = self.model.embed_inputs(input_ids, image_features=features)
-            prefill = {"inputs_embeds": embeds, "attention_mask": attention_mask.to(embeds.device)}
-            return shared_prefix_scores(
-                self.model.lm,
-                prefill,
-                [continuations for _, continuations, _ in inputs],
-                pad_id=self.tokenizer.pad_token_id,
-                stats=self.scoring_stats,
-            )
+        scores = []
+        for request in requests:
+            prompt_ids, continuations, images = self._score_inputs(request)
+            input_ids, attention_mask = self.tokenizer.pad([prompt_ids])
+            with torch.inference_mode():
+                features = self._image_features(images)
+                embeds = self.model.embed_inputs(input_ids, image_features=features)
+                prefill = {
+                    "inputs_embeds": embeds,
+                    "attention_mask": attention_mask.to(embeds.device),
+                }
+                scores += shared_prefix_scores(
+                    self.model.lm,
+                    prefill,
+                    [continuations],
+                    pad_id=self.tokenizer.pad_token_id,
+                    stats=self.scoring_stats,
+                )
+        return scores
 
     def _score(self, request: Request) -> list[float]:
         """One request, one padded row per candidate (the prompt prefilled K times)."""
         import torch
+
+        from emu2_eval.models.prefix_scoring import count_pass
 
         prompt_ids, continuations, images = self._score_inputs(request)
         input_ids, attention_mask = self.tokenizer.pad([prompt_ids + c for c in continuations])
@@ -377,7 +386,7 @@ class Emu2Adapter(ModelAdapter):
             if features is not None:
                 features = features.repeat(len(continuations), 1)
             logits = self.model(input_ids, attention_mask, image_features=features).float()
-        self.scoring_stats["forward_passes"] = self.scoring_stats.get("forward_passes", 0) + 1
+        count_pass(self.scoring_stats, input_ids.numel())
         scores = []
         width = input_ids.shape[1]
         for row, ids in enumerate(continuations):
