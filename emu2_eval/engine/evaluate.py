@@ -18,7 +18,7 @@ from emu2_eval.engine.manifest import build_manifest
 from emu2_eval.engine.runner import (
     FewShotSettings,
     finalize_task,
-    run_task,
+    run_tasks,
 )
 from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.environment import check_environment
@@ -209,11 +209,10 @@ def _evaluate(
     cache = ResponseCache(cache_path or output / "cache.sqlite")
     if not context.is_main:
         try:
-            for task in tasks:
-                run_task(
-                    task, adapter, cache, limit=limit, progress=False, fewshot=fewshot,
-                    batching=batching, coordinator=coordinator, run_dir=output,
-                )  # fmt: skip
+            run_tasks(
+                tasks, adapter, cache, limit=limit, progress=False, fewshot=fewshot,
+                batching=batching, coordinator=coordinator, run_dir=output,
+            )  # fmt: skip
         finally:
             cache.close()
         return None
@@ -236,19 +235,14 @@ def _evaluate(
     used: dict[str, int | None] = {}
     written: dict[str, list[dict[str, Any]]] = {}  # samples rows, handed on to the reports
     try:
+        # all tasks' requests first, then one pass over their pooled work (``run_tasks``)
+        outcomes = run_tasks(
+            tasks, adapter, cache, limit=limit, progress=progress, fewshot=fewshot,
+            batching=batching, coordinator=coordinator, run_dir=output,
+        )  # fmt: skip
+        assert outcomes is not None  # the main process always gets the outcomes
         for task in tasks:
-            outcome = run_task(
-                task,
-                adapter,
-                cache,
-                limit=limit,
-                progress=progress,
-                fewshot=fewshot,
-                batching=batching,
-                coordinator=coordinator,
-                run_dir=output,
-            )
-            assert outcome is not None  # the main process always gets the outcome
+            outcome = outcomes[task.name]
             work[task.name] = outcome.ranks
             used[task.name] = outcome.batch_size_used
             with using_run_dir(output):  # generated images are read from the run directory
