@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from emu2_eval.engine.runner import (
     finalize_task,
     run_tasks,
 )
+from emu2_eval.engine.timing import format_seconds, say
 from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.environment import check_environment
 from emu2_eval.models.base import ModelAdapter, build_adapter
@@ -190,7 +192,13 @@ def _evaluate(
     coordinator: Coordinator | None,
 ) -> dict[str, Any] | None:
     _seed_everything(seed)
-    adapter = adapter or load_adapter(model, model_args, topology, context)
+    load_seconds = None
+    if adapter is None:
+        started = time.perf_counter()
+        adapter = load_adapter(model, model_args, topology, context)
+        load_seconds = round(time.perf_counter() - started, 2)
+        if progress and context.is_main:
+            say(f"model {model} loaded in {format_seconds(load_seconds)} ({load_seconds:.1f}s)")
     for task in tasks:
         if task.config.request not in adapter.supported_kinds:
             raise ValueError(
@@ -280,6 +288,7 @@ def _evaluate(
     # How the run was executed: what may differ between runs with identical results.
     results["manifest"]["execution"] = {
         **context.describe(),
+        "model_load_seconds": load_seconds,
         "topology": topology.describe(),
         "batching": {**batching.describe_all(), "batch_size_used": used},
         "work": work,

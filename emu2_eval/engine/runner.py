@@ -25,6 +25,7 @@ from emu2_eval.engine.image_store import recheck_cached, request_identity, store
 from emu2_eval.engine.ordering import estimate_length, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
 from emu2_eval.engine.scoring import score_records
+from emu2_eval.engine.timing import TotalEstimate
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.prompts import ImageLoadError, ImagePart, prompt_text
@@ -211,19 +212,23 @@ def run_tasks(
     results: dict[str, dict[int, tuple[Any, Any]]] = {t.name: {} for t in tasks}
     stats: dict[str, dict[str, Any]] = {}
     is_main = coordinator is None or coordinator.is_main
-    for group in groups:
-        for unit in _pools(group):
-            computed, unit_stats = _compute_pool(
-                adapter, unit, coordinator, cache, batching, progress and is_main, run_dir
-            )
-            for name, found in computed.items():
-                results[name].update(found)
-                info = stats.setdefault(name, {"computed": 0})
-                info["computed"] += unit_stats["computed"][name]
-                if unit_stats["batch_size_used"] is not None:
-                    sizes = [info.get("batch_size_used"), unit_stats["batch_size_used"]]
-                    info["batch_size_used"] = min(s for s in sizes if s is not None)
-                info.setdefault("oom_reductions", []).extend(unit_stats["oom_reductions"])
+    units = [unit for group in groups for unit in _pools(group)]
+    world = coordinator.context.world_size if coordinator else 1
+    # this rank's share of the work: shards take every world-th request of each pool
+    estimate = TotalEstimate(sum(-(-len(u) // world) for u in units), progress and is_main)
+    for unit in units:
+        computed, unit_stats = _compute_pool(
+            adapter, unit, coordinator, cache, batching, progress and is_main, run_dir,
+            estimate,
+        )  # fmt: skip
+        for name, found in computed.items():
+            results[name].update(found)
+            info = stats.setdefault(name, {"computed": 0})
+            info["computed"] += unit_stats["computed"][name]
+            if unit_stats["batch_size_used"] is not None:
+                sizes = [info.get("batch_size_used"), unit_stats["batch_size_used"]]
+                info["batch_size_used"] = min(s for s in sizes if s is not None)
+            info.setdefault("oom_reductions", []).extend(unit_stats["oom_reductions"])
     outcomes = {}
     for prepared in prepared_all:
         name = prepared.task.name
@@ -332,6 +337,7 @@ def _compute_pool(
     batching: BatchSettings,
     progress: bool,
     run_dir: Path | None,
+    estimate: TotalEstimate | None = None,
 ) -> tuple[dict[str, dict[int, tuple[Any, Any]]], dict[str, Any]]:
     """This rank's shard of one pool, computed; results per task name and what was done."""
     rank, world = (
@@ -344,7 +350,7 @@ def _compute_pool(
     kind = requests[0].kind if requests else ""
     label = "+".join(names) if len(names) <= 3 else f"{kind}: {len(names)} tasks"
     computed, stats = _compute(
-        adapter, kind, label, requests, keys, mine, cache, batching, progress, run_dir
+        adapter, kind, label, requests, keys, mine, cache, batching, progress, run_dir, estimate
     )
     per_task: dict[str, dict[int, tuple[Any, Any]]] = {name: {} for name in names}
     counts = dict.fromkeys(names, 0)
@@ -428,6 +434,7 @@ def _compute(
     batching: BatchSettings,
     progress: bool,
     run_dir: Path | None = None,
+    estimate: TotalEstimate | None = None,
 ) -> tuple[dict[int, tuple[Any, Any]], dict[str, Any]]:
     """Run ``indices`` (in this order) through the model in batches, committing each batch to
     the cache; returns {index: (response, error)} and what this rank did."""
@@ -450,6 +457,8 @@ def _compute(
         results.update(batch_results)
         cache.put_many(_cacheable(adapter, fingerprint, requests, keys, batch_results))
         bar.update(len(positions))
+        if estimate is not None:
+            estimate.batch_done(len(positions))
 
     with ImagePrefetcher(
         work,  # type: ignore[arg-type]
