@@ -194,25 +194,46 @@ def run_tasks(
     any model work); then the pending requests of all tasks that the model can batch together
     (same request kind and generation options: :func:`pool_key`) run as one list, longest
     first, so batches stay full and similar in length across task boundaries. Answers never
-    depend on the batch, so outcomes are those of per-task runs; ``pool=False`` runs the tasks
-    one after the other (the reference). Returns {task name: outcome}, or None on ranks other
-    than the main one.
+    depend on the batch, so outcomes are those of per-task runs; ``pool=False`` (and data
+    parallel runs) run the tasks one after the other. Returns {task name: outcome}, or None on
+    ranks other than the main one.
     """
     fewshot = fewshot or FewShotSettings()
     batching = batching or BatchSettings()
-    groups: list[list[PreparedTask]] = []
-    prepared_all = []
-    for task in tasks:
-        prepared = _prepare(task, adapter, cache, limit, progress, fewshot, coordinator, run_dir)
-        prepared_all.append(prepared)
-        if not pool:
-            groups.append([prepared])
+    # Data parallel runs go task by task (plan, compute, merge): a worker then still waits for
+    # the main process's next plan, which is how it learns that the main process failed.
+    pool = pool and coordinator is None
+    is_main = coordinator is None or coordinator.is_main
+
+    def prepare(task: Task) -> PreparedTask:
+        return _prepare(task, adapter, cache, limit, progress, fewshot, coordinator, run_dir)
+
+    def run(group: list[PreparedTask]) -> dict[str, TaskOutcome]:
+        return _run_group(group, adapter, cache, progress, batching, coordinator, run_dir)
+
+    outcomes: dict[str, TaskOutcome] = {}
     if pool:
-        groups = [prepared_all]
-    results: dict[str, dict[int, tuple[Any, Any]]] = {t.name: {} for t in tasks}
+        outcomes = run([prepare(task) for task in tasks])
+    else:
+        for task in tasks:
+            outcomes.update(run([prepare(task)]))
+    return outcomes if is_main else None
+
+
+def _run_group(
+    group: list[PreparedTask],
+    adapter: ModelAdapter,
+    cache: ResponseCache,
+    progress: bool,
+    batching: BatchSettings,
+    coordinator: Coordinator | None,
+    run_dir: Path | None,
+) -> dict[str, TaskOutcome]:
+    """Compute the pooled pending work of ``group``, then merge each task's outcome."""
+    results: dict[str, dict[int, tuple[Any, Any]]] = {p.task.name: {} for p in group}
     stats: dict[str, dict[str, Any]] = {}
     is_main = coordinator is None or coordinator.is_main
-    units = [unit for group in groups for unit in _pools(group)]
+    units = _pools(group)
     world = coordinator.context.world_size if coordinator else 1
     # this rank's share of the work: shards take every world-th request of each pool
     estimate = TotalEstimate(sum(-(-len(u) // world) for u in units), progress and is_main)
@@ -230,7 +251,7 @@ def run_tasks(
                 info["batch_size_used"] = min(s for s in sizes if s is not None)
             info.setdefault("oom_reductions", []).extend(unit_stats["oom_reductions"])
     outcomes = {}
-    for prepared in prepared_all:
+    for prepared in group:
         name = prepared.task.name
         done = stats.get(name, {})
         info = {
@@ -241,7 +262,7 @@ def run_tasks(
         outcome = _finish(prepared, adapter, cache, results[name], info, coordinator)
         if outcome is not None:
             outcomes[name] = outcome
-    return outcomes if is_main else None
+    return outcomes
 
 
 def pool_key(request: Request) -> tuple[Any, ...]:
