@@ -410,3 +410,15 @@ def test_parameters_end_in_the_requested_dtype(tmp_path: Path, random_weights: b
     )
     assert report.dtype == "bfloat16"
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+
+
+def test_a_damaged_safetensors_shard_is_named(tmp_path: Path) -> None:
+    """A shard that is not safetensors (cut short by a failed download) is named in the error."""
+    from emu2_eval.models.emu2.loading import load_weights, save_checkpoint
+
+    tiny = TinyEmu2("base")
+    save_checkpoint(tiny.published_state_dict(tiny.build()), tmp_path, 16 * 1024**2, True)
+    shard = weight_files(tmp_path)[-1]
+    shard.write_bytes(shard.read_bytes()[:1000])
+    with pytest.raises(Emu2LoadError, match=re.escape(f"{shard}: cannot read")):
+        load_weights(build_empty(tiny.config()), tmp_path)

@@ -190,3 +190,11 @@ def test_hf_vlm_shared_prefix_equals_per_request(tiny_adapter) -> None:
     for got, want in zip(shared, reference, strict=True):
         assert got == pytest.approx(want, abs=ATOL)
     assert [tiny_adapter.loglikelihood([r])[0] for r in requests] == shared  # batch-invariant
+
+
+def test_a_candidate_that_tokenizes_to_nothing_is_named(tiny_adapter) -> None:
+    request = Request(
+        "loglikelihood", (TextPart("answer:"),), "t", "7", continuations=("red", "")
+    )
+    with pytest.raises(ValueError, match="continuation '' tokenizes to nothing"):
+        tiny_adapter.loglikelihood([request])
