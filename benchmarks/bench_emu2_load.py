@@ -9,7 +9,7 @@ bfloat16 (what a GPU run uses) in a fresh process, alternating, ``--repeats`` ti
 - streamed: ``from_pretrained`` (meta model, one tensor at a time from each shard's memory map,
   cast and placed on the target device).
 
-Reported: wall time and peak resident memory of each process (``ru_maxrss``) above a process
+Reported: wall time and peak resident memory of each process (``VmHWM``) above a process
 that only imported the same modules, and the ratios. On a GPU the streamed side would place
 each tensor on the GPU as it is read; the naive side needs the host copy first.
 
@@ -63,14 +63,17 @@ def write_checkpoint(directory: Path, hidden: int, layers: int) -> int:
 
 def child(side: str, directory: str) -> None:
     """One load in this process; prints seconds and peak RSS (KiB) as JSON."""
+    import accelerate.utils  # noqa: F401 - every side imports the same modules before timing
     import torch
     from safetensors.torch import load_file
+    from transformers import LlamaForCausalLM  # noqa: F401
 
     from emu2_eval.models.emu2.config import Emu2Config
     from emu2_eval.models.emu2.loading import weight_files
     from emu2_eval.models.emu2.modeling import Emu2ForCausalLM
     from emu2_eval.models.emu2.pretrained import from_pretrained
 
+    sampler = AnonSampler()
     start = time.perf_counter()
     if side == "naive":
         model = Emu2ForCausalLM(Emu2Config.from_pretrained(directory))
@@ -83,8 +86,46 @@ def child(side: str, directory: str) -> None:
     elif side == "streamed":
         model, _ = from_pretrained(directory, dtype="bfloat16", device="cpu")
     seconds = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "rss_kib": rss}))
+    anon = sampler.stop()
+    print(json.dumps({"seconds": seconds, "rss_kib": peak_rss_kib(), "anon_kib": anon}))
+
+
+class AnonSampler:
+    """Peak anonymous memory (``RssAnon``, sampled every 2 ms): what the process allocated, not
+    the file pages of memory-mapped shards, which VmHWM also counts (page cache, reclaimable)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = self.read()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def read() -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+        return 0
+
+    def _run(self) -> None:
+        while not self._done.wait(0.002):
+            self.peak = max(self.peak, self.read())
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        return max(self.peak, self.read())
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory (VmHWM). Not ``ru_maxrss``: Linux carries that over
+    from the parent across fork and exec, so every child would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def run_child(side: str, directory: Path) -> dict:
@@ -114,16 +155,20 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeats):
             for side in runs:
                 runs[side].append(run_child(side, directory))
-    base = statistics.median(r["rss_kib"] for r in runs["import-only"]) / 1024
+    def above(side: str, key: str) -> float:
+        base = statistics.median(r[key] for r in runs["import-only"])
+        return (statistics.median(r[key] for r in runs[side]) - base) / 1024
+
     table = {}
     for side in ("naive", "streamed"):
         seconds = statistics.median(r["seconds"] for r in runs[side])
-        peak = statistics.median(r["rss_kib"] for r in runs[side]) / 1024 - base
-        table[side] = (seconds, peak)
-        print(f"{side:9s} {seconds:6.2f} s   peak RSS above imports {peak:7.0f} MiB")
-    (ns, nm), (ss, sm) = table["naive"], table["streamed"]
-    print(f"ratio naive/streamed: time {ns / ss:.2f}x, peak memory {nm / max(sm, 1):.2f}x "
-          f"(bf16 model itself: {n * 2 / 2**20:.0f} MiB)")  # fmt: skip
+        rss, anon = above(side, "rss_kib"), above(side, "anon_kib")
+        table[side] = (seconds, rss, anon)
+        print(f"{side:9s} {seconds:6.2f} s   above imports: peak RSS {rss:6.0f} MiB, "
+              f"peak anonymous {anon:6.0f} MiB")  # fmt: skip
+    (ns, nr, na), (ss, sr, sa) = table["naive"], table["streamed"]
+    print(f"ratio naive/streamed: time {ns / ss:.2f}x, peak RSS {nr / max(sr, 1):.2f}x, "
+          f"peak anonymous {na / max(sa, 1):.2f}x (bf16 model: {n * 2 / 2**20:.0f} MiB)")
     return 0
 
 
