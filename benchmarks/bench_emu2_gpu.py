@@ -142,6 +142,40 @@ def prefill_flops(adapter, requests: list) -> float:
     return flops
 
 
+def _shared_prefix(adapter: Any, requests: list[Any], repeats: int) -> dict[str, Any]:
+    """The same prompts scored with 2 and 4 candidates: one padded row per candidate (the
+    prompt prefilled K times) vs one prefill and the candidates from its cache."""
+    out: dict[str, Any] = {}
+    for candidates in ((" yes", " no"), (" red", " blue", " a green square", " two circles")):
+        scored = [
+            dataclasses.replace(r, kind="loglikelihood", options=(), continuations=candidates)
+            for r in requests[:8]
+        ]
+        sides = {}
+        for shared in (False, True):
+            adapter.shared_prefix = shared
+            adapter.loglikelihood(scored[:1])  # warm-up
+            adapter.scoring_stats.clear()
+            scores = adapter.loglikelihood(scored)
+            stats = dict(adapter.scoring_stats)
+            seconds = statistics.median(
+                _timed(lambda s=scored: adapter.loglikelihood(s)) for _ in range(repeats)
+            )
+            sides[shared] = (scores, stats, seconds)
+        adapter.shared_prefix = True
+        (old, old_stats, old_s), (new, new_stats, new_s) = sides[False], sides[True]
+        out[f"k{len(candidates)}"] = {
+            "passes": [old_stats["forward_passes"], new_stats["forward_passes"]],
+            "positions": [old_stats["positions"], new_stats["positions"]],
+            "seconds": [old_s, new_s],
+            "speedup": old_s / new_s,
+            "max_abs_diff": max(
+                abs(a - b) for x, y in zip(old, new, strict=True) for a, b in zip(x, y, strict=True)
+            ),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-args", default="pretrained=BAAI/Emu2,dtype=bfloat16")
@@ -209,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             cached = medians["batched_feature_cache"]
             report["feature_cache_over_batched"] = cached / medians["batched"]
         report["memory_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        report["shared_prefix_loglikelihood"] = _shared_prefix(adapter, requests, args.repeats)
 
         prefill = fewshot_requests(args.batch_size, args.shots, True, 1)
         adapter.generate(prefill)

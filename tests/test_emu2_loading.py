@@ -336,3 +336,89 @@ def test_a_bad_checkpoint_is_one_clean_error_in_the_cli(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert "project_up.weight" in result.output and "checkpoint (3, 5)" in result.output
+
+
+def test_safetensors_shards_stream_one_tensor_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading never holds a whole shard on the CPU: each checkpoint tensor read from a
+    safetensors shard is released (cast to the target dtype and placed) before the next is read.
+    (Reading a whole shard with ``load_file`` kept every tensor of the shard alive at once.)"""
+    import weakref
+
+    import safetensors
+    import safetensors.torch
+
+    from emu2_eval.models.emu2.loading import load_weights, save_checkpoint
+
+    tiny = TinyEmu2("base")
+    save_checkpoint(tiny.published_state_dict(tiny.build()), tmp_path, 16 * 1024**2, True)
+    assert len(weight_files(tmp_path)) >= 2
+    alive: list[weakref.ref] = []
+    most_alive = 0
+    real_open = safetensors.safe_open
+
+    class Spy:
+        def __init__(self, *args, **kwargs) -> None:
+            self.inner = real_open(*args, **kwargs)
+
+        def __enter__(self):
+            self.handle = self.inner.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.inner.__exit__(*exc)
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def _track(self, tensors: list) -> None:
+            nonlocal most_alive
+            alive.extend(weakref.ref(t) for t in tensors)
+            most_alive = max(most_alive, sum(r() is not None for r in alive))
+
+        def get_tensor(self, name):
+            tensor = self.handle.get_tensor(name)
+            self._track([tensor])
+            return tensor
+
+        def get_tensors(self, *args, **kwargs):  # what load_file reads a whole shard with
+            tensors = self.handle.get_tensors(*args, **kwargs)
+            self._track(list(tensors.values()))
+            return tensors
+
+    monkeypatch.setattr(safetensors, "safe_open", Spy)
+    monkeypatch.setattr(safetensors.torch, "safe_open", Spy)
+    model = build_empty(tiny.config())
+    info = load_weights(model, tmp_path, dtype=torch.bfloat16)
+    assert info["tensors"] == len(dict(model.named_parameters()))
+    assert len(alive) >= info["tensors"] and most_alive <= 2  # the current one (+ a held q_bias)
+    assert next(model.parameters()).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("random_weights", [False, True])
+def test_parameters_end_in_the_requested_dtype(tmp_path: Path, random_weights: bool) -> None:
+    """dtype=bfloat16 gives bfloat16 parameters (accelerate's setter used to cast every tensor
+    back to the empty model's float32: twice the memory, while the report said bfloat16)."""
+    from emu2_eval.models.emu2.loading import save_checkpoint
+
+    tiny = TinyEmu2("base")
+    save_checkpoint(tiny.published_state_dict(tiny.build()), tmp_path, 16 * 1024**2, True)
+    tiny.config().save_pretrained(tmp_path)
+    model, report = from_pretrained(
+        tmp_path, dtype="bfloat16", device="cpu", random_weights=random_weights
+    )
+    assert report.dtype == "bfloat16"
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+
+
+def test_a_damaged_safetensors_shard_is_named(tmp_path: Path) -> None:
+    """A shard that is not safetensors (cut short by a failed download) is named in the error."""
+    from emu2_eval.models.emu2.loading import load_weights, save_checkpoint
+
+    tiny = TinyEmu2("base")
+    save_checkpoint(tiny.published_state_dict(tiny.build()), tmp_path, 16 * 1024**2, True)
+    shard = weight_files(tmp_path)[-1]
+    shard.write_bytes(shard.read_bytes()[:1000])
+    with pytest.raises(Emu2LoadError, match=re.escape(f"{shard}: cannot read")):
+        load_weights(build_empty(tiny.config()), tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ from emu2_eval.engine.rerun_guard import (
 from emu2_eval.engine.runner import (
     FewShotSettings,
     finalize_task,
-    run_task,
+    run_tasks,
 )
+from emu2_eval.engine.timing import format_seconds, say
 from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.environment import check_environment
 from emu2_eval.models.base import ModelAdapter, build_adapter
@@ -222,7 +224,13 @@ def _evaluate(
     overwrite: bool = False,
 ) -> dict[str, Any] | None:
     _seed_everything(seed)
-    adapter = adapter or load_adapter(model, model_args, topology, context)
+    load_seconds = None
+    if adapter is None:
+        started = time.perf_counter()
+        adapter = load_adapter(model, model_args, topology, context)
+        load_seconds = round(time.perf_counter() - started, 2)
+        if progress and context.is_main:
+            say(f"model {model} loaded in {format_seconds(load_seconds)} ({load_seconds:.1f}s)")
     for task in tasks:
         if task.config.request not in adapter.supported_kinds:
             raise ValueError(
@@ -243,11 +251,10 @@ def _evaluate(
     cache = ResponseCache(cache_path or output / "cache.sqlite")
     if not context.is_main:
         try:
-            for task in tasks:
-                run_task(
-                    task, adapter, cache, limit=limit, progress=False, fewshot=fewshot,
-                    batching=batching, coordinator=coordinator, run_dir=output,
-                )  # fmt: skip
+            run_tasks(
+                tasks, adapter, cache, limit=limit, progress=False, fewshot=fewshot,
+                batching=batching, coordinator=coordinator, run_dir=output,
+            )  # fmt: skip
         finally:
             cache.close()
         return None
@@ -271,21 +278,18 @@ def _evaluate(
     used: dict[str, int | None] = {}
     written: dict[str, list[dict[str, Any]]] = {}  # samples rows, handed on to the reports
     try:
+        # all tasks' requests first, then one pass over their pooled work (``run_tasks``)
+        outcomes = run_tasks(
+            tasks, adapter, cache, limit=limit, progress=progress, fewshot=fewshot,
+            batching=batching, coordinator=coordinator, run_dir=output,
+        )  # fmt: skip
+        assert outcomes is not None  # the main process always gets the outcomes
+        if not overwrite:  # before any task rewrites its samples file
+            for task in tasks:
+                count = len(outcomes[task.name].records)
+                refuse_smaller(output, task.name, previous.get(task.name), count)
         for task in tasks:
-            outcome = run_task(
-                task,
-                adapter,
-                cache,
-                limit=limit,
-                progress=progress,
-                fewshot=fewshot,
-                batching=batching,
-                coordinator=coordinator,
-                run_dir=output,
-            )
-            assert outcome is not None  # the main process always gets the outcome
-            if not overwrite:
-                refuse_smaller(output, task.name, previous.get(task.name), len(outcome.records))
+            outcome = outcomes[task.name]
             work[task.name] = outcome.ranks
             used[task.name] = outcome.batch_size_used
             with using_run_dir(output):  # generated images are read from the run directory
@@ -327,6 +331,7 @@ def _evaluate(
     # How the run was executed: what may differ between runs with identical results.
     results["manifest"]["execution"] = {
         **context.describe(),
+        "model_load_seconds": load_seconds,
         "topology": topology.describe(),
         "batching": {**batching.describe_all(), "batch_size_used": used},
         "work": work,

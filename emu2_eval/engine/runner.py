@@ -23,9 +23,10 @@ from emu2_eval.engine.coordination import Coordinator, keys_digest
 from emu2_eval.engine.distributed import DistributedError
 from emu2_eval.engine.image_store import recheck_cached, request_identity, store_images
 from emu2_eval.engine.limits import doc_count
-from emu2_eval.engine.ordering import estimate_length, length_order, shard
+from emu2_eval.engine.ordering import estimate_length, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
 from emu2_eval.engine.scoring import score_records
+from emu2_eval.engine.timing import TotalEstimate
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.prompts import ImageLoadError, ImagePart, prompt_text
@@ -132,6 +133,21 @@ def _fit_to_context(
         demos = demos[1:]
 
 
+@dataclass
+class PreparedTask:
+    """A task's requests, built and checked, with what is still to compute (``pending``)."""
+
+    task: Task
+    data_fingerprint: str
+    sources: list[str]
+    records: list[dict[str, Any]]
+    requests: list[Request | None]
+    keys: list[str | None]
+    lengths: list[int]
+    pending: list[int]
+    protocol: dict[str, Any] = field(default_factory=dict)  # the loader's recorded choices
+
+
 def run_task(
     task: Task,
     adapter: ModelAdapter,
@@ -156,8 +172,135 @@ def run_task(
     computes its shard, and the main process merges: it alone gets the outcome, other ranks
     get None.
     """
+    outcomes = run_tasks(
+        [task], adapter, cache, limit, progress, fewshot, batching or BatchSettings(batch_size),
+        coordinator, run_dir,
+    )  # fmt: skip
+    return outcomes[task.name] if outcomes is not None else None
+
+
+def run_tasks(
+    tasks: list[Task],
+    adapter: ModelAdapter,
+    cache: ResponseCache,
+    limit: int | None = None,
+    progress: bool = True,
+    fewshot: FewShotSettings | None = None,
+    batching: BatchSettings | None = None,
+    coordinator: Coordinator | None = None,
+    run_dir: Path | None = None,
+    pool: bool = True,
+) -> dict[str, TaskOutcome] | None:
+    """:func:`run_task` for several tasks, their work pooled across tasks.
+
+    Every task's requests are built first (so a bad prompt in the last task stops the run before
+    any model work); then the pending requests of all tasks that the model can batch together
+    (same request kind and generation options: :func:`pool_key`) run as one list, longest
+    first, so batches stay full and similar in length across task boundaries. Answers never
+    depend on the batch, so outcomes are those of per-task runs; ``pool=False`` (and data
+    parallel runs) run the tasks one after the other. Returns {task name: outcome}, or None on
+    ranks other than the main one.
+    """
     fewshot = fewshot or FewShotSettings()
-    batching = batching or BatchSettings(batch_size)
+    batching = batching or BatchSettings()
+    # Data parallel runs go task by task (plan, compute, merge): a worker then still waits for
+    # the main process's next plan, which is how it learns that the main process failed.
+    pool = pool and coordinator is None
+    is_main = coordinator is None or coordinator.is_main
+
+    def prepare(task: Task) -> PreparedTask:
+        return _prepare(task, adapter, cache, limit, progress, fewshot, coordinator, run_dir)
+
+    def run(group: list[PreparedTask]) -> dict[str, TaskOutcome]:
+        return _run_group(group, adapter, cache, progress, batching, coordinator, run_dir)
+
+    outcomes: dict[str, TaskOutcome] = {}
+    if pool:
+        outcomes = run([prepare(task) for task in tasks])
+    else:
+        for task in tasks:
+            outcomes.update(run([prepare(task)]))
+    return outcomes if is_main else None
+
+
+def _run_group(
+    group: list[PreparedTask],
+    adapter: ModelAdapter,
+    cache: ResponseCache,
+    progress: bool,
+    batching: BatchSettings,
+    coordinator: Coordinator | None,
+    run_dir: Path | None,
+) -> dict[str, TaskOutcome]:
+    """Compute the pooled pending work of ``group``, then merge each task's outcome."""
+    results: dict[str, dict[int, tuple[Any, Any]]] = {p.task.name: {} for p in group}
+    stats: dict[str, dict[str, Any]] = {}
+    is_main = coordinator is None or coordinator.is_main
+    units = _pools(group)
+    world = coordinator.context.world_size if coordinator else 1
+    # this rank's share of the work: shards take every world-th request of each pool
+    estimate = TotalEstimate(sum(-(-len(u) // world) for u in units), progress and is_main)
+    for unit in units:
+        computed, unit_stats = _compute_pool(
+            adapter, unit, coordinator, cache, batching, progress and is_main, run_dir,
+            estimate,
+        )  # fmt: skip
+        for name, found in computed.items():
+            results[name].update(found)
+            info = stats.setdefault(name, {"computed": 0})
+            info["computed"] += unit_stats["computed"][name]
+            if unit_stats["batch_size_used"] is not None:
+                sizes = [info.get("batch_size_used"), unit_stats["batch_size_used"]]
+                info["batch_size_used"] = min(s for s in sizes if s is not None)
+            info.setdefault("oom_reductions", []).extend(unit_stats["oom_reductions"])
+    outcomes = {}
+    for prepared in group:
+        name = prepared.task.name
+        done = stats.get(name, {})
+        info = {
+            "computed": done.get("computed", 0),
+            "batch_size_used": done.get("batch_size_used"),
+            "oom_reductions": done.get("oom_reductions", []),
+        }
+        outcome = _finish(prepared, adapter, cache, results[name], info, coordinator)
+        if outcome is not None:
+            outcomes[name] = outcome
+    return outcomes
+
+
+def pool_key(request: Request) -> tuple[Any, ...]:
+    """Requests one adapter call can take together: one kind, one set of generation options."""
+    return (request.kind, repr(request.options))  # repr: option values may be lists
+
+
+def _pools(group: list[PreparedTask]) -> list[list[tuple[PreparedTask, int]]]:
+    """The pending (task, index) items of ``group`` split by :func:`pool_key`, in first-seen
+    order of keys; each pool ordered longest first, ties by task order then doc index."""
+    pools: dict[Any, list[tuple[int, PreparedTask, int]]] = {}
+    for position, prepared in enumerate(group):
+        for index in prepared.pending:
+            request = prepared.requests[index]
+            assert request is not None
+            pools.setdefault(pool_key(request), []).append((position, prepared, index))
+    ordered = []
+    for items in pools.values():
+        items.sort(key=lambda item: (-item[1].lengths[item[2]], item[0], item[2]))
+        ordered.append([(prepared, index) for _, prepared, index in items])
+    return ordered
+
+
+def _prepare(
+    task: Task,
+    adapter: ModelAdapter,
+    cache: ResponseCache,
+    limit: int | None,
+    progress: bool,
+    fewshot: FewShotSettings,
+    coordinator: Coordinator | None,
+    run_dir: Path | None,
+) -> PreparedTask:
+    """Build and check every request of ``task``; find (or, off the main rank, read) what is
+    pending."""
     data = task.load()
     docs = data.docs[: doc_count(limit, len(data.docs))]  # a count or a fraction
     fingerprint = adapter.fingerprint()
@@ -200,33 +343,67 @@ def run_task(
         cache_key(fingerprint, r, record.get("request_hash")) if r is not None else None
         for r, record in zip(requests, records, strict=True)
     ]
-    is_main = coordinator is None or coordinator.is_main
-    if is_main:
+    if coordinator is None or coordinator.is_main:
         pending = _apply_cache(cache, keys, records)
         pending = recheck_cached(task.config.request, records, pending, run_dir)
         if coordinator is not None:
             coordinator.publish_plan(task.name, pending, keys_digest(keys))
     else:
-        assert coordinator is not None
         pending = coordinator.read_plan(task.name, keys_digest(keys))
+    return PreparedTask(
+        task, data.fingerprint, data.sources, records, requests, keys, lengths, pending,
+        protocol=data.protocol,
+    )
+
+
+def _compute_pool(
+    adapter: ModelAdapter,
+    unit: list[tuple[PreparedTask, int]],
+    coordinator: Coordinator | None,
+    cache: ResponseCache,
+    batching: BatchSettings,
+    progress: bool,
+    run_dir: Path | None,
+    estimate: TotalEstimate | None = None,
+) -> tuple[dict[str, dict[int, tuple[Any, Any]]], dict[str, Any]]:
+    """This rank's shard of one pool, computed; results per task name and what was done."""
     rank, world = (
         (coordinator.context.rank, coordinator.context.world_size) if coordinator else (0, 1)
     )
-    mine = shard(length_order(pending, lengths), rank, world)
+    mine = shard(list(range(len(unit))), rank, world)  # ``unit`` is already in length order
+    requests = [unit[p][0].requests[unit[p][1]] for p in range(len(unit))]
+    keys = [unit[p][0].keys[unit[p][1]] for p in range(len(unit))]
+    names = list(dict.fromkeys(prepared.task.name for prepared, _ in unit))
+    kind = requests[0].kind if requests else ""
+    label = "+".join(names) if len(names) <= 3 else f"{kind}: {len(names)} tasks"
     computed, stats = _compute(
-        adapter,
-        task,
-        requests,
-        keys,
-        mine,
-        cache,
-        batching,
-        progress and is_main,
-        run_dir,
+        adapter, kind, label, requests, keys, mine, cache, batching, progress, run_dir, estimate
     )
-    if coordinator is not None and not is_main:
+    per_task: dict[str, dict[int, tuple[Any, Any]]] = {name: {} for name in names}
+    counts = dict.fromkeys(names, 0)
+    for position, outcome in computed.items():
+        prepared, index = unit[position]
+        per_task[prepared.task.name][index] = outcome
+        counts[prepared.task.name] += 1
+    return per_task, {**stats, "computed": counts}
+
+
+def _finish(
+    prepared: PreparedTask,
+    adapter: ModelAdapter,
+    cache: ResponseCache,
+    computed: dict[int, tuple[Any, Any]],
+    stats: dict[str, Any],
+    coordinator: Coordinator | None,
+) -> TaskOutcome | None:
+    """Merge the ranks' results into the task's records (main rank); others hand theirs over."""
+    task, records, requests, keys = (
+        prepared.task, prepared.records, prepared.requests, prepared.keys
+    )  # fmt: skip
+    if coordinator is not None and not coordinator.is_main:
         coordinator.submit(task.name, computed, stats)
         return None
+    fingerprint = adapter.fingerprint()
     ranks = [{"rank": 0, **stats}]
     if coordinator is not None:
         others, infos = coordinator.collect(task.name)
@@ -235,6 +412,7 @@ def run_task(
         # Ranks on other machines committed to their own caches: keep everything in this one
         # too, so a resumed run finds it (on one machine this rewrites the same rows).
         cache.put_many(_cacheable(adapter, fingerprint, requests, keys, others))
+    pending = prepared.pending
     missing = [records[i]["doc_id"] for i in pending if i not in computed]
     if missing:
         raise DistributedError(
@@ -246,11 +424,11 @@ def run_task(
     n_cached = sum(r["cached"] for r in records)
     return TaskOutcome(
         records=records,
-        dataset_fingerprint=data.fingerprint,
+        dataset_fingerprint=prepared.data_fingerprint,
         n_cached=n_cached,
         n_computed=len(pending),
-        sources=data.sources,
-        protocol=data.protocol,
+        sources=prepared.sources,
+        protocol=prepared.protocol,
         ranks=ranks,
         deterministic=all(adapter.is_deterministic(r) for r in requests if r is not None),
     )
@@ -275,7 +453,8 @@ def _apply_cache(
 
 def _compute(
     adapter: ModelAdapter,
-    task: Task,
+    kind: str,
+    label: str,
     requests: list[Request | None],
     keys: list[str | None],
     indices: list[int],
@@ -283,15 +462,15 @@ def _compute(
     batching: BatchSettings,
     progress: bool,
     run_dir: Path | None = None,
+    estimate: TotalEstimate | None = None,
 ) -> tuple[dict[int, tuple[Any, Any]], dict[str, Any]]:
     """Run ``indices`` (in this order) through the model in batches, committing each batch to
     the cache; returns {index: (response, error)} and what this rank did."""
     fingerprint = adapter.fingerprint()
-    kind = task.config.request
     work = [requests[i] for i in indices]
     results: dict[int, tuple[Any, Any]] = {}
     sizer = BatchSizer(batching)
-    bar = tqdm(total=len(indices), desc=task.name, unit="req", disable=not progress)
+    bar = tqdm(total=len(indices), desc=label, unit="req", disable=not progress)
 
     def run_batch(positions: list[int]) -> None:
         decoded = prefetcher.take(positions, ahead=sizer.size)
@@ -306,6 +485,8 @@ def _compute(
         results.update(batch_results)
         cache.put_many(_cacheable(adapter, fingerprint, requests, keys, batch_results))
         bar.update(len(positions))
+        if estimate is not None:
+            estimate.batch_done(len(positions))
 
     with ImagePrefetcher(
         work,  # type: ignore[arg-type]

@@ -49,6 +49,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
     name = "hf-vlm"
     supported_kinds = frozenset({"generate", "loglikelihood"})
     seeds_sampling = True
+    #: loglikelihood from one prefill per prompt (False: the per-candidate reference path)
+    shared_prefix = True
 
     def __init__(
         self,
@@ -146,6 +148,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
         self.max_context = max_context
         self._image_tokens: int | None = None
         self._fingerprint: str | None = None
+        self.scoring_stats: dict[str, int] = {}  # forward passes spent on loglikelihood
         if feature_cache < 0:
             raise ValueError("feature_cache must be >= 0 (0: off)")
         self.features = FeatureCache(feature_cache) if feature_cache else None
@@ -296,32 +299,65 @@ class HFVisionLanguageAdapter(ModelAdapter):
         return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
     def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
-        """Sum of log-probabilities of each continuation given the prompt."""
+        """Sum of log-probabilities of each continuation given the prompt.
+
+        With ``shared_prefix`` (default) each prompt is prefilled once and every candidate is
+        scored from its key/value cache
+        (:mod:`~emu2_eval.models.prefix_scoring`); otherwise one forward pass per candidate."""
+        if not self.shared_prefix:
+            return [self._score(request) for request in requests]
         import torch
 
-        results = []
-        for request in requests:
+        from emu2_eval.models.prefix_scoring import shared_prefix_scores
+
+        scores = []
+        for request in requests:  # alone: a score never depends on the rest of the batch
             text, images = self.render(request.prompt)
             prompt = self._encode([text], [images])
             with torch.inference_mode():
                 prompt.update(self._vision_inputs(prompt, [images_of(request.prompt)]))
-            prompt_ids = prompt.pop("input_ids")
-            prompt.pop("attention_mask", None)
-            scores = []
-            for continuation in request.continuations:
-                cont_ids = self.tokenizer(
-                    continuation, add_special_tokens=False, return_tensors="pt"
-                ).input_ids.to(prompt_ids.device)
-                if cont_ids.shape[1] == 0:
-                    raise ValueError(f"continuation {continuation!r} tokenizes to nothing")
-                ids = torch.cat([prompt_ids, cont_ids], dim=1)
-                with torch.inference_mode():
-                    logits = self.model(input_ids=ids, **prompt).logits.float()
-                n = cont_ids.shape[1]
-                logprobs = torch.log_softmax(logits[0, -n - 1 : -1], dim=-1)
-                scores.append(float(logprobs.gather(1, cont_ids[0].unsqueeze(1)).sum()))
-            results.append(scores)
-        return results
+                scores += shared_prefix_scores(
+                    self.model,
+                    dict(prompt),
+                    [self._continuation_ids(request)],
+                    pad_id=self.tokenizer.pad_token_id,
+                    stats=self.scoring_stats,
+                )
+        return scores
+
+    def _continuation_ids(self, request: Request) -> list[list[int]]:
+        """Each candidate's ids, tokenised alone without special tokens (both paths use these)."""
+        out = []
+        for continuation in request.continuations:
+            ids = self.tokenizer(continuation, add_special_tokens=False).input_ids
+            if not ids:
+                raise ValueError(f"continuation {continuation!r} tokenizes to nothing")
+            out.append(list(ids))
+        return out
+
+    def _score(self, request: Request) -> list[float]:
+        """The per-request reference path: prompt + candidate, one forward pass per candidate."""
+        import torch
+
+        from emu2_eval.models.prefix_scoring import count_pass
+
+        text, images = self.render(request.prompt)
+        prompt = self._encode([text], [images])
+        with torch.inference_mode():
+            prompt.update(self._vision_inputs(prompt, [images_of(request.prompt)]))
+        prompt_ids = prompt.pop("input_ids")
+        prompt.pop("attention_mask", None)
+        scores = []
+        for ids in self._continuation_ids(request):
+            cont_ids = torch.tensor([ids], device=prompt_ids.device)
+            full = torch.cat([prompt_ids, cont_ids], dim=1)
+            with torch.inference_mode():
+                logits = self.model(input_ids=full, **prompt).logits.float()
+            count_pass(self.scoring_stats, full.numel())
+            n = cont_ids.shape[1]
+            logprobs = torch.log_softmax(logits[0, -n - 1 : -1], dim=-1)
+            scores.append(float(logprobs.gather(1, cont_ids[0].unsqueeze(1)).sum()))
+        return scores
 
     # -- visual features ------------------------------------------------------------------
     def _vision_inputs(self, inputs: Any, parts: list[list[ImagePart]]) -> dict[str, Any]:

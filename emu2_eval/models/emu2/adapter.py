@@ -46,6 +46,8 @@ class Emu2Adapter(ModelAdapter):
     name = "emu2"
     supported_kinds = frozenset({"generate", "loglikelihood"})
     seeds_sampling = True
+    #: loglikelihood from one prefill per prompt (False: the per-request reference path)
+    shared_prefix = True
 
     def __init__(
         self,
@@ -117,6 +119,7 @@ class Emu2Adapter(ModelAdapter):
         self.config = config
         self.features = FeatureCache(feature_cache) if feature_cache else None
         self._fingerprint: str | None = None
+        self.scoring_stats: dict[str, int] = {}  # forward passes spent on loglikelihood
 
     # -- identity ----------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
@@ -321,12 +324,17 @@ class Emu2Adapter(ModelAdapter):
         return [self.tokenizer.decode(row.tolist()) for row in sequences]
 
     def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
-        """Per request, the summed log-probability of each continuation after the prompt."""
-        return [self._score(request) for request in requests]
+        """Per request, the summed log-probability of each continuation after the prompt.
 
-    def _score(self, request: Request) -> list[float]:
-        import torch
+        With ``shared_prefix`` (default) each prompt is prefilled once and every candidate is
+        scored from its key/value cache (:mod:`~emu2_eval.models.prefix_scoring`);
+        otherwise each request runs one padded row per candidate (the reference path)."""
+        if not self.shared_prefix:
+            return [self._score(request) for request in requests]
+        return self._score_shared(requests)
 
+    def _score_inputs(self, request: Request) -> tuple[list[int], list[list[int]], list[Any]]:
+        """Prompt ids, candidate ids and images: the token ids both scoring paths use."""
         if not request.continuations:
             raise ValueError(f"request {request.doc_id!r} has no continuations to score")
         prompt, images = self._compact(request.prompt)
@@ -337,12 +345,48 @@ class Emu2Adapter(ModelAdapter):
             if not ids:
                 raise ValueError(f"continuation {text!r} tokenizes to nothing")
             continuations.append(ids)
+        return prompt_ids, continuations, images
+
+    def _score_shared(self, requests: Sequence[Request]) -> list[list[float]]:
+        """One prefill per prompt, alone, so a score never depends on the rest of the batch."""
+        import torch
+
+        from emu2_eval.models.prefix_scoring import shared_prefix_scores
+
+        scores = []
+        for request in requests:
+            prompt_ids, continuations, images = self._score_inputs(request)
+            input_ids, attention_mask = self.tokenizer.pad([prompt_ids])
+            with torch.inference_mode():
+                features = self._image_features(images)
+                embeds = self.model.embed_inputs(input_ids, image_features=features)
+                prefill = {
+                    "inputs_embeds": embeds,
+                    "attention_mask": attention_mask.to(embeds.device),
+                }
+                scores += shared_prefix_scores(
+                    self.model.lm,
+                    prefill,
+                    [continuations],
+                    pad_id=self.tokenizer.pad_token_id,
+                    stats=self.scoring_stats,
+                )
+        return scores
+
+    def _score(self, request: Request) -> list[float]:
+        """One request, one padded row per candidate (the prompt prefilled K times)."""
+        import torch
+
+        from emu2_eval.models.prefix_scoring import count_pass
+
+        prompt_ids, continuations, images = self._score_inputs(request)
         input_ids, attention_mask = self.tokenizer.pad([prompt_ids + c for c in continuations])
         with torch.inference_mode():
             features = self._image_features(images)
             if features is not None:
                 features = features.repeat(len(continuations), 1)
             logits = self.model(input_ids, attention_mask, image_features=features).float()
+        count_pass(self.scoring_stats, input_ids.numel())
         scores = []
         width = input_ids.shape[1]
         for row, ids in enumerate(continuations):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +81,43 @@ def weight_files(directory: str | Path) -> list[Path]:
 
 
 def read_shard(path: Path) -> dict[str, torch.Tensor]:
-    """One shard on CPU (memory-mapped where the format allows)."""
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """One whole shard on CPU (memory-mapped where the format allows)."""
+    with open_shard(path) as (names, get):
+        return {name: get(name) for name in names}
 
-        return load_file(str(path), device="cpu")
+
+@contextmanager
+def open_shard(path: Path) -> Iterator[tuple[list[str], Callable[[str], torch.Tensor]]]:
+    """A shard's tensor names, and a function reading one tensor at a time.
+
+    safetensors shards are read tensor by tensor from a memory map, so loading holds at most one
+    tensor in CPU memory (not a shard, never the model); ``.bin`` shards are memory-mapped by
+    ``torch.load(mmap=True)``, so their pages are file-backed and come and go with the page cache.
+    """
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            handle = safe_open(str(path), framework="pt", device="cpu")
+        except Exception as exc:
+            raise Emu2LoadError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+        with handle as opened:
+            yield list(opened.keys()), opened.get_tensor
+        return
     try:
-        return torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except Exception as exc:  # pickle errors come in many types
         raise Emu2LoadError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    yield list(state), state.__getitem__
+
+
+def _to_target(tensor: torch.Tensor, device: Any, dtype: torch.dtype | None) -> torch.Tensor:
+    """Move to an accelerator first, then cast there (fast); cast in place on the CPU."""
+    if str(device) not in ("cpu", "disk", "meta"):
+        tensor = tensor.to(device)
+    if dtype is not None and tensor.is_floating_point():
+        tensor = tensor.to(dtype)
+    return tensor
 
 
 # -- names ----------------------------------------------------------------------------------
@@ -220,8 +249,6 @@ def load_weights(
     ``setter`` may take over a tensor (quantised layers) by returning True.
     Raises :class:`Emu2LoadError` listing missing, unexpected and mis-shaped tensors.
     """
-    from accelerate.utils import set_module_tensor_to_device
-
     files = weight_files(directory)
     index = weight_index(directory)
     expected = expected_tensors(model)
@@ -229,28 +256,9 @@ def load_weights(
     loaded: set[str] = set()
     problems = _Problems(directory)
     for path in files:
-        shard = read_shard(path)
-        if index is not None:
-            listed = [n for n, f in index[1].items() if f == path.name and n not in shard]
-            problems.absent_from_shard += [(n, index[0].name, path.name) for n in listed]
-        for raw_name, raw in shard.items():
-            for name, tensor in normalize(raw_name, raw, path.name):
-                if name not in expected:
-                    problems.unexpected.append(f"{name} (in {path.name})")
-                    continue
-                if tensor.shape != expected[name]:
-                    problems.mismatched.append(
-                        f"{name} in {path.name}: checkpoint {tuple(tensor.shape)}, "
-                        f"model {tuple(expected[name])}"
-                    )
-                    loaded.add(name)  # present, so never also reported as missing
-                    continue
-                if dtype is not None and tensor.is_floating_point():
-                    tensor = tensor.to(dtype)
-                device = device_for(name) if device_for else "cpu"
-                if setter is None or not setter(model, name, tensor, device):
-                    set_module_tensor_to_device(model, name, device, value=tensor)
-                loaded.add(name)
+        with open_shard(path) as (names, get):
+            _load_shard(model, path, names, get, index, expected, normalize, loaded, problems,
+                        dtype, device_for, setter)  # fmt: skip
     absent = {name for name, _, _ in problems.absent_from_shard}
     for name in sorted(set(expected) - loaded):
         lone = normalize.lone_half(name)
@@ -262,6 +270,48 @@ def load_weights(
     problems.unexpected += [f"{n} (no partner)" for n in normalize.leftovers()]
     problems.raise_if_any()
     return {"files": [p.name for p in files], "tensors": len(loaded), "dropped": normalize.dropped}
+
+
+def _load_shard(
+    model: torch.nn.Module,
+    path: Path,
+    names: list[str],
+    get: Callable[[str], torch.Tensor],
+    index: tuple[Path, dict[str, str]] | None,
+    expected: dict[str, torch.Size],
+    normalize: KeyNormalizer,
+    loaded: set[str],
+    problems: _Problems,
+    dtype: torch.dtype | None,
+    device_for: Callable[[str], Any] | None,
+    setter: Callable[[torch.nn.Module, str, torch.Tensor, Any], bool] | None,
+) -> None:
+    """Place one shard's tensors, one at a time, recording what is wrong in ``problems``."""
+    from accelerate.utils import set_module_tensor_to_device
+
+    if index is not None:
+        present = set(names)
+        listed = [n for n, f in index[1].items() if f == path.name and n not in present]
+        problems.absent_from_shard += [(n, index[0].name, path.name) for n in listed]
+    for raw_name in names:
+        for name, tensor in normalize(raw_name, get(raw_name), path.name):
+            if name not in expected:
+                problems.unexpected.append(f"{name} (in {path.name})")
+                continue
+            if tensor.shape != expected[name]:
+                problems.mismatched.append(
+                    f"{name} in {path.name}: checkpoint {tuple(tensor.shape)}, "
+                    f"model {tuple(expected[name])}"
+                )
+                loaded.add(name)  # present, so never also reported as missing
+                continue
+            device = device_for(name) if device_for else "cpu"
+            # bitsandbytes quantises a weight while moving it from the CPU: leave those there
+            tensor = _to_target(tensor, device if setter is None else "cpu", dtype)
+            if setter is None or not setter(model, name, tensor, device):
+                # dtype: without it accelerate casts back to the empty model's float32
+                set_module_tensor_to_device(model, name, device, value=tensor, dtype=tensor.dtype)
+            loaded.add(name)
 
 
 # -- saving ---------------------------------------------------------------------------------

@@ -61,5 +61,6 @@ def init_random_weights(
         device = device_for(name)
         value = random_tensor(name, shape, dtype, device, seed)
         if setter is None or not setter(model, name, value, device):
-            set_module_tensor_to_device(model, name, device, value=value)
+            # dtype: without it accelerate casts back to the empty model's float32
+            set_module_tensor_to_device(model, name, device, value=value, dtype=value.dtype)
     return {"files": [], "tensors": len(expected), "dropped": []}
