@@ -16,29 +16,17 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from emu2_eval.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
-from emu2_eval.reporting.paper import paper_tables, reproduction_table
+from emu2_eval.reporting.paper import REPRODUCTION_COLUMNS, paper_tables, reproduction_table
 
 if TYPE_CHECKING:
     from emu2_eval.engine.reproduce import Plan
 
+# the paper comparison's columns (task first, source last) with the reproduction's own around them
 COLUMNS = [
     "paper_task",
     "task",
     "seed",
-    "benchmark",
-    "split",
-    "metric",
-    "shots",
-    "measured",
-    "low",
-    "high",
-    "units",
-    "paper",
-    "paper_units",
-    "diff",
-    "paper_in_interval",
-    "comparable",
-    "reason",
+    *REPRODUCTION_COLUMNS[1:-1],
     "partial",
     "stand_in",
     "source",
