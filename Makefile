@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test lint clean gate test-latest
+.PHONY: setup demo demo-gen test lint clean gate test-latest
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/emu2-eval run --model tiny-vlm --tasks demo_vqa,demo_caption --batch-size 8 --output runs/demo
+
+# Generation demo: the built-in tiny text-to-image pipeline on the demo DreamBench and COCO-T2I,
+# scored with the built-in tiny CLIP and DINO (all created on first use, no download).
+demo-gen: setup
+	$(BIN)/emu2-eval run --model tiny-t2i --tasks demo_dreambench_t2i,demo_coco_t2i --output runs/demo-gen
 
 lint: setup
 	$(BIN)/ruff check .

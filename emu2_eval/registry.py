@@ -70,6 +70,7 @@ MODELS = Registry(
         "emu2-remote": "emu2_eval.models.emu2.remote:Emu2RemoteAdapter",
         "hf-vlm": "emu2_eval.models.hf_vlm:HFVisionLanguageAdapter",
         "tiny-vlm": "emu2_eval.models.tiny_vlm:TinyVLMAdapter",
+        "tiny-t2i": "emu2_eval.models.tiny_gen:TinyT2IAdapter",
         "emu2-gen": "emu2_eval.models.emu2_gen.adapter:Emu2GenAdapter",
         "diffusers-t2i": "emu2_eval.models.diffusers_t2i:DiffusersT2IAdapter",
     },

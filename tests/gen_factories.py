@@ -20,6 +20,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from emu2_eval.models import tiny_gen
+from emu2_eval.models.tiny_gen import (  # noqa: F401  (re-exported for test modules)
+    CLIP_IMAGE,
+    _seeded,
+    save_tiny_clip,
+    save_tiny_dino,
+    tiny_clip_tokenizer,
+    write_clip_tokenizer,
+)
 from tests.emu2_factories import EMU2_ASSETS, TOKENIZER_DIR, TinyEmu2, copy_tokenizer
 
 GEN_CONFIGS = EMU2_ASSETS / "gen_configs"
@@ -64,19 +73,6 @@ def tiny_vae_config() -> dict:
         block_out_channels=[8, 8, 16, 16], layers_per_block=1, norm_num_groups=8, sample_size=32
     )
     return config
-
-
-def _seeded(model: torch.nn.Module, seed: int, scale: float = 0.2) -> torch.nn.Module:
-    """Deterministic random weights (diffusers zero-initialises some output convs)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            noise = torch.randn(param.shape, generator=generator)
-            if "norm" in name and name.endswith("weight"):
-                param.copy_(1.0 + 0.1 * noise)
-            else:
-                param.copy_(scale * noise)
-    return model.eval()
 
 
 class TinyEmu2Gen:
@@ -143,169 +139,15 @@ class TinyEmu2Gen:
         tiny.config().save_pretrained(directory)
 
 
-# -- CLIP tokenizer with a tiny vocabulary ----------------------------------------------------
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2 / CLIP byte -> printable unicode map (the BPE alphabet)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    bs += list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs), strict=True))
-
-
-TINY_MERGES = [("t", "h"), ("th", "e</w>"), ("a", "n"), ("i", "n"), ("o", "n</w>"), ("e", "r")]
-
-
-def write_clip_tokenizer(directory: Path) -> None:
-    """vocab.json + merges.txt of a CLIP BPE tokenizer: every byte, the byte + ``</w>``, a few
-    merges and the two special tokens (~520 entries)."""
-    alphabet = list(_bytes_to_unicode().values())
-    vocab_list = alphabet + [c + "</w>" for c in alphabet] + ["".join(m) for m in TINY_MERGES]
-    vocab_list += ["<|startoftext|>", "<|endoftext|>"]
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "vocab.json").write_text(
-        json.dumps({tok: i for i, tok in enumerate(vocab_list)}), encoding="utf-8"
-    )
-    merges = "#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in TINY_MERGES) + "\n"
-    (directory / "merges.txt").write_text(merges, encoding="utf-8")
-
-
-def tiny_clip_tokenizer(directory: Path):
-    from transformers import CLIPTokenizer
-
-    write_clip_tokenizer(directory)
-    return CLIPTokenizer.from_pretrained(directory, model_max_length=32)
-
-
-# -- metric backbones ---------------------------------------------------------------------------
-CLIP_IMAGE = 32
-
-
-def save_tiny_clip(directory: Path, seed: int = 0) -> Path:
-    """A CLIPModel (tiny), its tokenizer and a CLIP image processor (shortest edge 36, crop 32)."""
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
-
-    tokenizer = tiny_clip_tokenizer(directory)
-    vocab = len(tokenizer)
-    config = CLIPConfig(
-        text_config={
-            "vocab_size": vocab,
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "max_position_embeddings": 32,
-            "bos_token_id": vocab - 2,
-            "eos_token_id": vocab - 1,
-            "pad_token_id": vocab - 1,
-        },
-        vision_config={
-            "image_size": CLIP_IMAGE,
-            "patch_size": 8,
-            "hidden_size": 16,
-            "intermediate_size": 32,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-        },
-        projection_dim=8,
-    )
-    torch.manual_seed(seed)
-    model = _seeded(CLIPModel(config), seed, 0.3)
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    processor = CLIPImageProcessor(
-        size={"shortest_edge": 36}, crop_size={"height": CLIP_IMAGE, "width": CLIP_IMAGE}
-    )
-    processor.save_pretrained(directory)
-    return directory
-
-
-def save_tiny_dino(directory: Path, seed: int = 0) -> Path:
-    """A ViTModel (DINO's architecture, no pooler) for 32 px crops."""
-    from transformers import ViTConfig, ViTModel
-
-    config = ViTConfig(
-        image_size=CLIP_IMAGE,
-        patch_size=8,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-    )
-    torch.manual_seed(seed)
-    model = _seeded(ViTModel(config, add_pooling_layer=False), seed, 0.3)
-    model.save_pretrained(directory)
-    return directory
-
-
 def save_tiny_sd(directory: Path, seed: int = 0) -> Path:
-    """A Stable Diffusion pipeline of tiny random parts, via ``save_pretrained``."""
-    from diffusers import (
-        AutoencoderKL,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    tokenizer = tiny_clip_tokenizer(directory / "tokenizer")
-    vocab = len(tokenizer)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=vocab,
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            max_position_embeddings=32,
-            bos_token_id=vocab - 2,
-            eos_token_id=vocab - 1,
-            pad_token_id=vocab - 1,
-        )
-    )
-    unet = UNet2DConditionModel(
-        sample_size=8,
-        block_out_channels=(16, 32),
-        layers_per_block=1,
-        norm_num_groups=8,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=16,
-        attention_head_dim=4,
-    )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        norm_num_groups=8,
-        latent_channels=4,
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        sample_size=16,
-    )
-    scheduler = EulerDiscreteScheduler.from_config(_scheduler_config())
-    pipe = StableDiffusionPipeline(
-        vae=_seeded(vae, seed + 2, 0.1),
-        text_encoder=_seeded(text_encoder, seed + 3, 0.3),
-        tokenizer=tokenizer,
-        unet=_seeded(unet, seed + 1),
-        scheduler=scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(directory)
-    return directory
+    """The library's tiny SD pipeline, with the published Emu2-Gen scheduler when present."""
+    return tiny_gen.save_tiny_sd(directory, seed, _scheduler_config())
 
 
 def _scheduler_config() -> dict:
     if (GEN_CONFIGS / "scheduler_scheduler_config.json").is_file():
         return _published("scheduler_scheduler_config.json")
-    return {"beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}
+    return dict(tiny_gen.DEFAULT_SCHEDULER)
 
 
 # -- fixtures -------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from emu2_eval.engine.rerun_guard import (
     model_difference,
     refuse_smaller,
     refuse_smaller_limit,
+    refuse_smaller_limit_before_loading,
 )
 from emu2_eval.engine.runner import (
     FewShotSettings,
@@ -153,7 +154,9 @@ def evaluate(
         task.profile  # noqa: B018 - fail early on a missing profile
         if fewshot.shots > 0 and task.config.fewshot is None:
             raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
-    _preflight(tasks, fewshot, model, adapter)
+    _preflight(tasks, fewshot, model, adapter, model_args)
+    if not overwrite:
+        refuse_smaller_limit_before_loading(output, tasks, limit)
     context = current_context(dist_timeout)
     _check_cache_placement(context, cache_path)
     output.mkdir(parents=True, exist_ok=True)
@@ -178,13 +181,17 @@ def evaluate(
 
 
 def _preflight(
-    tasks: list[Task], fewshot: FewShotSettings, model: str, adapter: ModelAdapter | None
+    tasks: list[Task],
+    fewshot: FewShotSettings,
+    model: str,
+    adapter: ModelAdapter | None,
+    model_args: dict[str, Any] | None = None,
 ) -> None:
     """Everything but the model, checked before it loads (see :mod:`preflight`)."""
     from emu2_eval.registry import MODELS
 
     model_class = type(adapter) if adapter is not None else MODELS.get(model)
-    preflight(tasks, fewshot.shots, model_class, model)
+    preflight(tasks, fewshot.shots, model_class, model, None if adapter else model_args)
 
 
 def _check_cache_placement(context: DistributedContext, cache_path: Path | None) -> None:

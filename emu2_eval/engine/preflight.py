@@ -52,9 +52,19 @@ def preflight(
     shots: int,
     model_class: type | None = None,
     model: str = "",
+    model_args: dict[str, Any] | None = None,
 ) -> None:
-    """Raise :class:`PreflightError` listing every problem of these tasks (nothing if fine)."""
+    """Raise :class:`PreflightError` listing every problem of these tasks (nothing if fine).
+
+    ``model_args`` (of a model still to load) have their ``device`` checked: a GPU that is not
+    there would otherwise fail inside torch after the weights were read.
+    """
     problems: list[str] = []
+    device = (model_args or {}).get("device")
+    if isinstance(device, str):
+        problems += device_problems(device, model)
+    if model_args is not None and isinstance(model_class, type):
+        problems += _argument_problems(model, model_class, model_args)
     for task in tasks:
         problems += _unsupported(task, model_class, model)
         problems += _data_problems(task, shots)
@@ -63,6 +73,39 @@ def preflight(
         problems += java_problems()
     if problems:
         raise PreflightError(list(dict.fromkeys(problems)))
+
+
+def _argument_problems(model: str, model_class: type, model_args: dict[str, Any]) -> list[str]:
+    """The adapter's argument names and a local ``pretrained`` path, as ``build_adapter`` checks."""
+    from emu2_eval.models.base import check_adapter_args
+
+    try:
+        check_adapter_args(model, model_class, model_args)
+    except (ValueError, OSError) as exc:
+        return [str(exc)]
+    return []
+
+
+def device_problems(device: str, model: str = "") -> list[str]:
+    """Why ``device`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ``auto``) is not usable here."""
+    kind, _, index = device.partition(":")
+    if kind not in ("cuda", "mps"):
+        return []  # cpu, auto, or a device_map-style value the adapter checks itself
+    import torch
+
+    fix = "use --device cpu (or auto), or run where that device exists"
+    if kind == "mps":
+        if torch.backends.mps.is_available():
+            return []
+        return [f"device {device!r} for model {model!r}: no Apple MPS device here; {fix}"]
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        return [f"device {device!r} for model {model!r}: no CUDA GPU is visible (torch "
+                f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); {fix}"]
+    if index.isdigit() and int(index) >= count:
+        return [f"device {device!r} for model {model!r}: only {count} CUDA GPU(s) are visible "
+                f"(cuda:0..cuda:{count - 1}); {fix}"]
+    return []
 
 
 def _unsupported(task: Task, model_class: type | None, model: str) -> list[str]:
@@ -169,7 +212,16 @@ def _offline() -> bool:
 
 
 def checkpoint_problem(name: str) -> str | None:
-    """Why ``name`` (a local directory or a hub id) cannot be loaded now, or None."""
+    """Why ``name`` (a local directory or a hub id) cannot be loaded now, or None.
+
+    A built-in name (``tiny-clip``, ``tiny-dino``) is built here if it is not yet: seconds, no
+    download, and the metric then finds it ready.
+    """
+    from emu2_eval.models.tiny_gen import BUILTIN_BACKBONES, resolve_backbone
+
+    if name in BUILTIN_BACKBONES:
+        resolve_backbone(name)
+        return None
     local = Path(name).expanduser()
     if local.is_dir():
         if (local / "config.json").is_file():

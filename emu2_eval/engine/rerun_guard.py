@@ -52,6 +52,27 @@ def refuse_smaller_limit(
         refuse_smaller(output, task.name, block, n_docs)
 
 
+def refuse_smaller_limit_before_loading(
+    output: Path, tasks: list[Task], limit: int | float | None
+) -> None:
+    """The smaller-limit refusal on ``output``'s recorded tasks, before the model loads.
+
+    Whatever model wrote them, a fuller result is there: say so in seconds rather than after the
+    model load. An unreadable results.json is left to the checks after loading (they name it).
+    """
+    import json
+
+    path = output / "results.json"
+    if limit is None or not path.is_file():
+        return
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("tasks", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    if isinstance(recorded, dict):
+        refuse_smaller_limit(output, tasks, recorded, limit)
+
+
 def model_difference(
     previous: dict[str, Any], model: str, model_args: dict[str, Any], fingerprint: str
 ) -> str:

@@ -110,11 +110,14 @@ class CLIPBackbone:
         import torch
         from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
 
+        from emu2_eval.models.tiny_gen import resolve_backbone
+
         self.backbone, self.device, self.batch_size = backbone, _device(device), batch_size
+        self.path = resolve_backbone(backbone)  # a built-in name (tiny-clip): its directory
         try:
-            self.model = CLIPModel.from_pretrained(backbone).to(self.device).eval()
-            self.tokenizer = AutoTokenizer.from_pretrained(backbone)
-            processor = CLIPImageProcessor.from_pretrained(backbone)
+            self.model = CLIPModel.from_pretrained(self.path).to(self.device).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+            processor = CLIPImageProcessor.from_pretrained(self.path)
         except (OSError, ValueError) as exc:
             raise _load_error("CLIP", backbone, exc) from None
         config = processor.to_dict()  # plain values, whatever the processor backend
@@ -133,7 +136,7 @@ class CLIPBackbone:
             f" center crop {self.crop}, mean {list(self.mean)}, std {list(self.std)}",
             "text": f"checkpoint tokenizer, truncated to {self.max_length} tokens",
             "embedding": "projection output, L2-normalised",
-            "weights_sha256": backbone_weights_sha256(self.backbone),
+            "weights_sha256": backbone_weights_sha256(self.path),
         }
 
     def _features(self, output: Any) -> Any:
@@ -190,10 +193,13 @@ class DINOBackbone:
         import torch
         from transformers import ViTModel
 
+        from emu2_eval.models.tiny_gen import resolve_backbone
+
         self.backbone, self.resize, self.crop = backbone, resize, crop
         self.device, self.batch_size = _device(device), batch_size
+        self.path = resolve_backbone(backbone)  # a built-in name (tiny-dino): its directory
         try:
-            self.model = ViTModel.from_pretrained(backbone, add_pooling_layer=False)
+            self.model = ViTModel.from_pretrained(self.path, add_pooling_layer=False)
         except (OSError, ValueError) as exc:
             raise _load_error("DINO", backbone, exc) from None
         self.model = self.model.to(self.device).eval()
@@ -210,7 +216,7 @@ class DINOBackbone:
             "image_preprocess": f"resize shorter side {self.resize} (bicubic), center crop "
             f"{self.crop}, ImageNet mean/std",
             "embedding": "CLS token of the last hidden state, L2-normalised",
-            "weights_sha256": backbone_weights_sha256(self.backbone),
+            "weights_sha256": backbone_weights_sha256(self.path),
         }
 
     def embed_images(self, images: Sequence[Any]) -> np.ndarray:

@@ -158,6 +158,22 @@ def build_adapter(name: str, model_args: dict[str, Any]) -> ModelAdapter:
     from emu2_eval.registry import MODELS
 
     cls = MODELS.get(name)
+    check_adapter_args(name, cls, model_args)
+    try:
+        return cls(**model_args)
+    except OSError as exc:  # a library's bare OSError (files not found): name what was asked for
+        if type(exc) is not OSError:  # the adapter's own, more specific error
+            raise
+        raise ModelLoadError(
+            f"model {name!r} could not be loaded with {model_args}: {exc}"
+        ) from exc
+
+
+def check_adapter_args(name: str, cls: type, model_args: Mapping[str, Any]) -> None:
+    """Unknown or missing argument names, and a local ``pretrained`` that is not there.
+
+    Cheap (a signature and a path): the preflight runs it before any model work too.
+    """
     params = inspect.signature(cls.__init__).parameters
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     valid = [p for p in params if p != "self" and params[p].kind is not params[p].VAR_KEYWORD]
@@ -173,14 +189,6 @@ def build_adapter(name: str, model_args: dict[str, Any]) -> ModelAdapter:
     if missing:
         raise ValueError(f"model {name!r} needs argument(s) {', '.join(missing)} (--model-args)")
     _check_local_paths(name, model_args)
-    try:
-        return cls(**model_args)
-    except OSError as exc:  # a library's bare OSError (files not found): name what was asked for
-        if type(exc) is not OSError:  # the adapter's own, more specific error
-            raise
-        raise ModelLoadError(
-            f"model {name!r} could not be loaded with {model_args}: {exc}"
-        ) from exc
 
 
 def _check_local_paths(name: str, model_args: Mapping[str, Any]) -> None:
