@@ -156,7 +156,7 @@ def evaluate(
             raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
     _preflight(tasks, fewshot, model, adapter, model_args)
     if not overwrite:
-        refuse_smaller_limit_before_loading(output, tasks, limit)
+        refuse_smaller_limit_before_loading(output, tasks, limit, model, model_args)
     context = current_context(dist_timeout)
     _check_cache_placement(context, cache_path)
     output.mkdir(parents=True, exist_ok=True)

@@ -53,12 +53,17 @@ def refuse_smaller_limit(
 
 
 def refuse_smaller_limit_before_loading(
-    output: Path, tasks: list[Task], limit: int | float | None
+    output: Path,
+    tasks: list[Task],
+    limit: int | float | None,
+    model: str,
+    model_args: dict[str, Any],
 ) -> None:
     """The smaller-limit refusal on ``output``'s recorded tasks, before the model loads.
 
-    Whatever model wrote them, a fuller result is there: say so in seconds rather than after the
-    model load. An unreadable results.json is left to the checks after loading (they name it).
+    Only when the directory records the same model name and arguments: then the fuller result
+    is said in seconds rather than after the model load. Another model, or an unreadable
+    results.json, is left to the checks after loading (they name what differs, or the file).
     """
     import json
 
@@ -66,10 +71,12 @@ def refuse_smaller_limit_before_loading(
     if limit is None or not path.is_file():
         return
     try:
-        recorded = json.loads(path.read_text(encoding="utf-8")).get("tasks", {})
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        recorded, earlier = previous.get("tasks", {}), previous.get("model", {})
+        same_model = (earlier.get("name"), earlier.get("args")) == (model, model_args)
     except (OSError, ValueError, AttributeError):
         return
-    if isinstance(recorded, dict):
+    if same_model and isinstance(recorded, dict):
         refuse_smaller_limit(output, tasks, recorded, limit)
 
 
