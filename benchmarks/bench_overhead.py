@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.image_size.lower().split("x"))
 
     work = Path(tempfile.mkdtemp(prefix="emu2-eval-bench-"))
+    home_before = os.environ.get("EMU2_EVAL_HOME")
     os.environ["EMU2_EVAL_HOME"] = str(work / "home")
     try:
         from emu2_eval.engine.evaluate import evaluate
@@ -228,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if home_before is None:  # run in-process (tests): leave the caller's environment as it was
+            os.environ.pop("EMU2_EVAL_HOME", None)
+        else:
+            os.environ["EMU2_EVAL_HOME"] = home_before
     return 0
 
 

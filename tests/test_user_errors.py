@@ -40,8 +40,9 @@ def test_missing_checkpoint_path_is_one_clean_error(tmp_path: Path) -> None:
     _clean(_run(args, tmp_path), "pretrained=/nonexistent does not exist", "checkpoint")
     verbose = _run(["-v", *args], tmp_path)
     assert verbose.returncode == 1
-    assert "Traceback" in verbose.stderr and "ModelLoadError" in verbose.stderr
-    assert "Error: model 'tiny-vlm': pretrained=/nonexistent" in verbose.stderr
+    # refused by the preflight, before any model work; -v shows where
+    assert "Traceback" in verbose.stderr and "PreflightError" in verbose.stderr
+    assert "- model 'tiny-vlm': pretrained=/nonexistent does not exist" in verbose.stderr
 
 
 def test_missing_include_path_is_one_clean_error(tmp_path: Path) -> None:
