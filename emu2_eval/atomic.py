@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from emu2_eval.processes import pid_alive
+
 
 class OutputWriteError(OSError):
     """An output file could not be written; the previous version is kept."""
@@ -69,21 +71,11 @@ def remove_stale_temps(directory: str | Path) -> list[Path]:
     removed = []
     for tmp in Path(directory).glob(".*.tmp"):
         parts = tmp.name.rsplit(".", 3)  # .<name> . <pid> . <random> . tmp
-        if len(parts) != 4 or not parts[1].isdigit() or _pid_alive(int(parts[1])):
+        if len(parts) != 4 or not parts[1].isdigit() or pid_alive(int(parts[1])):
             continue
         tmp.unlink(missing_ok=True)
         removed.append(tmp)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_text_atomic(path: str | Path, text: str, durable: bool = True) -> None:

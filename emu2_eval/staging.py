@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from emu2_eval.processes import pid_alive
+
 log = logging.getLogger(__name__)
 
 PREFIX = ".staging-"
@@ -30,16 +32,6 @@ LEGACY_AGE_S = 3600
 
 def _host() -> str:
     return socket.gethostname().replace("@", "_") or "localhost"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
 
 
 def _age_s(path: Path) -> float:
@@ -55,7 +47,7 @@ def _abandoned(path: Path) -> bool:
     if not pid.isdigit():
         return False
     if host == _host():
-        return not _alive(int(pid))
+        return not pid_alive(int(pid))
     return _age_s(path) > OTHER_HOST_AGE_S
 
 

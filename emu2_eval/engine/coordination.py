@@ -36,6 +36,7 @@ from typing import Any
 
 from emu2_eval.atomic import write_text_atomic
 from emu2_eval.engine.distributed import DistributedContext, DistributedError
+from emu2_eval.processes import pid_alive
 
 HEARTBEAT_EVERY_S = 2.0
 
@@ -48,21 +49,6 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _dumps(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie (a dead child its launcher has not reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 class Coordinator:
