@@ -551,6 +551,13 @@ def sweep(
     default=None,
     help="Only these shots of the recipe (e.g. 0,4): a partial reproduction, marked so.",
 )
+@click.option(
+    "--seeds",
+    "seeds_list",
+    default=None,
+    help="Run every cell with these seeds (e.g. 0,1,2) instead of the recipe's; the table "
+    "then adds the mean and standard deviation over seeds of each number.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
 @include_option
 def reproduce(
@@ -569,6 +576,7 @@ def reproduce(
     demo: bool,
     tasks_map: str | None,
     shots_list: str | None,
+    seeds_list: str | None,
     no_progress: bool,
     include_path: tuple[str, ...],
 ) -> None:
@@ -585,6 +593,7 @@ def reproduce(
             demo=demo,
             tasks_map=parse_tasks_map(tasks_map),
             shots=_ints(shots_list, "--shots") if shots_list else None,
+            seeds=_ints(seeds_list, "--seeds") if seeds_list else None,
         )
         model = _required(model, "--model")
         result = run_reproduction(

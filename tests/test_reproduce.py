@@ -225,3 +225,45 @@ def test_reproduce_table4_demo_with_tiny_emu2_gen(
     }
     assert table.measured.notna().all() and not table.comparable.any() and table.partial.all()
     assert table.reason.str.contains("the paper's is openai/clip-vit-").all()
+
+
+def test_seed_summary_gives_mean_and_sample_std_per_number() -> None:
+    """Two seeds of okvqa_val with different numbers: mean, ddof-1 std, min, max, difference."""
+    import numpy as np
+
+    from emu2_eval.reporting.reproduction import cell_rows, seed_summary
+
+    frames = []
+    for seed, value in ((0, 27.0), (1, 30.5)):
+        results = _okvqa_results("emu2", {"variant": "base"})
+        results["tasks"]["okvqa_val"]["metrics"]["vqa_accuracy"] = value
+        frames.append(cell_rows(results, "okvqa_val", "okvqa_val", seed, "Emu2-37B", False))
+    summary = seed_summary(pd.concat(frames, ignore_index=True))
+    assert len(summary) == 1
+    row = summary.iloc[0]
+    assert row.n_seeds == 2 and row["mean"] == pytest.approx(28.75)
+    assert row["std"] == pytest.approx(float(np.std([27.0, 30.5], ddof=1)))
+    assert (row["min"], row["max"]) == (27.0, 30.5)
+    assert row.difference == pytest.approx(28.75 - 26.7)
+    single = seed_summary(frames[0]).iloc[0]
+    assert single.n_seeds == 1 and pd.isna(single["std"])
+
+
+def test_reproduce_with_several_seeds_writes_the_over_seeds_table(tmp_path: Path) -> None:
+    out = tmp_path / "seeds"
+    args = ["table1", "--demo", "--model", "tiny-vlm", "--shots", "0", "--limit", "2"]
+    result = _reproduce(*args, "--seeds", "0,1", "--output", str(out))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "Over seeds 0,1" in result.output
+    table = pd.read_csv(out / "reproduce_table1.csv")
+    assert sorted(set(table.seed.dropna().astype(int))) == [0, 1]
+    seeds = pd.read_csv(out / "reproduce_table1_seeds.csv")
+    assert (seeds.n_seeds == 2).all() and len(seeds) == 5
+    for row in seeds.itertuples():
+        values = table[(table.task == row.task) & (table.metric == row.metric)].measured
+        assert row.mean == pytest.approx(values.mean())
+    record = json.loads((out / "reproduce.json").read_text())
+    assert record["seeds"] == [0, 1] and len(record["over_seeds"]) == 5
+    assert (out / "cells/demo_vqa/shots0-seed1/results.json").is_file()
+    bad = _reproduce(*args, "--seeds", "1,1", "--output", str(tmp_path / "bad"))
+    assert bad.exit_code != 0 and "distinct" in bad.output

@@ -162,10 +162,13 @@ def plan(
     demo: bool = False,
     tasks_map: dict[str, str] | None = None,
     shots: list[int] | None = None,
+    seeds: list[int] | None = None,
 ) -> Plan:
     """Resolve stand-ins and refuse, naming them, when tasks are missing.
 
-    ``shots`` keeps only those shots of the recipe (a partial reproduction)."""
+    ``shots`` keeps only those shots of the recipe (a partial reproduction). ``seeds`` replaces
+    the recipe's seeds: the paper publishes none, so several seeds give a mean and a standard
+    deviation per number instead of one draw (not partial: every seed is as good as another)."""
     from emu2_eval.tasks.registry import get_task, task_index
 
     if recipe.missing:
@@ -193,6 +196,10 @@ def plan(
             dataclasses.replace(e, shots=[k for k in e.shots if k in shots]) for e in recipe.tasks
         ]
         recipe = dataclasses.replace(recipe, tasks=[e for e in kept if e.shots])
+    if seeds is not None:
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise RecipeError(f"--seeds must list distinct integers, got {seeds}")
+        recipe = dataclasses.replace(recipe, seeds=list(seeds))
     runs = {}
     for entry in recipe.tasks:
         chosen = tasks_map.get(entry.task) or (entry.demo if demo else entry.task)

@@ -6,6 +6,10 @@ protocol) for every cell of the recipe, plus a row for each paper number of the 
 that no cell measured. A stand-in task (``--demo``, ``--tasks-map``) is compared against the
 paper task's row and is always not comparable, with the reason. A run with ``--limit`` is
 marked partial in every row, in the Markdown title and in ``reproduce.json``.
+
+With several seeds (``--seeds``), a second table gives each number's mean and sample standard
+deviation over the seeds next to the paper's: the paper publishes no seed, so one draw alone
+cannot say whether a gap is the seed's or the harness's.
 """
 
 from __future__ import annotations
@@ -107,6 +111,34 @@ def cell_rows(
     return rows
 
 
+SEED_KEYS = ["paper_task", "task", "benchmark", "split", "metric", "shots"]
+SEED_COLUMNS = [*SEED_KEYS, "n_seeds", "mean", "std", "min", "max", "paper", "difference"]
+
+
+def seed_summary(measured: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample standard deviation (ddof 1), min and max of each measured number over the
+    seeds that measured it; ``difference`` is mean minus paper (absent without a paper number)."""
+    rows = []
+    measured = measured[measured.measured.notna()] if len(measured) else measured
+    for key, group in measured.groupby(SEED_KEYS, sort=False, dropna=False):
+        values = group.measured.astype(float)
+        paper = group.paper.iloc[0]
+        mean = float(values.mean())
+        rows.append(
+            {
+                **dict(zip(SEED_KEYS, key, strict=True)),
+                "n_seeds": int(group.seed.nunique()),
+                "mean": mean,
+                "std": float(values.std(ddof=1)) if len(values) > 1 else None,
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "paper": paper,
+                "difference": None if pd.isna(paper) else mean - float(paper),
+            }
+        )
+    return pd.DataFrame(rows, columns=SEED_COLUMNS)
+
+
 def _unmeasured(the_plan: Plan, measured: pd.DataFrame, partial: bool) -> pd.DataFrame:
     """Paper numbers of the table's model (shots of the recipe) that no cell produced."""
     recipe = the_plan.recipe
@@ -171,8 +203,11 @@ def write_reproduction(
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
     table = table.reindex(columns=COLUMNS)
     stem = f"reproduce_{recipe.name}"
+    seeds = seed_summary(measured) if len(recipe.seeds) > 1 else None
     write_csv_atomic(output / f"{stem}.csv", table)
-    write_text_atomic(output / f"{stem}.md", markdown(the_plan, table, limit))
+    if seeds is not None:
+        write_csv_atomic(output / f"{stem}_seeds.csv", seeds)
+    write_text_atomic(output / f"{stem}.md", markdown(the_plan, table, limit, seeds))
     write_json_atomic(
         output / "reproduce.json",
         {
@@ -191,13 +226,19 @@ def write_reproduction(
             "partial": partial,
             "cells": [str(path.relative_to(output)) for *_, path in cells],
             "rows": table.to_dict(orient="records"),
+            "over_seeds": None if seeds is None else seeds.to_dict(orient="records"),
         },
     )
     return table
 
 
-def markdown(the_plan: Plan, table: pd.DataFrame, limit: int | float | None) -> str:
-    """Title with the partial / stand-in warnings, then the table."""
+def markdown(
+    the_plan: Plan,
+    table: pd.DataFrame,
+    limit: int | float | None,
+    seeds: pd.DataFrame | None = None,
+) -> str:
+    """Title with the partial / stand-in warnings, the table, then the over-seeds table."""
     recipe = the_plan.recipe
     lines = [f"# Reproduction of the Emu2 paper's {recipe.table} ({recipe.paper_model})", ""]
     if limit is not None:
@@ -212,4 +253,12 @@ def markdown(the_plan: Plan, table: pd.DataFrame, limit: int | float | None) -> 
         settings = ", ".join(f"{k}={v}" for k, v in the_plan.gen_kwargs.items())
         lines.append(f"Recipe generation settings: {settings}.")
     lines += ["", table.to_markdown(index=False), ""]
+    if seeds is not None:
+        listed = ",".join(map(str, recipe.seeds))
+        lines += [
+            f"## Over seeds {listed} (mean, sample standard deviation)",
+            "",
+            seeds.to_markdown(index=False),
+            "",
+        ]
     return "\n".join(lines)
