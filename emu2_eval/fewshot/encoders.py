@@ -79,17 +79,24 @@ class CLIPImageEncoder(FeatureEncoder):
         self.pretrained = str(pretrained)
         self.device = resolve_device(device)
         self.batch_size = batch_size
-        self.model = CLIPModel.from_pretrained(self.pretrained).to(device).eval()
+        self._fingerprint: str | None = None
+        self.model = CLIPModel.from_pretrained(self.pretrained).to(self.device).eval()
         self.processor = AutoImageProcessor.from_pretrained(self.pretrained)
 
     def fingerprint(self) -> str:
+        """Weights (a local checkpoint's files, or a hub id and its commit): cached once."""
         from emu2_eval.models.fingerprint import checkpoint_fingerprint
         from emu2_eval.requests import stable_hash
 
-        if Path(self.pretrained).is_dir():
-            return "clip-" + checkpoint_fingerprint(self.pretrained, {})
-        commit = getattr(self.model.config, "_commit_hash", None) or "unknown"
-        return "clip-" + stable_hash({"repo": self.pretrained, "commit": commit})
+        if self._fingerprint is None:
+            if Path(self.pretrained).is_dir():
+                self._fingerprint = "clip-" + checkpoint_fingerprint(self.pretrained, {})
+            else:
+                commit = getattr(self.model.config, "_commit_hash", None) or "unknown"
+                self._fingerprint = "clip-" + stable_hash(
+                    {"repo": self.pretrained, "commit": commit}
+                )
+        return self._fingerprint
 
     def encode(self, images: Sequence[ImagePart], progress: bool = True) -> np.ndarray:
         import torch
