@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 
 from emu2_eval.data.docs import Doc, LoadedData
+from emu2_eval.engine.image_store import request_identity
 from emu2_eval.fewshot.answers import DemoAnswerError, most_common_answer, with_demo_answer
 from emu2_eval.fewshot.encoders import CLIPImageEncoder, ColorHistogramEncoder
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.fewshot.selection import RandomSelector, RicesSelector
 from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.engine.image_store import request_identity
 from emu2_eval.tasks.config import TaskConfigError
 from emu2_eval.tasks.registry import get_task
 
@@ -239,7 +239,7 @@ def test_one_example_per_image_from_the_task_file(task_dir, tmp_path) -> None:
 def test_each_clip_checkpoint_keys_its_own_features(tmp_path) -> None:
     from emu2_eval.models.tiny_gen import save_tiny_clip
 
-    pool, query = _shared_image_pool(tmp_path)
+    pool, _ = _shared_image_pool(tmp_path)
     first = CLIPImageEncoder(str(save_tiny_clip(tmp_path / "clip0", seed=0)), device="cpu")
     second = CLIPImageEncoder(str(save_tiny_clip(tmp_path / "clip1", seed=1)), device="cpu")
     assert first.fingerprint() != second.fingerprint()
@@ -406,3 +406,55 @@ def test_defaults_record_todays_behaviour_and_zero_shot_shows_no_demo_options() 
     assert demos_setting({**block, "shots": 0}) == ""
     # a results.json from before these options: nothing is guessed
     assert demos_setting({"shots": 4, "strategy": "random"}) == ""
+
+
+def test_a_missing_rices_checkpoint_is_named_before_the_model_loads(task_dir, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from emu2_eval.cli import main
+    from emu2_eval.engine import evaluate as evaluate_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the preflight stopped the run")
+
+    monkeypatch.setattr(evaluate_module, "load_adapter", refuse)
+    text = (REPO / "tasks/demo/demo_vqa.yaml").read_text()
+    (task_dir / "eva.yaml").write_text(
+        text.replace("task: demo_vqa", "task: eva").replace(
+            "encoder: color_histogram",
+            "encoder: emu2_visual\n  encoder_args: {pretrained: /nonexistent/Emu2}",
+        )
+    )
+    result = CliRunner().invoke(
+        main, ["run", "--model", "tiny-vlm", "--tasks", "eva", "--shots", "2",
+               "--output", str(task_dir.parent / "run")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert (
+        "task 'eva': the few-shot Emu2 visual (EVA-CLIP) encoder '/nonexistent/Emu2' does not "
+        "exist" in result.output
+    )
+
+
+def test_rices_with_emu2s_encoder_runs_end_to_end_and_records_it(task_dir, tmp_path) -> None:
+    from emu2_eval.engine.evaluate import evaluate
+    from emu2_eval.engine.runner import FewShotSettings
+
+    _tiny_emu2_checkpoint(tmp_path / "emu2")
+    text = (REPO / "tasks/demo/demo_vqa.yaml").read_text()
+    (task_dir / "eva_run.yaml").write_text(
+        text.replace("task: demo_vqa", "task: eva_run").replace(
+            "encoder: color_histogram",
+            f"encoder: emu2_visual\n  encoder_args: {{pretrained: {tmp_path / 'emu2'}, "
+            "device: cpu}",
+        )
+    )
+    results = evaluate(
+        "tiny-vlm", {}, ["eva_run"], tmp_path / "run", limit=2, progress=False,
+        fewshot=FewShotSettings(shots=2, seed=0),
+    )  # fmt: skip
+    block = results["tasks"]["eva_run"]["fewshot"]
+    assert block["encoder"] == "emu2_visual"
+    assert block["encoder_fingerprint"].startswith("emu2_visual-")
+    rows = (tmp_path / "run" / "samples_eva_run.jsonl").read_text().splitlines()
+    assert all(len(json.loads(r)["demonstrations"]) == 2 for r in rows)

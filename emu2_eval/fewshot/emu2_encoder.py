@@ -74,6 +74,7 @@ class Emu2VisualEncoder(FeatureEncoder):
     checkpoint directory or hub id, ``pooling``: mean | cls)."""
 
     name = "emu2_visual"
+    title = "Emu2 visual (EVA-CLIP)"
 
     def __init__(
         self,

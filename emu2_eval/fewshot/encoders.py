@@ -1,9 +1,10 @@
 """Image feature encoders for RICES (retrieval-based in-context example selection).
 
 ``color_histogram`` needs no weights (demo data, tests); ``clip`` loads any CLIP checkpoint
-through ``from_pretrained`` (Flamingo's RICES used CLIP ViT-L/14 image features). Every encoder
-returns L2-normalised float32 rows, NaN for an image that could not be read, and a fingerprint
-that keys the on-disk feature cache.
+through ``from_pretrained`` (Flamingo's RICES used CLIP ViT-L/14 image features; ``tiny-clip``
+is the built-in tiny one); ``emu2_visual`` (``emu2_encoder.py``) is Emu2's own EVA-CLIP tower.
+Every encoder returns L2-normalised float32 rows, NaN for an image that could not be read, and a
+fingerprint that keys the on-disk feature cache.
 """
 
 from __future__ import annotations
@@ -70,13 +71,15 @@ class CLIPImageEncoder(FeatureEncoder):
     """CLIP image embeddings (projection output) from a hub id or a local checkpoint."""
 
     name = "clip"
+    title = "CLIP"
 
     def __init__(self, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
         from transformers import AutoImageProcessor, CLIPModel
 
         from emu2_eval.models.hf_vlm import resolve_device
+        from emu2_eval.models.tiny_gen import resolve_backbone
 
-        self.pretrained = str(pretrained)
+        self.pretrained = resolve_backbone(str(pretrained))  # ``tiny-clip``: the built-in one
         self.device = resolve_device(device)
         self.batch_size = batch_size
         self._fingerprint: str | None = None
