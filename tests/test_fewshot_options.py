@@ -360,6 +360,29 @@ def test_openflamingo_hateful_memes_prompt_renders_as_open_flamingo(tmp_path) ->
     assert config.prompt == "openflamingo_hateful_memes" and config.continuations == ("yes", "no")
 
 
+def test_openflamingo_hateful_memes_demo_runs_end_to_end(tmp_path) -> None:
+    from emu2_eval.engine.evaluate import evaluate
+    from emu2_eval.engine.runner import FewShotSettings
+
+    name = "demo_hateful_memes_openflamingo"
+    results = evaluate(
+        "tiny-vlm", {}, [name], tmp_path / "run", limit=8, progress=False,
+        fewshot=FewShotSettings(shots=1, seed=0),
+    )  # fmt: skip
+    block = results["tasks"][name]
+    assert block["prompt_profile"]["name"] == "openflamingo_hateful_memes"
+    assert 0.0 <= block["metrics"]["roc_auc"] <= 100.0 and block["n_scored"] == 8
+    rows = [json.loads(x) for x in (tmp_path / "run" / f"samples_{name}.jsonl").read_text()
+            .splitlines()]  # fmt: skip
+    for row in rows:
+        demo = row["demonstration_docs"][0]
+        assert f"written on it. Is it hateful? Answer:{demo['answer']}<|endofchunk|>" in (
+            row["prompt"]
+        )
+        assert row["prompt"].endswith(f"is an image with: '{row['doc']['text']}' written on it. "
+                                      "Is it hateful? Answer:")  # fmt: skip
+
+
 # -- recorded and reported -----------------------------------------------------------------------
 def test_options_are_recorded_in_results_and_every_report(task_dir, tmp_path) -> None:
     from emu2_eval.engine.evaluate import evaluate
