@@ -1,7 +1,10 @@
 """RICES features from Emu2's own image encoder (EVA-02-CLIP-E-plus), out of an Emu2 checkpoint.
 
 Only the vision tower is built, and only its tensors (``model.visual.*``) are read from the
-checkpoint's shards, so a 37B Emu2 checkpoint costs the encoder's ~4B parameters, not the model.
+checkpoint's shards (each moved to its device and dtype as it is read), so a 37B Emu2 checkpoint
+costs the encoder's ~4B parameters, not the model. A hub id is resolved as the ``emu2`` adapter
+resolves it (its weight files are fetched into the Hugging Face cache); only the visual tensors
+are read.
 Images are preprocessed as Emu2 does (bicubic resize to the tower's size, CLIP mean/std). Emu2
 drops EVA-CLIP's head, so there is no projected embedding: ``pooling: mean`` (default) averages
 the patch tokens (what Emu2 pools into its visual tokens), ``pooling: cls`` takes the CLS token.
@@ -34,6 +37,7 @@ def load_visual_tower(directory: Path, device: str, dtype: torch.dtype):
     from emu2_eval.models.emu2.loading import (
         Emu2LoadError,
         KeyNormalizer,
+        _to_target,
         open_shard,
         weight_files,
         weight_index,
@@ -41,7 +45,8 @@ def load_visual_tower(directory: Path, device: str, dtype: torch.dtype):
     from emu2_eval.models.emu2.visual import EvaVisionTransformer
 
     config = Emu2Config.from_pretrained(directory)
-    tower = EvaVisionTransformer(config.vision_config)
+    with torch.device("meta"):  # no random init of ~4B parameters: the checkpoint's are assigned
+        tower = EvaVisionTransformer(config.vision_config)
     index = weight_index(directory)
     files = weight_files(directory)
     if index is not None:  # open only the shards that hold visual tensors
@@ -54,8 +59,8 @@ def load_visual_tower(directory: Path, device: str, dtype: torch.dtype):
             for name in names:
                 if name.startswith((_PREFIX, "visual.")):
                     for key, tensor in normalizer(name, get(name), str(file)):
-                        state[key.removeprefix(_PREFIX)] = tensor
-    result = tower.load_state_dict(state, strict=False)
+                        state[key.removeprefix(_PREFIX)] = _to_target(tensor, device, dtype)
+    result = tower.load_state_dict(state, strict=False, assign=True)
     problems = [f"missing {n}" for n in result.missing_keys]
     problems += [f"unexpected {_PREFIX}{n}" for n in result.unexpected_keys]
     problems += [f"unpaired {n}" for n in normalizer.leftovers()]
