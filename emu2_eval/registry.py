@@ -129,6 +129,17 @@ FEATURE_ENCODERS = Registry(
     {
         "color_histogram": "emu2_eval.fewshot.encoders:ColorHistogramEncoder",
         "clip": "emu2_eval.fewshot.encoders:CLIPImageEncoder",
+        "emu2_visual": "emu2_eval.fewshot.emu2_encoder:Emu2VisualEncoder",
+    },
+)
+
+#: Which crowd answer a few-shot demonstration shows (``fewshot.demo_answer``).
+DEMO_ANSWERS = Registry(
+    "demonstration answer rule",
+    {
+        "multiple_choice_answer": "emu2_eval.fewshot.answers:loader_answer",
+        "first": "emu2_eval.fewshot.answers:first_answer",
+        "most_common": "emu2_eval.fewshot.answers:most_common_answer",
     },
 )
 

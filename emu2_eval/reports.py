@@ -4,7 +4,7 @@ Markdown, LaTeX and HTML show ``value [low, high]``; the CSV has ``low``/``high`
 the confidence, resamples and interval method.  ``write_reports`` is what ``run`` and ``score``
 call after writing results.json; ``emu2-eval report`` calls it again with more options (paper
 model).  The last two CSV columns stay ``n, errors`` (scripts read them by position); the settings
-that produced each number (shots, prompt profile, strategy, seed) come just before them.
+that produced each number (shots, prompt profile, strategy, seed, demos) come just before them.
 """
 
 from __future__ import annotations
@@ -181,14 +181,15 @@ def markdown_report(
     """report.md: results with intervals, the interval method, groups, paper comparison."""
     label = confidence_label(results)
     lines = [
-        f"| model | task | shots | prompt | strategy | seed | metric | value [{label}] | units "
-        "| n | errors |",
-        "|:--|:--|--:|:--|:--|--:|:--|--:|:--|--:|--:|",
+        f"| model | task | shots | prompt | strategy | seed | demos | metric | value [{label}] "
+        "| units | n | errors |",
+        "|:--|:--|--:|:--|:--|--:|:--|:--|--:|:--|--:|--:|",
     ]
     for row in display_rows(results):
         lines.append(
             f"| {row['model']} | {row['task']} | {row['shots']} | {row['prompt']} | "
-            f"{row['strategy']} | {row['seed']} | {row['metric']} | {row['shown']} | "
+            f"{row['strategy']} | {row['seed']} | {row['demos']} | {row['metric']} | "
+            f"{row['shown']} | "
             f"{row['units']} | {row['n']} | {row['errors']} |"
         )
     notes = interval_notes(results) + protocol_notes(results)
@@ -252,6 +253,7 @@ def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str
             row["prompt"],
             row["strategy"],
             row["seed"],
+            row["demos"],
             row["metric"],
             row["shown"],
             row["units"],
@@ -260,9 +262,20 @@ def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str
         for row in display_rows(results)
     ]
     text = latex_table(
-        ["task", "shots", "prompt", "strategy", "seed", "metric", f"value [{label}]", "units", "n"],
+        [
+            "task",
+            "shots",
+            "prompt",
+            "strategy",
+            "seed",
+            "demos",
+            "metric",
+            f"value [{label}]",
+            "units",
+            "n",
+        ],
         rows,
-        "lrllrlrlr",
+        "lrllrllrlr",
         caption=f"Results of {model}. " + " ".join(interval_notes(results)[:1]),
         label=f"tab:results-{model}",
     )

@@ -320,6 +320,7 @@ def _evaluate(
                     "seed": fewshot.seed,
                     "context_policy": fewshot.context_policy,
                     **(task.config.fewshot.describe() if task.config.fewshot else {}),
+                    **task.selector_description(),
                 },
                 "reference": task.config.reference,
                 "filters": list(task.config.filters),

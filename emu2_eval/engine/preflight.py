@@ -185,12 +185,15 @@ def _backbone_problems(task: Task, shots: int) -> list[str]:
         if metric.name == "fid":
             problems += _inception_problem(task, metric.options.get("weights"))
     spec = task.config.fewshot
-    if spec is not None and spec.encoder == "clip" and (shots > 0 or spec.zero_shot_text_examples):
-        pretrained = spec.encoder_args.get("pretrained")
-        problem = checkpoint_problem(str(pretrained)) if pretrained else None
+    pretrained = spec.encoder_args.get("pretrained") if spec is not None else None
+    if pretrained and spec.strategy == "rices" and (shots > 0 or spec.zero_shot_text_examples):
+        from emu2_eval.registry import FEATURE_ENCODERS
+
+        title = getattr(FEATURE_ENCODERS.get(spec.encoder), "title", spec.encoder)
+        problem = checkpoint_problem(str(pretrained))
         if problem:
             problems.append(
-                f"task {task.name!r}: the few-shot CLIP encoder {pretrained!r} {problem}"
+                f"task {task.name!r}: the few-shot {title} encoder {pretrained!r} {problem}"
             )
     return problems
 

@@ -1,9 +1,10 @@
 """Image feature encoders for RICES (retrieval-based in-context example selection).
 
 ``color_histogram`` needs no weights (demo data, tests); ``clip`` loads any CLIP checkpoint
-through ``from_pretrained`` (Flamingo's RICES used CLIP ViT-L/14 image features). Every encoder
-returns L2-normalised float32 rows, NaN for an image that could not be read, and a fingerprint
-that keys the on-disk feature cache.
+through ``from_pretrained`` (Flamingo's RICES used CLIP ViT-L/14 image features; ``tiny-clip``
+is the built-in tiny one); ``emu2_visual`` (``emu2_encoder.py``) is Emu2's own EVA-CLIP tower.
+Every encoder returns L2-normalised float32 rows, NaN for an image that could not be read, and a
+fingerprint that keys the on-disk feature cache.
 """
 
 from __future__ import annotations
@@ -70,26 +71,35 @@ class CLIPImageEncoder(FeatureEncoder):
     """CLIP image embeddings (projection output) from a hub id or a local checkpoint."""
 
     name = "clip"
+    title = "CLIP"
 
     def __init__(self, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
         from transformers import AutoImageProcessor, CLIPModel
 
         from emu2_eval.models.hf_vlm import resolve_device
+        from emu2_eval.models.tiny_gen import resolve_backbone
 
-        self.pretrained = str(pretrained)
+        self.pretrained = resolve_backbone(str(pretrained))  # ``tiny-clip``: the built-in one
         self.device = resolve_device(device)
         self.batch_size = batch_size
-        self.model = CLIPModel.from_pretrained(self.pretrained).to(device).eval()
+        self._fingerprint: str | None = None
+        self.model = CLIPModel.from_pretrained(self.pretrained).to(self.device).eval()
         self.processor = AutoImageProcessor.from_pretrained(self.pretrained)
 
     def fingerprint(self) -> str:
+        """Weights (a local checkpoint's files, or a hub id and its commit): cached once."""
         from emu2_eval.models.fingerprint import checkpoint_fingerprint
         from emu2_eval.requests import stable_hash
 
-        if Path(self.pretrained).is_dir():
-            return "clip-" + checkpoint_fingerprint(self.pretrained, {})
-        commit = getattr(self.model.config, "_commit_hash", None) or "unknown"
-        return "clip-" + stable_hash({"repo": self.pretrained, "commit": commit})
+        if self._fingerprint is None:
+            if Path(self.pretrained).is_dir():
+                self._fingerprint = "clip-" + checkpoint_fingerprint(self.pretrained, {})
+            else:
+                commit = getattr(self.model.config, "_commit_hash", None) or "unknown"
+                self._fingerprint = "clip-" + stable_hash(
+                    {"repo": self.pretrained, "commit": commit}
+                )
+        return self._fingerprint
 
     def encode(self, images: Sequence[ImagePart], progress: bool = True) -> np.ndarray:
         import torch

@@ -2,6 +2,15 @@
 
 Selectors never see batch size, rank or order, so a document gets the same demonstrations in
 any run layout. A demonstration never shows the query's own image.
+
+``one_example_per_image`` (``fewshot.one_example_per_image``): by default the pool has one entry
+per question, so two demonstrations of a query may show one image with two questions, as in
+OpenFlamingo (mlfoundations/open_flamingo@655f693: ``VQADataset`` in
+``open_flamingo/eval/eval_datasets.py`` yields one item per question, and both
+``utils.sample_batch_demos_from_query_set`` and ``rices.RICES.find`` pick items, not images).
+With the option on, a prompt shows each pool image at most once: ``random`` draws distinct images
+uniformly, then one of each image's entries uniformly (both from the doc's derived seed);
+``rices`` ranks images and shows each with its first entry in pool order.
 """
 
 from __future__ import annotations
@@ -28,11 +37,16 @@ class DemoSelector:
 
     strategy = "selector"
 
-    def __init__(self, pool: LoadedData, task: str) -> None:
+    def __init__(self, pool: LoadedData, task: str, one_example_per_image: bool = False) -> None:
         if not pool.docs:
             raise ValueError(f"task {task!r}: the few-shot pool is empty")
         self.pool = pool
         self.task = task
+        self.one_example_per_image = one_example_per_image
+        groups: dict[str, list[int]] = {}
+        for index, doc in enumerate(pool.docs):  # docs without an image are their own group
+            groups.setdefault(_image_key(doc) or f"\x00doc:{doc.doc_id}", []).append(index)
+        self.image_groups = list(groups.values())  # pool entries per image, in pool order
 
     @classmethod
     def build(
@@ -45,7 +59,7 @@ class DemoSelector:
         progress: bool = True,
     ) -> DemoSelector:
         """Construct from a task's ``fewshot:`` block (strategies take what they need)."""
-        return cls(pool, task)
+        return cls(pool, task, spec.one_example_per_image)
 
     def prepare(self, docs: Sequence[Doc], progress: bool = True) -> None:
         """Precompute what ``select`` needs for these query docs (nothing by default)."""
@@ -53,7 +67,16 @@ class DemoSelector:
     def select(self, doc: Doc, shots: int, seed: int) -> list[Doc]:
         raise NotImplementedError
 
+    def describe(self) -> dict[str, str]:
+        """What results.json records about this selector beyond the task file (none here)."""
+        return {}
+
     def _check_size(self, shots: int) -> None:
+        if self.one_example_per_image and shots > len(self.image_groups):
+            raise ValueError(
+                f"task {self.task!r}: {shots} shots asked with one_example_per_image but the "
+                f"pool has {len(self.image_groups)} images"
+            )
         if shots > len(self.pool.docs) - 1:
             raise ValueError(
                 f"task {self.task!r}: {shots} shots asked but the pool has "
@@ -71,6 +94,8 @@ class RandomSelector(DemoSelector):
             return []
         self._check_size(shots)
         rng = np.random.default_rng(derive_seed(self.task, doc.doc_id, shots, seed))
+        if self.one_example_per_image:
+            return self._select_images(doc, shots, rng)
         query_image = _image_key(doc)
         chosen: list[Doc] = []
         seen: set[int] = set()
@@ -86,6 +111,21 @@ class RandomSelector(DemoSelector):
                     break
             if len(seen) >= len(self.pool.docs) - 1 and len(chosen) < shots:
                 raise ValueError(f"task {self.task!r}: not enough pool images besides the query's")
+        return chosen
+
+    def _select_images(self, doc: Doc, shots: int, rng: np.random.Generator) -> list[Doc]:
+        """``shots`` distinct images other than the query's, then one entry of each."""
+        query_image = _image_key(doc)
+        groups = [
+            g for g in self.image_groups
+            if not (query_image and _image_key(self.pool.docs[g[0]]) == query_image)
+        ]  # fmt: skip
+        if len(groups) < shots:
+            raise ValueError(f"task {self.task!r}: not enough pool images besides the query's")
+        chosen = []
+        for i in rng.choice(len(groups), size=shots, replace=False):
+            group = groups[int(i)]
+            chosen.append(self.pool.docs[group[int(rng.integers(len(group)))]])
         return chosen
 
 
@@ -106,8 +146,9 @@ class RicesSelector(DemoSelector):
         store: FeatureStore,
         query_fingerprint: str,
         progress: bool = True,
+        one_example_per_image: bool = False,
     ) -> None:
-        super().__init__(pool, task)
+        super().__init__(pool, task, one_example_per_image)
         self.encoder = encoder
         self.store = store
         self.query_fingerprint = query_fingerprint
@@ -118,6 +159,10 @@ class RicesSelector(DemoSelector):
         self.usable = usable
         self.pool_keys = np.array([_image_key(d) or "" for d in pool.docs], dtype=object)
         self.query_features: dict[str, np.ndarray] = {}
+        if one_example_per_image:  # an image competes once, as its first entry in pool order
+            firsts = np.zeros(len(pool.docs), dtype=bool)
+            firsts[[group[0] for group in self.image_groups]] = True
+            self.usable = usable & firsts
 
     @classmethod
     def build(
@@ -132,7 +177,13 @@ class RicesSelector(DemoSelector):
         from emu2_eval.registry import FEATURE_ENCODERS
 
         encoder = FEATURE_ENCODERS.get(spec.encoder)(**spec.encoder_args)
-        return cls(pool, task, encoder, store, query_fingerprint, progress)
+        return cls(
+            pool, task, encoder, store, query_fingerprint, progress, spec.one_example_per_image
+        )
+
+    def describe(self) -> dict[str, str]:
+        """The encoder's identity (name, weights hash): which features chose the demos."""
+        return {"encoder_fingerprint": self.encoder.fingerprint()}
 
     def prepare(self, docs: Sequence[Doc], progress: bool = True) -> None:
         features = self.store.features(

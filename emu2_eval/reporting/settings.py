@@ -1,4 +1,6 @@
-"""The settings a reader needs beside every number: checkpoint, shots, prompt, strategy, seed.
+"""The settings a reader needs beside every number: checkpoint, shots, prompt, strategy, seed,
+and how demonstrations were made (``demos``: RICES encoder and its weights hash, one example per
+image or per question, which crowd answer a demonstration shows).
 
 results.json records them per task; every table format shows them from here so that a score is
 never read without the setting that produced it (a 0-shot and an 8-shot number look alike).
@@ -9,7 +11,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-SETTING_COLUMNS = ["shots", "prompt", "strategy", "seed"]
+SETTING_COLUMNS = ["shots", "prompt", "strategy", "seed", "demos"]
 _SOURCE_KEYS = ("pretrained", "path", "checkpoint", "model", "model_id", "repo_id")
 
 
@@ -27,8 +29,27 @@ def checkpoint_label(results: dict[str, Any]) -> str:
     return name
 
 
+def demos_setting(fewshot: dict[str, Any]) -> str:
+    """``clip@1a2b3c4d, per image, answer first``: the few-shot options of a run with
+    demonstrations ('' without); options a results.json predating them does not record are left
+    out, never guessed."""
+    if not (fewshot.get("shots") or fewshot.get("zero_shot_text_examples")):
+        return ""
+    parts = []
+    if fewshot.get("strategy") == "rices" and fewshot.get("encoder"):
+        identity = str(fewshot.get("encoder_fingerprint") or "")
+        digest = identity.rpartition("-")[2][:8]
+        parts.append(f"{fewshot['encoder']}@{digest}" if digest else str(fewshot["encoder"]))
+    if "one_example_per_image" in fewshot:
+        parts.append("per image" if fewshot["one_example_per_image"] else "per question")
+    if fewshot.get("demo_answer"):
+        parts.append(f"answer {fewshot['demo_answer']}")
+    return ", ".join(parts)
+
+
 def task_settings(block: dict[str, Any]) -> dict[str, Any]:
-    """Shots, prompt profile, few-shot strategy and seed of one task block of results.json."""
+    """Shots, prompt profile, few-shot strategy, seed and demonstration options of one task
+    block of results.json."""
     fewshot = block.get("fewshot") or {}
     profile = block.get("prompt_profile") or {}
     shots = fewshot.get("shots")
@@ -41,16 +62,19 @@ def task_settings(block: dict[str, Any]) -> dict[str, Any]:
         "prompt": prompt,
         "strategy": strategy or ("none" if shots == 0 else ""),
         "seed": fewshot.get("seed", ""),
+        "demos": demos_setting(fewshot),
     }
 
 
 def settings_line(results: dict[str, Any]) -> list[str]:
-    """One line per task: ``task: N-shot, prompt P, strategy S, seed K`` (for captions/headers)."""
+    """One line per task: ``task: N-shot, prompt P, strategy S, seed K[, demos D]`` (for
+    captions/headers)."""
     lines = []
     for task, block in results.get("tasks", {}).items():
         s = task_settings(block)
+        demos = f", demos {s['demos']}" if s["demos"] else ""
         lines.append(
             f"{task}: {s['shots']}-shot, prompt {s['prompt'] or 'n/a'}, "
-            f"strategy {s['strategy'] or 'n/a'}, seed {s['seed']}"
+            f"strategy {s['strategy'] or 'n/a'}, seed {s['seed']}{demos}"
         )
     return lines

@@ -17,6 +17,7 @@ import yaml
 from emu2_eval.errors import UserError
 from emu2_eval.registry import (
     DATA_LOADERS,
+    DEMO_ANSWERS,
     DEMO_SELECTORS,
     FEATURE_ENCODERS,
     FILTERS,
@@ -54,6 +55,8 @@ FEWSHOT_KEYS = {
     "encoder_args",
     "profile",
     "zero_shot_text_examples",
+    "one_example_per_image",
+    "demo_answer",
 }
 GENERATION_KEYS = {
     "max_new_tokens",
@@ -101,7 +104,9 @@ class FewShotSpec:
 
     ``profile`` renders demonstrations and the query when shots > 0 (Emu2 uses a different
     prompt for 0-shot); ``zero_shot_text_examples`` is Flamingo's 0-shot convention (N text-only
-    examples), recorded as an option and off by default.
+    examples), recorded as an option and off by default. ``one_example_per_image`` shows each
+    pool image at most once per prompt (default: one pool entry per question, as OpenFlamingo);
+    ``demo_answer`` picks the answer a demonstration shows (``emu2_eval.fewshot.answers``).
     """
 
     pool_loader: str
@@ -111,6 +116,8 @@ class FewShotSpec:
     encoder_args: dict[str, Any] = field(default_factory=dict)
     profile: str | dict[str, Any] | None = None
     zero_shot_text_examples: int = 0
+    one_example_per_image: bool = False
+    demo_answer: str = "multiple_choice_answer"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -118,6 +125,8 @@ class FewShotSpec:
             "encoder": self.encoder if self.strategy == "rices" else None,
             "encoder_args": self.encoder_args if self.strategy == "rices" else None,
             "zero_shot_text_examples": self.zero_shot_text_examples,
+            "one_example_per_image": self.one_example_per_image,
+            "demo_answer": self.demo_answer,
         }
 
 
@@ -195,7 +204,7 @@ def _check_profile_spec(prompt: Any, where: str, problems: list[str]) -> None:
         problems.append(f"'{where}' must be a profile name or an inline profile mapping")
 
 
-def _parse_fewshot(raw: Any, problems: list[str]) -> FewShotSpec | None:
+def _parse_fewshot(raw: Any, problems: list[str], prompt: Any = None) -> FewShotSpec | None:
     """Validate the ``fewshot:`` block (None when the task has none)."""
     if raw is None:
         return None
@@ -231,6 +240,20 @@ def _parse_fewshot(raw: Any, problems: list[str]) -> FewShotSpec | None:
     if not isinstance(text_examples, int) or text_examples < 0:
         problems.append("fewshot.zero_shot_text_examples must be a non-negative integer")
         text_examples = 0
+    per_image = raw.get("one_example_per_image", False)
+    if not isinstance(per_image, bool):
+        problems.append(
+            f"fewshot.one_example_per_image must be true or false, not {per_image!r}"
+        )
+        per_image = False
+    demo_answer = raw.get("demo_answer", "multiple_choice_answer")
+    if demo_answer not in DEMO_ANSWERS:
+        problems.append(
+            f"fewshot.demo_answer: unknown rule {demo_answer!r}; valid: {', '.join(DEMO_ANSWERS)}"
+        )
+        demo_answer = "multiple_choice_answer"
+    elif demo_answer != "multiple_choice_answer":
+        problems.extend(_answer_target_problems(raw.get("profile") or prompt, demo_answer))
     return FewShotSpec(
         pool_loader=pool["loader"],
         pool_args=pool_args,
@@ -239,7 +262,28 @@ def _parse_fewshot(raw: Any, problems: list[str]) -> FewShotSpec | None:
         encoder_args=raw.get("encoder_args") or {},
         profile=raw.get("profile"),
         zero_shot_text_examples=text_examples,
+        one_example_per_image=per_image,
+        demo_answer=demo_answer,
     )
+
+
+def _answer_target_problems(profile: Any, demo_answer: str) -> list[str]:
+    """``demo_answer`` only changes what ``{answer}`` shows: refuse it on a few-shot profile
+    whose demonstration target has no ``{answer}`` (captions), where it would do nothing."""
+    from emu2_eval.tasks.profiles import PROFILES
+
+    if isinstance(profile, dict):
+        target = str(profile.get("target", "{answer}"))
+    elif isinstance(profile, str) and profile in PROFILES:
+        target = PROFILES.get(profile).target
+    else:
+        return []  # a bad profile name: reported by its own check
+    if "{answer}" in target:
+        return []
+    return [
+        f"fewshot.demo_answer {demo_answer!r} needs a few-shot profile whose target shows "
+        f"{{answer}}; its target is {target!r}: remove demo_answer"
+    ]
 
 
 def parse_task(raw: Any, path: str | Path) -> TaskConfig:
@@ -279,7 +323,7 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
         problems.append(f"unknown request kind {request!r}; valid: {', '.join(REQUEST_KINDS)}")
     prompt = raw.get("prompt")
     _check_profile_spec(prompt, "prompt", problems)
-    fewshot = _parse_fewshot(raw.get("fewshot"), problems)
+    fewshot = _parse_fewshot(raw.get("fewshot"), problems, prompt)
     reference = raw.get("reference") or {}
     if not isinstance(reference, dict):
         problems.append("'reference' must be a mapping (benchmark, split, metric of the paper)")

@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData
+from emu2_eval.fewshot.answers import check_pool, with_demo_answer
 from emu2_eval.integrity import verify_checksums
 from emu2_eval.prompts import ImagePart, Part, TextPart
 from emu2_eval.registry import DATA_LOADERS, DEMO_SELECTORS
@@ -92,19 +93,26 @@ class Task:
         if self._selector is None:
             pool = DATA_LOADERS.get(spec.pool_loader)(**resolve_roots(spec.pool_args))
             pool = check_unicode(pool, spec.pool_loader)
+            check_pool(pool, spec.demo_answer, self.name, self.config.path)
             self._selector = DEMO_SELECTORS.get(spec.strategy).build(
                 pool, self.name, spec, query_fingerprint, store, progress
             )
         return self._selector
 
+    def selector_description(self) -> dict[str, str]:
+        """What the built selector adds to results.json (RICES: the encoder's fingerprint)."""
+        return self._selector.describe() if self._selector is not None else {}
+
     def demonstrations(self, doc: Doc, shots: int, seed: int, selector) -> tuple[list[Doc], bool]:
-        """(demonstrations, text_only) for a doc; Flamingo's 0-shot text examples if configured."""
+        """(demonstrations, text_only) for a doc; Flamingo's 0-shot text examples if configured.
+
+        Each demonstration's ``answer`` is the one ``fewshot.demo_answer`` picks, so the prompt
+        and the samples file's ``demonstration_docs`` show the same answer."""
         spec = self.config.fewshot
-        if shots > 0:
-            return selector.select(doc, shots, seed), False
-        if spec and spec.zero_shot_text_examples:
-            return selector.select(doc, spec.zero_shot_text_examples, seed), True
-        return [], False
+        if spec is None or (shots == 0 and not spec.zero_shot_text_examples):
+            return [], False
+        chosen = selector.select(doc, shots or spec.zero_shot_text_examples, seed)
+        return [with_demo_answer(d, spec.demo_answer) for d in chosen], shots == 0
 
     def build_request(
         self, doc: Doc, demonstrations: Sequence[Doc] = (), text_only: bool = False
