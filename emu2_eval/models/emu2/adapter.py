@@ -340,10 +340,12 @@ class Emu2Adapter(ModelAdapter):
                 input_ids, attention_mask, image_features=features, decoding=self.decoding, **kwargs
             )
         sequences = output.sequences if hasattr(output, "sequences") else output
-        # grounding answers keep their special tokens (<phrase>, <object>...), as the published
-        # code asks for them (skip_special_tokens=False)
+        # grounding answers keep their special tokens (<phrase>, <object>...), decoded as the
+        # published code does with skip_special_tokens=False
         return [
-            self.tokenizer.decode(row.tolist(), skip_special_tokens=request.mode != "grounding")
+            self.tokenizer.decode_with_special_tokens(row.tolist())
+            if request.mode == "grounding"
+            else self.tokenizer.decode(row.tolist())
             for row, request in zip(sequences, requests, strict=True)
         ]
 
