@@ -150,6 +150,10 @@ def test_demo_refcoco_runs_end_to_end_on_tiny_vlm(tmp_path: Path) -> None:
     assert {"iou_accuracy", "unparseable"} <= set(block["intervals"])
     report = (out / "report.md").read_text()
     assert "iou_accuracy" in report and "emu2_chat_grounding" in report
+    # the box convention is shown beside the numbers (markdown and HTML)
+    assert "demo_refcoco/iou_accuracy: box_format: emu2_224; box_format_meaning: xyxy" in report
+    assert "iou_mode: continuous; threshold: 0.5" in report
+    assert "demo_refcoco/iou_accuracy: box_format: emu2_224" in (out / "report.html").read_text()
 
 
 class OracleAdapter(ModelAdapter):

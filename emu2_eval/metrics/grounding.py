@@ -50,6 +50,14 @@ class GroundingAccuracyMetric(Metric):
     required_fields = ("bbox", "width", "height")
     resampler: ClassVar[type] = GroundingResampler
     higher_is_better: ClassVar[dict[str, bool]] = {"iou_accuracy": True, "unparseable": False}
+    # conventions the paper does not publish: shown in every report (emu2_eval.reports)
+    shown_options: ClassVar[tuple[str, ...]] = (
+        "box_format",
+        "box_format_meaning",
+        "iou_mode",
+        "threshold",
+        "rule",
+    )
 
     def __init__(
         self, box_format: str = "emu2_224", iou_mode: str = "continuous", threshold: float = 0.5
