@@ -98,6 +98,7 @@ METRICS = Registry(
         "clip_i": "emu2_eval.metrics.image_similarity:CLIPImageMetric",
         "dino": "emu2_eval.metrics.image_similarity:DINOMetric",
         "fid": "emu2_eval.metrics.fid:FIDMetric",
+        "iou_accuracy": "emu2_eval.metrics.grounding:GroundingAccuracyMetric",
     },
 )
 
@@ -112,6 +113,7 @@ DATA_LOADERS = Registry(
         "hateful_memes": "emu2_eval.data.hateful_memes:load_hateful_memes",
         "dreambench": "emu2_eval.data.dreambench:load_dreambench",
         "coco_t2i": "emu2_eval.data.coco_t2i:load_coco_t2i",
+        "refcoco": "emu2_eval.data.refcoco:load_refcoco",
     },
 )
 
@@ -151,5 +153,6 @@ PATH_ROOTS = Registry(
         "demo": "emu2_eval.data.demo:demo_root",
         "dreambench": "emu2_eval.data.dreambench:dreambench_root",
         "demo_dreambench": "emu2_eval.data.demo_dreambench:demo_dreambench_root",
+        "demo_grounding": "emu2_eval.data.demo_grounding:demo_grounding_root",
     },
 )

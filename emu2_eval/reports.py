@@ -158,6 +158,21 @@ def protocol_notes(results: dict[str, Any]) -> list[str]:
         ]
         if shown:
             notes.append(f"{task}: " + "; ".join(shown))
+        notes += _convention_notes(task, block)
+    return notes
+
+
+def _convention_notes(task: str, block: dict[str, Any]) -> list[str]:
+    """Scorer conventions a metric class asks to show (``shown_options``, e.g. the grounding
+    box format): unpublished choices a reader must see beside the numbers."""
+    from emu2_eval.registry import METRICS
+
+    notes = []
+    for name, options in (block.get("metric_options") or {}).items():
+        keys = getattr(METRICS.get(name), "shown_options", ()) if name in METRICS else ()
+        shown = [f"{key}: {options[key]}" for key in keys if key in (options or {})]
+        if shown:
+            notes.append(f"{task}/{name}: " + "; ".join(shown))
     return notes
 
 

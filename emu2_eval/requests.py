@@ -39,6 +39,8 @@ class Request:
     doc_id: str
     options: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
     continuations: tuple[str, ...] = field(default_factory=tuple)
+    # prompt mode of the task's profile (e.g. "grounding"); "" is a plain prompt
+    mode: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in REQUEST_KINDS:
@@ -51,12 +53,15 @@ class Request:
         return dict(self.options)
 
     def content(self) -> dict[str, Any]:
-        return {
+        content = {
             "kind": self.kind,
             "prompt": prompt_to_json(self.prompt),
             "options": self.options_dict,
             "continuations": list(self.continuations),
         }
+        if self.mode:  # only then: plain requests keep the hashes (cache keys) they had
+            content["mode"] = self.mode
+        return content
 
     def content_hash(self) -> str:
         return stable_hash(self.content())

@@ -154,7 +154,8 @@ FROM_ISSUE_17 = {
 
 def test_paper_tables_equal_the_shared_copy() -> None:
     """Every row of Tables 1, 2, 4, 5 in the shared CSV is in results/paper with its value; the
-    only others are the rows of issue 17's text, each marked in its source column."""
+    only others are the rows of issue 17's text, each marked in its source column, and Table 3
+    (tests/test_grounding_data.py::test_table3_numbers_and_their_comparison)."""
     if not SHARED_PAPER.is_file():
         pytest.skip("../shared/reference is not present")
     expected = {
@@ -180,7 +181,7 @@ def test_paper_tables_equal_the_shared_copy() -> None:
             bool(r.flamingo_text_examples),
         ): float(r.value)
         for r in paper_tables().itertuples()
-        if "issue 17" not in r.source
+        if "issue 17" not in r.source and r.table != "Table 3"  # Table 3: not in the shared copy
     }
     assert ours == expected
     added = {

@@ -244,6 +244,11 @@ def _evaluate(
                 f"task {task.name!r} needs {task.config.request!r} requests, which model "
                 f"{model!r} does not support ({', '.join(sorted(adapter.supported_kinds))})"
             )
+        if not adapter.supports_prompt_mode(task.profile.mode):
+            raise ValueError(
+                f"task {task.name!r} uses the {task.profile.mode!r} prompt mode, which model "
+                f"{model!r} does not render ({adapter.describe().get('variant', adapter.name)})"
+            )
     previous = _previous_tasks(output, adapter.fingerprint(), model, model_args)
     for task in tasks:
         earlier = previous.get(task.name, {}).get("fewshot", {})

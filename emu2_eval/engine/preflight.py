@@ -109,13 +109,29 @@ def device_problems(device: str, model: str = "") -> list[str]:
 
 
 def _unsupported(task: Task, model_class: type | None, model: str) -> list[str]:
+    problems = []
     kinds = getattr(model_class, "supported_kinds", None)
-    if not kinds or task.config.request in kinds:
-        return []
-    return [
-        f"task {task.name!r} needs {task.config.request!r} requests, which model {model!r} "
-        f"does not support ({', '.join(sorted(kinds))}); choose another task or model"
-    ]
+    if kinds and task.config.request not in kinds:
+        problems.append(
+            f"task {task.name!r} needs {task.config.request!r} requests, which model {model!r} "
+            f"does not support ({', '.join(sorted(kinds))}); choose another task or model"
+        )
+    mode = _prompt_mode(task)
+    modes = getattr(model_class, "prompt_modes", None)
+    if mode and modes is not None and mode not in modes:
+        problems.append(
+            f"task {task.name!r} uses the {mode!r} prompt mode, which model {model!r} does not "
+            f"render (it renders: {', '.join(sorted(modes)) or 'plain prompts only'}); choose "
+            "another task or model"
+        )
+    return problems
+
+
+def _prompt_mode(task: Task) -> str:
+    try:
+        return task.profile.mode
+    except Exception:  # a broken profile is reported by the task checks, not here
+        return ""
 
 
 def _paths(value: Any) -> Iterable[tuple[str, str]]:

@@ -42,6 +42,8 @@ class ModelAdapter:
     # True when the adapter runs seeded sampling as a pure function of the request
     # (emu2_eval.models.sampling_seed): only then is a sampled answer reproducible.
     seeds_sampling: ClassVar[bool] = False
+    # prompt modes (emu2_eval.tasks.profiles.PROMPT_MODES) the adapter renders, e.g. grounding
+    prompt_modes: ClassVar[frozenset[str]] = frozenset()
     _decoded: Mapping[str, Any] = {}
 
     def fingerprint(self) -> str:
@@ -51,6 +53,10 @@ class ModelAdapter:
     def describe(self) -> dict[str, Any]:
         """What the manifest records about the model (name, path, dtype, device...)."""
         return {"adapter": self.name}
+
+    def supports_prompt_mode(self, mode: str) -> bool:
+        """Whether this loaded model renders prompts of ``mode`` ("" always)."""
+        return not mode or mode in self.prompt_modes
 
     def is_deterministic(self, request: Request) -> bool:
         """Whether the answer is a pure function of the request; only those are cached.

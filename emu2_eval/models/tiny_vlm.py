@@ -132,9 +132,14 @@ def tiny_checkpoint() -> Path:
 
 
 class TinyVLMAdapter(HFVisionLanguageAdapter):
-    """``--model tiny-vlm``: the generic HF adapter on the built-in checkpoint (CPU by default)."""
+    """``--model tiny-vlm``: the generic HF adapter on the built-in checkpoint (CPU by default).
+
+    It accepts the ``grounding`` prompt mode so that grounding tasks run end to end in the demo
+    and tests: having no grounding vocabulary, it gets the prompt text as is.
+    """
 
     name = "tiny-vlm"
+    prompt_modes = frozenset({"grounding"})
 
     def __init__(
         self,

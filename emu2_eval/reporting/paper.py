@@ -1,7 +1,7 @@
-"""Measured numbers beside the Emu2 paper's (Tables 1, 2, 4, 5, typed in under results/paper/).
+"""Measured numbers beside the Emu2 paper's (Tables 1-5, typed in under results/paper/).
 
 A task names its paper row with ``reference: {benchmark, split, metric}`` in its YAML; the paper
-model (``Emu2-37B`` for Table 1, ``Emu2-Chat`` for Table 2, ``Emu2-Gen`` for Tables 4-5) is
+model (``Emu2-37B`` for Table 1, ``Emu2-Chat`` for Tables 2-3, ``Emu2-Gen`` for Tables 4-5) is
 chosen by the user (``--paper-model``) because a checkpoint path does not say which row of the
 paper it should reproduce.  The shots come from the run.  Whether the paper's number lies inside
 the measured bootstrap interval is reported per row: outside is a sign of a protocol gap (split,
@@ -28,6 +28,7 @@ from emu2_eval.references import PAPER_TABLE1, results_dir
 PAPER_FILES: dict[str, str] = {
     "Table 1": PAPER_TABLE1,
     "Table 2": "paper/emu2_table2_chat.csv",
+    "Table 3": "paper/emu2_table3_grounding.csv",
     "Table 4": "paper/emu2_table4_t2i.csv",
     "Table 5": "paper/emu2_table5_dreambench.csv",
 }

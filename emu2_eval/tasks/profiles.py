@@ -17,7 +17,16 @@ from emu2_eval.data.docs import Doc
 from emu2_eval.prompts import ImagePart, Part, TextPart
 
 FIELD = re.compile(r"\{(\w+)\}")
-PROFILE_KEYS = {"profile", "version", "description", "query", "target", "separator"}
+PROFILE_KEYS = {"profile", "version", "description", "query", "target", "separator", "mode"}
+# Prompt modes beyond plain text: each adapter declares the ones it renders (``prompt_modes``);
+# a task whose profile names one the model lacks is refused before any model work.
+PROMPT_MODES: dict[str, str] = {
+    "grounding": (
+        "ask for a box: Emu2-Chat's grounding request (published chat.py is_grounding=True: the "
+        "grounding system message, '<grounding>' after '[ASSISTANT]:', answer decoded with its "
+        "special tokens kept)"
+    ),
+}
 
 
 class PromptError(ValueError):
@@ -46,6 +55,7 @@ class PromptProfile:
     target: str = "{answer}"
     separator: str = " "
     description: str = ""
+    mode: str = ""  # a PROMPT_MODES name, or "" for a plain prompt
 
     def render(self, doc: Doc) -> tuple[Part, ...]:
         parts: list[Part] = []
@@ -60,7 +70,10 @@ class PromptProfile:
         return tuple(parts)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version}
+        described: dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.mode:
+            described["mode"] = self.mode
+        return described
 
 
 def check_profile(raw: Any) -> list[str]:
@@ -71,6 +84,9 @@ def check_profile(raw: Any) -> list[str]:
     unknown = set(raw) - PROFILE_KEYS
     if unknown:
         problems.append(f"unknown key(s) {', '.join(sorted(unknown))}")
+    mode = raw.get("mode", "")
+    if mode and mode not in PROMPT_MODES:
+        problems.append(f"unknown mode {mode!r}; valid: {', '.join(PROMPT_MODES)}")
     query = raw.get("query")
     if not isinstance(query, list) or not query:
         problems.append("'query' must be a non-empty list of {image: field} / {text: template}")
@@ -95,6 +111,7 @@ def build_profile(raw: dict[str, Any], name: str) -> PromptProfile:
         target=raw.get("target", "{answer}"),
         separator=raw.get("separator", " "),
         description=raw.get("description", ""),
+        mode=raw.get("mode", "") or "",
     )
 
 

@@ -133,4 +133,5 @@ class Task:
             doc_id=doc.doc_id,
             options=tuple(sorted(self.config.generation.items())),
             continuations=self.config.continuations,
+            mode=profile.mode,
         )

@@ -28,6 +28,7 @@ from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.emu2.prompting import (
     chat_prompt,
     expand_placeholders,
+    grounding_chat_prompt,
     parts_to_text,
     system_message,
 )
@@ -38,6 +39,8 @@ from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
 CHAT_TEMPLATE = "{system}[USER]: {prompt}[ASSISTANT]:"
+# prompt mode "grounding" (published chat.py is_grounding=True); answers keep special tokens
+GROUNDING_TEMPLATE = "{grounding system message}[USER]: {prompt}[ASSISTANT]:<grounding>"
 
 
 class Emu2Adapter(ModelAdapter):
@@ -45,6 +48,8 @@ class Emu2Adapter(ModelAdapter):
 
     name = "emu2"
     supported_kinds = frozenset({"generate", "loglikelihood"})
+    # grounding: Emu2-Chat only (supports_prompt_mode checks the loaded variant)
+    prompt_modes = frozenset({"grounding"})
     seeds_sampling = True
     #: loglikelihood from one prefill per prompt (False: the per-request reference path)
     shared_prefix = True
@@ -159,11 +164,16 @@ class Emu2Adapter(ModelAdapter):
             "image_size": self.config.vision_config.image_size,
             "preprocess": "resize bicubic (no crop), CLIP mean/std",
             "chat_template": CHAT_TEMPLATE if self.variant == "chat" else None,
+            "grounding_template": GROUNDING_TEMPLATE if self.variant == "chat" else None,
             "generation_defaults": PUBLISHED_DEFAULTS,
             "attn_implementation": self.model.lm.config._attn_implementation,
             "feature_cache": self.features.max_entries if self.features else 0,
             **self.tokenizer.describe(),
         }
+
+    def supports_prompt_mode(self, mode: str) -> bool:
+        """Grounding is Emu2-Chat's (the published base model has no grounding request)."""
+        return not mode or (mode == "grounding" and self.variant == "chat")
 
     # -- context budget ----------------------------------------------------------------------
     def context_length(self) -> int | None:
@@ -173,7 +183,7 @@ class Emu2Adapter(ModelAdapter):
         """Prompt tokens (visual tokens included) + the longest continuation or new tokens."""
         from emu2_eval.models.emu2.generation import PUBLISHED_DEFAULTS
 
-        compact, _ = self._compact(request.prompt)
+        compact, _ = self._compact(request.prompt, request.mode)
         prompt = len(self._expand_slots(self.tokenizer.encode(compact)))
         continuation = max(
             (len(self.tokenizer.encode_continuation(compact, c)) for c in request.continuations),
@@ -184,22 +194,29 @@ class Emu2Adapter(ModelAdapter):
         return prompt + continuation + new_tokens
 
     # -- rendering ---------------------------------------------------------------------------
-    def _text(self, parts: Sequence[Part]) -> tuple[str, list[ImagePart]]:
+    def _text(self, parts: Sequence[Part], mode: str = "") -> tuple[str, list[ImagePart]]:
         """Emu2 prompt text with ``[<IMG_PLH>]`` placeholders (chat template applied)."""
+        if not self.supports_prompt_mode(mode):
+            raise ValueError(
+                f"prompt mode {mode!r} needs Emu2-Chat (the published grounding request is "
+                f"chat.py's); this checkpoint is variant {self.variant!r}"
+            )
         text, images = parts_to_text(parts)
-        if self.variant == "chat":
+        if mode == "grounding":
+            text = grounding_chat_prompt(text)
+        elif self.variant == "chat":
             text = chat_prompt(text, system_message(self.system_message))
         return text, images
 
-    def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
+    def render(self, parts: Sequence[Part], mode: str = "") -> tuple[str, list[Any]]:
         """Emu2 prompt text (placeholders expanded) and the image parts, in order."""
-        text, images = self._text(parts)
+        text, images = self._text(parts, mode)
         vision = self.config.vision_config
         return expand_placeholders(text, vision.n_query, vision.v_query), images
 
-    def _compact(self, parts: Sequence[Part]) -> tuple[str, list[ImagePart]]:
+    def _compact(self, parts: Sequence[Part], mode: str = "") -> tuple[str, list[ImagePart]]:
         """The rendered text with one slot per image (``[IMG]<image>[/IMG]``)."""
-        text, images = self._text(parts)
+        text, images = self._text(parts, mode)
         return expand_placeholders(text, 1, 1), images
 
     def _expand_slots(self, ids: list[int]) -> list[int]:
@@ -219,9 +236,11 @@ class Emu2Adapter(ModelAdapter):
             out.extend([token] * repeats.get(token, 1))
         return out
 
-    def encode_prompt(self, parts: Sequence[Part]) -> tuple[list[int], list[ImagePart]]:
+    def encode_prompt(
+        self, parts: Sequence[Part], mode: str = ""
+    ) -> tuple[list[int], list[ImagePart]]:
         """Token ids of the rendered prompt and its images, in order."""
-        compact, images = self._compact(parts)
+        compact, images = self._compact(parts, mode)
         return self._expand_slots(self.tokenizer.encode(compact)), images
 
     def prepare_image(self, image: Any) -> Any:
@@ -298,7 +317,7 @@ class Emu2Adapter(ModelAdapter):
         from emu2_eval.models.emu2.generation import generation_kwargs, search_options
         from emu2_eval.models.emu2.reference_decoding import SearchSettings, SpecialIds
 
-        rendered = [self.encode_prompt(r.prompt) for r in requests]
+        rendered = [self.encode_prompt(r.prompt, r.mode) for r in requests]
         input_ids, attention_mask = self.tokenizer.pad([ids for ids, _ in rendered])
         if self.decoding == "emu2_reference":
             kwargs = search_options(options)
@@ -321,7 +340,14 @@ class Emu2Adapter(ModelAdapter):
                 input_ids, attention_mask, image_features=features, decoding=self.decoding, **kwargs
             )
         sequences = output.sequences if hasattr(output, "sequences") else output
-        return [self.tokenizer.decode(row.tolist()) for row in sequences]
+        # grounding answers keep their special tokens (<phrase>, <object>...), decoded as the
+        # published code does with skip_special_tokens=False
+        return [
+            self.tokenizer.decode_with_special_tokens(row.tolist())
+            if request.mode == "grounding"
+            else self.tokenizer.decode(row.tolist())
+            for row, request in zip(sequences, requests, strict=True)
+        ]
 
     def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
         """Per request, the summed log-probability of each continuation after the prompt.
@@ -337,7 +363,7 @@ class Emu2Adapter(ModelAdapter):
         """Prompt ids, candidate ids and images: the token ids both scoring paths use."""
         if not request.continuations:
             raise ValueError(f"request {request.doc_id!r} has no continuations to score")
-        prompt, images = self._compact(request.prompt)
+        prompt, images = self._compact(request.prompt, request.mode)
         prompt_ids = self._expand_slots(self.tokenizer.encode(prompt))
         continuations = []
         for text in request.continuations:

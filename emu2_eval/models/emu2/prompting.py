@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from emu2_eval.models.emu2.constants import (
     ASSISTANT_TOKEN,
     GIMG_TOKEN,
+    GROUNDING_TOKEN,
     IMAGE_PLACEHOLDER,
     IMAGE_TOKEN,
     IMG_END_TOKEN,
@@ -55,3 +56,10 @@ def system_message(name_or_text: str) -> str:
 def chat_prompt(text: str, system: str = "") -> str:
     """Emu2-Chat's single-turn template."""
     return f"{system}{USER_TOKEN}: {text}{ASSISTANT_TOKEN}:"
+
+
+def grounding_chat_prompt(text: str) -> str:
+    """Emu2-Chat's grounding request, as the published ``chat.py`` builds it with
+    ``is_grounding=True``: the grounding system message (the concise one) and ``<grounding>``
+    right after ``[ASSISTANT]:``."""
+    return chat_prompt(text, SYSTEM_MESSAGES["short"]) + GROUNDING_TOKEN

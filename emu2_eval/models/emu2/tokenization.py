@@ -203,6 +203,42 @@ class Emu2Tokenizer:
             out.append(self.sp.decode(kept))
         return "".join(out)
 
+    def decode_with_special_tokens(self, ids: Sequence[int]) -> str:
+        """Text of generated ids with every special token kept, exactly as the published stack
+        decodes with ``skip_special_tokens=False`` (grounding answers): transformers 4.31's slow
+        LlamaTokenizer joins added tokens and text runs with spaces, and inside a run puts a
+        space before ``<s>``/``</s>``/``<unk>`` that follows text (no clean-up: the published
+        tokenizer_config sets clean_up_tokenization_spaces false). Checked against
+        tests/data/emu2_grounding_golden.json."""
+        pieces: list[str] = []
+        run: list[int] = []
+        for token in (int(i) for i in ids):
+            if token >= FIRST_ADDED_ID:
+                if run:
+                    pieces.append(self._run_text(run))
+                    run = []
+                pieces.append(self._token_text(token))
+            else:
+                run.append(token)
+        if run:
+            pieces.append(self._run_text(run))
+        return " ".join(pieces)
+
+    def _run_text(self, ids: list[int]) -> str:
+        """One run of sentencepiece ids as 4.31's ``LlamaTokenizer.convert_tokens_to_string``."""
+        specials = {self.bos_token_id, self.eos_token_id, self.sp.unk_id()}
+        out, current, previous_special = "", [], False
+        for index, token in enumerate(ids):
+            if token in specials:
+                if not previous_special and index:
+                    out += " "
+                out += self.sp.decode(current) + self.sp.id_to_piece(token)
+                current, previous_special = [], True
+            else:
+                current.append(token)
+                previous_special = False
+        return out + self.sp.decode(current)
+
     def _token_text(self, token: int) -> str:
         if token < FIRST_ADDED_ID:
             return self.sp.id_to_piece(token)
