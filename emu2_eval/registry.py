@@ -98,6 +98,8 @@ METRICS = Registry(
         "clip_i": "emu2_eval.metrics.image_similarity:CLIPImageMetric",
         "dino": "emu2_eval.metrics.image_similarity:DINOMetric",
         "fid": "emu2_eval.metrics.fid:FIDMetric",
+        "exact_match": "emu2_eval.metrics.exact_match:ExactMatchMetric",
+        "mmmu_accuracy": "emu2_eval.metrics.mmmu:MMMUAccuracyMetric",
     },
 )
 
@@ -112,6 +114,8 @@ DATA_LOADERS = Registry(
         "hateful_memes": "emu2_eval.data.hateful_memes:load_hateful_memes",
         "dreambench": "emu2_eval.data.dreambench:load_dreambench",
         "coco_t2i": "emu2_eval.data.coco_t2i:load_coco_t2i",
+        "gqa": "emu2_eval.data.gqa:load_gqa",
+        "mmmu": "emu2_eval.data.mmmu:load_mmmu",
     },
 )
 
@@ -140,5 +144,6 @@ PATH_ROOTS = Registry(
         "demo": "emu2_eval.data.demo:demo_root",
         "dreambench": "emu2_eval.data.dreambench:dreambench_root",
         "demo_dreambench": "emu2_eval.data.demo_dreambench:demo_dreambench_root",
+        "demo_chat": "emu2_eval.data.demo_chat:demo_chat_root",
     },
 )

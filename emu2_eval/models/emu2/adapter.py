@@ -26,7 +26,9 @@ from typing import Any
 
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.emu2.prompting import (
+    CHAT_LAYOUTS,
     chat_prompt,
+    check_chat_layout,
     expand_placeholders,
     parts_to_text,
     system_message,
@@ -37,7 +39,6 @@ from emu2_eval.prompts import ImagePart, Part
 from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
-CHAT_TEMPLATE = "{system}[USER]: {prompt}[ASSISTANT]:"
 
 
 class Emu2Adapter(ModelAdapter):
@@ -59,6 +60,7 @@ class Emu2Adapter(ModelAdapter):
         variant: str | None = None,
         tokenization: str = "reference",
         system_message: str = "short",
+        chat_layout: str = "native",
         load_in_8bit: bool = False,
         load_in_4bit: bool = False,
         attn_implementation: str | None = None,
@@ -76,6 +78,7 @@ class Emu2Adapter(ModelAdapter):
         if feature_cache < 0:
             raise ValueError("feature_cache must be >= 0 (0: off)")
         self.decoding = check_decoding(decoding)
+        self.chat_layout = check_chat_layout(chat_layout)
         path = resolve_checkpoint(pretrained, revision)
         config = Emu2Config.from_pretrained(path)
         variant = variant or config.model_version
@@ -132,6 +135,8 @@ class Emu2Adapter(ModelAdapter):
             "dtype": self.load_report.dtype,
             "quantization": self.load_report.quantization,
             "system_message": self.system_message if self.variant == "chat" else None,
+            # only Emu2-Chat has a layout: base fingerprints stay as they were
+            **({"chat_layout": self.chat_layout} if self.variant == "chat" else {}),
             "n_query": self.config.vision_config.n_query,
             "decoding": self.decoding,
         }
@@ -158,7 +163,7 @@ class Emu2Adapter(ModelAdapter):
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "image_size": self.config.vision_config.image_size,
             "preprocess": "resize bicubic (no crop), CLIP mean/std",
-            "chat_template": CHAT_TEMPLATE if self.variant == "chat" else None,
+            "chat_template": CHAT_LAYOUTS[self.chat_layout] if self.variant == "chat" else None,
             "generation_defaults": PUBLISHED_DEFAULTS,
             "attn_implementation": self.model.lm.config._attn_implementation,
             "feature_cache": self.features.max_entries if self.features else 0,
@@ -188,7 +193,7 @@ class Emu2Adapter(ModelAdapter):
         """Emu2 prompt text with ``[<IMG_PLH>]`` placeholders (chat template applied)."""
         text, images = parts_to_text(parts)
         if self.variant == "chat":
-            text = chat_prompt(text, system_message(self.system_message))
+            text = chat_prompt(text, system_message(self.system_message), self.chat_layout)
         return text, images
 
     def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
