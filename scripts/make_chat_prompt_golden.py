@@ -39,9 +39,10 @@ CASES = [
     ["<image>", f"Is the sky blue?\n{SHORT}"],
     [
         "<image>",
-        "Which shape is in <image 1>?\nA. circle\nB. square\nC. triangle\n"
+        "Which shape is in <image 1>?\n\n(A) circle\n(B) square\n(C) triangle\n\n\n"
         "Answer with the option's letter from the given choices directly.",
     ],
+    ["<image>", f"How many shapes are in <image 1>?\n\n{SHORT}"],
     ["What is 2 + 2?\nAnswer the question using a single word or phrase."],
 ]
 
