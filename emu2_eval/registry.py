@@ -100,6 +100,7 @@ METRICS = Registry(
         "fid": "emu2_eval.metrics.fid:FIDMetric",
         "exact_match": "emu2_eval.metrics.exact_match:ExactMatchMetric",
         "mmmu_accuracy": "emu2_eval.metrics.mmmu:MMMUAccuracyMetric",
+        "gpt_judge": "emu2_eval.judge.metric:GPTJudgeMetric",
     },
 )
 
@@ -116,6 +117,8 @@ DATA_LOADERS = Registry(
         "coco_t2i": "emu2_eval.data.coco_t2i:load_coco_t2i",
         "gqa": "emu2_eval.data.gqa:load_gqa",
         "mmmu": "emu2_eval.data.mmmu:load_mmmu",
+        "mmvet": "emu2_eval.data.mmvet:load_mmvet",
+        "touchstone": "emu2_eval.data.touchstone:load_touchstone",
     },
 )
 

@@ -5,12 +5,17 @@ record} with ``imageId``, ``question``, ``answer``, ``fullAnswer``, ``types``) a
 ``images/<imageId>.jpg``. ``{demo_chat}/mmmu``: a JSON export of MMMU validation records
 (``validation.json``: ``id`` ``validation_<Subject>_<n>``, ``question`` with ``<image 1>``,
 ``options`` in the parquet's string form, ``answer``, ``question_type``, ``image_1`` a file name)
-and its ``images/``. Pictures are coloured shapes (``demo._draw``); a separate seeded RNG per
-dataset, written atomically once per version, like the main demo data.
+and its ``images/``. ``{demo_chat}/mm-vet``: ``mm-vet.json`` ({id: {imagename, capability,
+question, answer}}) and ``images/``. ``{demo_chat}/touchstone/touchstone_demo.tsv``: the
+TouchStone TSV columns with base64 PNG pictures. Pictures are coloured shapes
+(``demo._draw``); a separate seeded RNG per dataset, written atomically once per version, like the main demo data.
 """
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
 import os
 import random
@@ -80,10 +85,52 @@ def _write_mmmu(root: Path, rng: random.Random) -> None:
     (folder / "validation.json").write_text(json.dumps(records, indent=1))
 
 
+def _write_mmvet(root: Path, rng: random.Random) -> None:
+    folder = root / "mm-vet"
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    records = {}
+    for k in range(4):
+        color, shape = rng.choice(list(COLORS)), rng.choice(SHAPES)
+        count = rng.randint(1, 3)
+        name = f"v1_{k}.png"
+        _draw(rng, color, shape, count).save(folder / "images" / name)
+        if k % 2:
+            question, answer, capability = "How many shapes are there?", str(count), ["rec", "math"]
+        else:
+            question, answer = "What colour and shape is drawn?", f"{color} <AND> {shape}"
+            capability = ["rec"]
+        records[f"v1_{k}"] = {
+            "imagename": name, "capability": capability, "question": question, "answer": answer,
+        }  # fmt: skip
+    (folder / "mm-vet.json").write_text(json.dumps(records, indent=1))
+
+
+def _write_touchstone(root: Path, rng: random.Random) -> None:
+    folder = root / "touchstone"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "touchstone_demo.tsv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t")
+        writer.writerow(["index", "image", "question", "human_annotation", "gpt4_ha_answer",
+                         "category", "task_name"])  # fmt: skip
+        for k in range(3):
+            color, shape = rng.choice(list(COLORS)), rng.choice(SHAPES)
+            buffer = io.BytesIO()
+            _draw(rng, color, shape, 1).save(buffer, format="PNG")
+            writer.writerow([
+                k, base64.b64encode(buffer.getvalue()).decode(), "Describe the picture.",
+                f"A {color} {shape} on a light background.",
+                f"The picture shows one {color} {shape} on a plain light background.",
+                "Basic Descriptive Ability" + ("" if k else ",Visual Recognition"),
+                "image description",
+            ])  # fmt: skip
+
+
 def generate_demo_chat(root: Path, seed: int = 0) -> None:
-    """Write the demo GQA and MMMU data under ``root``."""
+    """Write the demo GQA, MMMU, MM-Vet and TouchStone data under ``root``."""
     _write_gqa(root, random.Random(f"{seed}:gqa"))
     _write_mmmu(root, random.Random(f"{seed}:mmmu"))
+    _write_mmvet(root, random.Random(f"{seed}:mmvet"))
+    _write_touchstone(root, random.Random(f"{seed}:touchstone"))
 
 
 def demo_chat_root() -> Path:
