@@ -1,4 +1,4 @@
-"""Demo data of the Emu2-Chat (Table 2) formats, generated in code: GQA and MMMU.
+"""Demo data of the Emu2-Chat (Table 2) formats, generated in code: GQA, MMMU, MM-Vet, TouchStone.
 
 ``{demo_chat}/gqa``: ``testdev_balanced_questions.json`` (official GQA layout: {question id:
 record} with ``imageId``, ``question``, ``answer``, ``fullAnswer``, ``types``) and
@@ -8,7 +8,8 @@ record} with ``imageId``, ``question``, ``answer``, ``fullAnswer``, ``types``) a
 and its ``images/``. ``{demo_chat}/mm-vet``: ``mm-vet.json`` ({id: {imagename, capability,
 question, answer}}) and ``images/``. ``{demo_chat}/touchstone/touchstone_demo.tsv``: the
 TouchStone TSV columns with base64 PNG pictures. Pictures are coloured shapes
-(``demo._draw``); a separate seeded RNG per dataset, written atomically once per version, like the main demo data.
+(``demo._draw``); a separate seeded RNG per dataset, written atomically once per version,
+like the main demo data.
 """
 
 from __future__ import annotations
