@@ -116,3 +116,34 @@ def test_emu2_chat_adapter_renders_the_published_string(tiny_emu2_chat_dir: Path
     assert native.encode_prompt(parts)[0] == hf.encode_prompt(parts)[0]  # reference ids agree
     with pytest.raises(ValueError, match="chat_layout 'spaces' is not one of native, hf"):
         build_adapter("emu2", {**args, "chat_layout": "spaces"})
+
+
+TABLE2 = {  # task: (profile, paper split, measured split, metric)
+    "chat_vqav2_val": ("chat_vqa_short", "test-dev", "val", "vqa_accuracy"),
+    "chat_okvqa_val": ("chat_vqa_short", "val", None, "vqa_accuracy"),
+    "chat_vizwiz_val": ("chat_vqa_unanswerable", "test-dev", "val", "vqa_accuracy"),
+    "chat_textvqa_val": ("chat_vqa_short", "val", None, "vqa_accuracy"),
+    "chat_gqa_testdev_balanced": ("chat_vqa_short", "test-dev", None, "exact_match"),
+    "chat_mmmu_val": ("chat_mmmu", "test", "validation", "accuracy"),
+    "chat_mmvet": ("chat_open", "test", None, "gpt4_score"),
+    "chat_touchstone": ("chat_open", "test", None, "gpt4_score"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE2))
+def test_table2_tasks_pin_the_paper_protocol(name: str) -> None:
+    """Beam 5 (paper App. E, Table 10), the chat profile, and the split recorded against the
+    paper's, so a val number is never compared with a test-dev one."""
+    from emu2_eval.reporting.paper import paper_tables
+    from emu2_eval.tasks.registry import get_task
+
+    config = get_task(name).config
+    profile, split, measured, metric = TABLE2[name]
+    assert config.group == "chat" and config.prompt == profile
+    assert config.generation["num_beams"] == 5 and config.generation["length_penalty"] == -1.0
+    reference = config.reference
+    assert reference["split"] == split and reference.get("measured_split") == measured
+    assert reference["metric"] == metric and reference["tables"] == ["Table 2"]
+    table = paper_tables()
+    row = table[(table.model == "Emu2-Chat") & (table.benchmark == reference["benchmark"])]
+    assert list(row.split) == [split] and list(row.metric) == [metric]
