@@ -171,8 +171,12 @@ def main() -> None:
             check=True,
         )  # fmt: skip
         ref = json.loads((work / "reference.json").read_text())
+    for case in cases:  # option texts are read only for responses of more than five words
+        if "index2ans" in case and len(case["response"].split()) <= 5:
+            case["index2ans"] = {letter: "" for letter in case["index2ans"]}
     golden = {
         "source": "MMMU-Benchmark/MMMU mmmu/utils/eval_utils.py",
+        "note": "index2ans texts blanked where the response has five words or fewer (unused)",
         "commit": _commit(args.mmmu_repo),
         "generator": "scripts/make_mmmu_golden.py",
         "fallback": "the official random.choice replaced by the sentinel '<random>'",
