@@ -927,5 +927,14 @@ def _refresh_intervals(
     return run.results
 
 
+def _add_judge_command() -> None:
+    """``emu2-eval judge`` (MM-Vet/TouchStone submission files, opt-in GPT judge)."""
+    from emu2_eval.judge.command import judge
+
+    main.add_command(judge)
+
+
+_add_judge_command()
+
 if __name__ == "__main__":
     main()

@@ -99,6 +99,9 @@ METRICS = Registry(
         "dino": "emu2_eval.metrics.image_similarity:DINOMetric",
         "fid": "emu2_eval.metrics.fid:FIDMetric",
         "iou_accuracy": "emu2_eval.metrics.grounding:GroundingAccuracyMetric",
+        "exact_match": "emu2_eval.metrics.exact_match:ExactMatchMetric",
+        "mmmu_accuracy": "emu2_eval.metrics.mmmu:MMMUAccuracyMetric",
+        "gpt_judge": "emu2_eval.judge.metric:GPTJudgeMetric",
     },
 )
 
@@ -114,6 +117,10 @@ DATA_LOADERS = Registry(
         "dreambench": "emu2_eval.data.dreambench:load_dreambench",
         "coco_t2i": "emu2_eval.data.coco_t2i:load_coco_t2i",
         "refcoco": "emu2_eval.data.refcoco:load_refcoco",
+        "gqa": "emu2_eval.data.gqa:load_gqa",
+        "mmmu": "emu2_eval.data.mmmu:load_mmmu",
+        "mmvet": "emu2_eval.data.mmvet:load_mmvet",
+        "touchstone": "emu2_eval.data.touchstone:load_touchstone",
     },
 )
 
@@ -154,5 +161,6 @@ PATH_ROOTS = Registry(
         "dreambench": "emu2_eval.data.dreambench:dreambench_root",
         "demo_dreambench": "emu2_eval.data.demo_dreambench:demo_dreambench_root",
         "demo_grounding": "emu2_eval.data.demo_grounding:demo_grounding_root",
+        "demo_chat": "emu2_eval.data.demo_chat:demo_chat_root",
     },
 )

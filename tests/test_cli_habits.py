@@ -66,7 +66,10 @@ def test_device_contradicting_model_args_is_refused(captured: dict, tmp_path: Pa
     [
         (["demo_v*"], ["demo_vizwiz", "demo_vqa"]),
         (["vqa"], ["okvqa_val", "textvqa_val", "vizwiz_val", "vqav2_val"]),
-        (["demo_vqa", "demo_*q*"], ["demo_vqa", "demo_textvqa"]),  # each task once, in order
+        (
+            ["demo_vqa", "demo_*q*"],
+            ["demo_vqa", "demo_chat_gqa", "demo_chat_vqa", "demo_textvqa"],
+        ),  # each task once, in order
     ],
 )
 def test_task_patterns_and_groups(entries: list[str], expected: list[str]) -> None:

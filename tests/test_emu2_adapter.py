@@ -59,7 +59,7 @@ def test_chat_variant_uses_its_template_and_system_message(tiny_emu2_chat_dir: P
     image = ImagePart.from_bytes(_png())
     text, _ = adapter.render((image, TextPart("what is it?")))
     assert text.startswith("You are a helpful assistant, dedicated to provide concise")
-    assert text.endswith("[USER]: [IMG]" + "<image>" * 16 + "[/IMG]what is it?[ASSISTANT]:")
+    assert text.endswith(" [USER]: [IMG]" + "<image>" * 16 + "[/IMG]what is it? [ASSISTANT]:")
     ids = adapter.tokenizer.encode(text)
     assert 32272 in ids and ids[-2:] == [32273, 584] and ids.count(32003) == 16
     answer = adapter.generate(

@@ -223,7 +223,8 @@ def test_harness_parts_render_as_emu2_placeholders(tmp_path: Path) -> None:
     assert images == [one, two]
     expanded = expand_placeholders(text, n_query=2, v_query=1)
     assert expanded == "[IMG]<image><image>[/IMG]and[IMG]<image><image>[/IMG]what differs?"
-    assert chat_prompt("hi", "SYS") == "SYS[USER]: hi[ASSISTANT]:"
+    assert chat_prompt("hi", "SYS") == "SYS [USER]: hi [ASSISTANT]:"  # native chat.py layout
+    assert chat_prompt("hi", "SYS", "hf") == "SYS[USER]: hi[ASSISTANT]:"
 
 
 def test_batches_pad_on_the_left_and_decode_drops_specials() -> None:

@@ -26,7 +26,9 @@ from typing import Any
 
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.emu2.prompting import (
+    CHAT_LAYOUTS,
     chat_prompt,
+    check_chat_layout,
     expand_placeholders,
     grounding_chat_prompt,
     parts_to_text,
@@ -38,9 +40,6 @@ from emu2_eval.prompts import ImagePart, Part
 from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
-CHAT_TEMPLATE = "{system}[USER]: {prompt}[ASSISTANT]:"
-# prompt mode "grounding" (published chat.py is_grounding=True); answers keep special tokens
-GROUNDING_TEMPLATE = "{grounding system message}[USER]: {prompt}[ASSISTANT]:<grounding>"
 
 
 class Emu2Adapter(ModelAdapter):
@@ -64,6 +63,7 @@ class Emu2Adapter(ModelAdapter):
         variant: str | None = None,
         tokenization: str = "reference",
         system_message: str = "short",
+        chat_layout: str = "native",
         load_in_8bit: bool = False,
         load_in_4bit: bool = False,
         attn_implementation: str | None = None,
@@ -81,6 +81,7 @@ class Emu2Adapter(ModelAdapter):
         if feature_cache < 0:
             raise ValueError("feature_cache must be >= 0 (0: off)")
         self.decoding = check_decoding(decoding)
+        self.chat_layout = check_chat_layout(chat_layout)
         path = resolve_checkpoint(pretrained, revision)
         config = Emu2Config.from_pretrained(path)
         variant = variant or config.model_version
@@ -137,6 +138,8 @@ class Emu2Adapter(ModelAdapter):
             "dtype": self.load_report.dtype,
             "quantization": self.load_report.quantization,
             "system_message": self.system_message if self.variant == "chat" else None,
+            # only Emu2-Chat has a layout: base fingerprints stay as they were
+            **({"chat_layout": self.chat_layout} if self.variant == "chat" else {}),
             "n_query": self.config.vision_config.n_query,
             "decoding": self.decoding,
         }
@@ -163,8 +166,14 @@ class Emu2Adapter(ModelAdapter):
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "image_size": self.config.vision_config.image_size,
             "preprocess": "resize bicubic (no crop), CLIP mean/std",
-            "chat_template": CHAT_TEMPLATE if self.variant == "chat" else None,
-            "grounding_template": GROUNDING_TEMPLATE if self.variant == "chat" else None,
+            "chat_template": CHAT_LAYOUTS[self.chat_layout] if self.variant == "chat" else None,
+            # prompt mode "grounding" (published chat.py is_grounding=True); answers keep
+            # special tokens
+            "grounding_template": (
+                grounding_chat_prompt("{prompt}", self.chat_layout)
+                if self.variant == "chat"
+                else None
+            ),
             "generation_defaults": PUBLISHED_DEFAULTS,
             "attn_implementation": self.model.lm.config._attn_implementation,
             "feature_cache": self.features.max_entries if self.features else 0,
@@ -203,9 +212,9 @@ class Emu2Adapter(ModelAdapter):
             )
         text, images = parts_to_text(parts)
         if mode == "grounding":
-            text = grounding_chat_prompt(text)
+            text = grounding_chat_prompt(text, self.chat_layout)
         elif self.variant == "chat":
-            text = chat_prompt(text, system_message(self.system_message))
+            text = chat_prompt(text, system_message(self.system_message), self.chat_layout)
         return text, images
 
     def render(self, parts: Sequence[Part], mode: str = "") -> tuple[str, list[Any]]:

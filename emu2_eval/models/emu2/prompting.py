@@ -3,8 +3,11 @@
 The harness hands over interleaved :class:`TextPart`/:class:`ImagePart`; Emu2 writes one
 ``[<IMG_PLH>]`` per image, which expands to ``[IMG]`` + ``<image>`` x n_query + ``[/IMG]`` (and
 ``[<VID_PLH>]`` to ``[IMG]`` + ``[gIMG]`` x v_query + ``[/IMG]`` per video frame). Emu2-Chat wraps
-the text in its template ``system + "[USER]: " + text + "[ASSISTANT]:"`` (the published HF code; the
-native code's extra spaces around the role tokens vanish under the reference tokenisation).
+the text in its single-turn template, in one of two published layouts (``CHAT_LAYOUTS``):
+``native`` (baaivision/Emu ``Emu2/emu/chat.py`` ``_prepare_chat_inputs``:
+``system + " [USER]: " + text + " [ASSISTANT]:"``) or ``hf`` (the BAAI/Emu2-Chat remote code:
+``system + "[USER]: " + text + "[ASSISTANT]:"``). The spaces vanish under the reference
+tokenisation (same ids); the fast tokenisation keeps them, so the layout is a recorded option.
 """
 
 from __future__ import annotations
@@ -53,13 +56,30 @@ def system_message(name_or_text: str) -> str:
     return SYSTEM_MESSAGES.get(name_or_text, name_or_text)
 
 
-def chat_prompt(text: str, system: str = "") -> str:
-    """Emu2-Chat's single-turn template."""
+#: layout name -> single-turn template (``{system}``, ``{text}``)
+CHAT_LAYOUTS: dict[str, str] = {
+    "native": f"{{system}} {USER_TOKEN}: {{text}} {ASSISTANT_TOKEN}:",
+    "hf": f"{{system}}{USER_TOKEN}: {{text}}{ASSISTANT_TOKEN}:",
+}
+
+
+def check_chat_layout(layout: str) -> str:
+    """The layout name, or a ValueError naming the valid ones."""
+    if layout not in CHAT_LAYOUTS:
+        valid = ", ".join(CHAT_LAYOUTS)
+        raise ValueError(f"chat_layout {layout!r} is not one of {valid} (emu2 model argument)")
+    return layout
+
+
+def chat_prompt(text: str, system: str = "", layout: str = "native") -> str:
+    """Emu2-Chat's single-turn template in ``layout`` (default: the native chat.py one)."""
+    if check_chat_layout(layout) == "native":
+        return f"{system} {USER_TOKEN}: {text} {ASSISTANT_TOKEN}:"
     return f"{system}{USER_TOKEN}: {text}{ASSISTANT_TOKEN}:"
 
 
-def grounding_chat_prompt(text: str) -> str:
+def grounding_chat_prompt(text: str, layout: str = "native") -> str:
     """Emu2-Chat's grounding request, as the published ``chat.py`` builds it with
     ``is_grounding=True``: the grounding system message (the concise one) and ``<grounding>``
     right after ``[ASSISTANT]:``."""
-    return chat_prompt(text, SYSTEM_MESSAGES["short"]) + GROUNDING_TOKEN
+    return chat_prompt(text, SYSTEM_MESSAGES["short"], layout) + GROUNDING_TOKEN
