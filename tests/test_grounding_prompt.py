@@ -37,11 +37,12 @@ GROUNDING = [p for p in GOLDEN["prompts"] if p["is_grounding"]]
 
 @pytest.mark.parametrize("case", GROUNDING, ids=lambda c: c["expression"])
 def test_grounding_prompt_text_is_the_published_one(case) -> None:
-    """Needs no tokenizer: the text equals chat.py's up to the spaces it puts before the role
-    tokens, which the published tokenizer drops (the token-id test below proves it)."""
+    """Needs no tokenizer: the native layout is chat.py's string exactly; the hf layout is
+    the same without the spaces before the role tokens."""
     ours = grounding_chat_prompt(GOLDEN["placeholder"] + case["expression"])
-    official = case["text"].replace(" [USER]", "[USER]").replace(" [ASSISTANT]", "[ASSISTANT]")
-    assert ours == official
+    assert ours == case["text"]
+    hf = grounding_chat_prompt(GOLDEN["placeholder"] + case["expression"], "hf")
+    assert hf == case["text"].replace(" [USER]", "[USER]").replace(" [ASSISTANT]", "[ASSISTANT]")
     assert ours.startswith("You are a helpful assistant, dedicated to provide concise")
     assert ours.endswith("[ASSISTANT]:<grounding>")
 
