@@ -42,6 +42,9 @@ class ModelAdapter:
     # True when the adapter runs seeded sampling as a pure function of the request
     # (emu2_eval.models.sampling_seed): only then is a sampled answer reproducible.
     seeds_sampling: ClassVar[bool] = False
+    #: What a prompt may show the model: ``image`` and/or ``video`` parts. The preflight refuses
+    #: a task whose prompt holds a kind not listed here before any model work.
+    input_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
     _decoded: Mapping[str, Any] = {}
 
     def fingerprint(self) -> str:

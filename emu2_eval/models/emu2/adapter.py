@@ -28,12 +28,12 @@ from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.emu2.prompting import (
     chat_prompt,
     expand_placeholders,
-    parts_to_text,
+    render_parts,
     system_message,
 )
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
-from emu2_eval.prompts import ImagePart, Part
+from emu2_eval.prompts import ImagePart, Part, VideoPart, videos_of
 from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class Emu2Adapter(ModelAdapter):
 
     name = "emu2"
     supported_kinds = frozenset({"generate", "loglikelihood"})
+    input_kinds = frozenset({"image", "video"})  # video: [VIDEO] + v_query tokens per frame
     seeds_sampling = True
     #: loglikelihood from one prefill per prompt (False: the per-request reference path)
     shared_prefix = True
@@ -185,8 +186,9 @@ class Emu2Adapter(ModelAdapter):
 
     # -- rendering ---------------------------------------------------------------------------
     def _text(self, parts: Sequence[Part]) -> tuple[str, list[ImagePart]]:
-        """Emu2 prompt text with ``[<IMG_PLH>]`` placeholders (chat template applied)."""
-        text, images = parts_to_text(parts)
+        """Emu2 prompt text with ``[<IMG_PLH>]`` / ``[VIDEO][<VID_PLH>]...`` placeholders (chat
+        template applied) and the images; videos are read with :func:`videos_of`."""
+        text, images, _ = render_parts(parts)
         if self.variant == "chat":
             text = chat_prompt(text, system_message(self.system_message))
         return text, images
@@ -235,6 +237,15 @@ class Emu2Adapter(ModelAdapter):
         if self.features is None:
             return True
         return (self.fingerprint(), image_content_key(part)) not in self.features
+
+    def _video_features(self, videos: Sequence[VideoPart]) -> Any:
+        """Projected tokens of every sampled frame of ``videos`` in order, each frame encoded
+        with ``v_query`` tokens as the published code does ((frames * v_query, hidden)), or
+        None when there are no videos."""
+        if not videos:
+            return None
+        frames = [frame for video in videos for frame in video.frame_parts()]
+        return self.model.visual_embeddings(self._pixels(frames), self.config.vision_config.v_query)
 
     def _pixels(self, images: Sequence[ImagePart]) -> Any:
         """(N, 3, S, S) pixels of ``images`` in order, or None when there are none."""
@@ -317,8 +328,14 @@ class Emu2Adapter(ModelAdapter):
             )
         with torch.inference_mode():
             features = self._image_features([image for _, images in rendered for image in images])
+            video = self._video_features([v for r in requests for v in videos_of(r.prompt)])
             output = self.model.generate(
-                input_ids, attention_mask, image_features=features, decoding=self.decoding, **kwargs
+                input_ids,
+                attention_mask,
+                image_features=features,
+                video_features=video,
+                decoding=self.decoding,
+                **kwargs,
             )
         sequences = output.sequences if hasattr(output, "sequences") else output
         return [self.tokenizer.decode(row.tolist()) for row in sequences]
@@ -359,7 +376,10 @@ class Emu2Adapter(ModelAdapter):
             input_ids, attention_mask = self.tokenizer.pad([prompt_ids])
             with torch.inference_mode():
                 features = self._image_features(images)
-                embeds = self.model.embed_inputs(input_ids, image_features=features)
+                video = self._video_features(videos_of(request.prompt))
+                embeds = self.model.embed_inputs(
+                    input_ids, image_features=features, video_features=video
+                )
                 prefill = {
                     "inputs_embeds": embeds,
                     "attention_mask": attention_mask.to(embeds.device),
@@ -385,7 +405,12 @@ class Emu2Adapter(ModelAdapter):
             features = self._image_features(images)
             if features is not None:
                 features = features.repeat(len(continuations), 1)
-            logits = self.model(input_ids, attention_mask, image_features=features).float()
+            video = self._video_features(videos_of(request.prompt))
+            if video is not None:
+                video = video.repeat(len(continuations), 1)
+            logits = self.model(
+                input_ids, attention_mask, image_features=features, video_features=video
+            ).float()
         count_pass(self.scoring_stats, input_ids.numel())
         scores = []
         width = input_ids.shape[1]
