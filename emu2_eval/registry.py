@@ -98,6 +98,8 @@ METRICS = Registry(
         "clip_i": "emu2_eval.metrics.image_similarity:CLIPImageMetric",
         "dino": "emu2_eval.metrics.image_similarity:DINOMetric",
         "fid": "emu2_eval.metrics.fid:FIDMetric",
+        "exact_match": "emu2_eval.metrics.exact_match:ExactMatchMetric",
+        "seed_accuracy": "emu2_eval.metrics.multiple_choice:SeedAccuracyMetric",
     },
 )
 
@@ -112,6 +114,8 @@ DATA_LOADERS = Registry(
         "hateful_memes": "emu2_eval.data.hateful_memes:load_hateful_memes",
         "dreambench": "emu2_eval.data.dreambench:load_dreambench",
         "coco_t2i": "emu2_eval.data.coco_t2i:load_coco_t2i",
+        "video_qa": "emu2_eval.data.video_qa:load_video_qa",
+        "seed_bench": "emu2_eval.data.seed_bench:load_seed_bench",
     },
 )
 
@@ -140,5 +144,6 @@ PATH_ROOTS = Registry(
         "demo": "emu2_eval.data.demo:demo_root",
         "dreambench": "emu2_eval.data.dreambench:dreambench_root",
         "demo_dreambench": "emu2_eval.data.demo_dreambench:demo_dreambench_root",
+        "demo_video": "emu2_eval.data.demo_video:demo_video_root",
     },
 )
