@@ -168,3 +168,30 @@ def test_adapter_token_ids_of_a_video_prompt_equal_the_published_ids(
     assert ids == case["input_ids"]
     positions = [i for i, token in enumerate(ids) if token == adapter.model.video_token_id]
     assert positions == case["video_positions"]
+
+
+@requires_emu2_assets
+def test_adapter_generates_from_a_video_as_the_model_does_from_its_frames(
+    tiny_emu2_chat_dir: Path, tmp_path: Path
+) -> None:
+    """The adapter's video path: frames preprocessed like images, encoded with v_query tokens
+    each and written at the ``[gIMG]`` slots; its answer is the model's on those inputs."""
+    from emu2_eval.models.emu2.adapter import Emu2Adapter
+    from emu2_eval.requests import Request
+
+    adapter = Emu2Adapter(pretrained=str(tiny_emu2_chat_dir), device="cpu")
+    video = VideoPart.from_path(_frame_dir(tmp_path, "clip", 6), key="clip", frames=3)
+    prompt = (video, TextPart("What happens?"))
+    options = (("max_new_tokens", 4), ("num_beams", 1))
+    (answer,) = adapter.generate([Request("generate", prompt, "t", "1", options)])
+    ids, images = adapter.encode_prompt(prompt)
+    assert images == [] and ids.count(adapter.model.video_token_id) == 3 * 4
+    frames = torch.stack([adapter.load_image(f) for f in video.frame_parts()])
+    output = adapter.model.generate(
+        torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long),
+        video_pixel_values=frames, max_new_tokens=4, num_beams=1,
+        special_ids=SpecialIds(bos=1, eos=2, pad=32000),
+    )  # fmt: skip
+    assert answer == adapter.tokenizer.decode(output[0].tolist())
+    with pytest.raises(ValueError, match=r"0 \[gIMG\] slots but 3 video frame"):
+        adapter.model.embed_inputs(torch.tensor([[1, 2]]), video_pixel_values=frames)

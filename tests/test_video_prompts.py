@@ -204,3 +204,54 @@ def test_demo_video_tasks_run_end_to_end_on_tiny_vlm(tiny_adapter, tmp_path: Pat
                                     "dimension_mean"}  # fmt: skip
     assert set(seed["groups"]["dimension"]) == {"5 Instance Attributes", "10 Action Recognition"}
     assert all(seed["intervals"][k]["low"] is not None for k in seed["metrics"])
+
+
+def _seed_file(tmp_path: Path, **changes) -> Path:
+    frame_dir(tmp_path / "videos" / "v1", 4)
+    (tmp_path / "images").mkdir()
+    question = {
+        "question_id": "q1", "question": "What is it?", "choice_a": "a", "choice_b": "b",
+        "choice_c": "c", "choice_d": "d", "answer": "B", "data_id": "v1", "data_type": "video",
+        "question_type_id": 10, **changes,
+    }  # fmt: skip
+    path = tmp_path / "SEED-Bench.json"
+    path.write_text(
+        json.dumps({"question_type": {"Action Recognition": 10}, "questions": [question]})
+    )
+    return path
+
+
+def test_seed_bench_loader_reads_a_video_question(tmp_path: Path) -> None:
+    from emu2_eval.data.seed_bench import load_seed_bench
+
+    path = _seed_file(tmp_path)
+    data = load_seed_bench(str(path), str(tmp_path / "images"), str(tmp_path / "videos"), frames=2)
+    (doc,) = data.docs
+    assert doc["choices"] == {"A": "a", "B": "b", "C": "c", "D": "d"} and doc["answer"] == "B"
+    assert doc["dimension"] == "Action Recognition" and doc["media"].indices == (1, 3)
+    only_images = load_seed_bench(
+        str(path), str(tmp_path / "images"), str(tmp_path / "videos"), data_types=["image"]
+    )
+    assert only_images.docs == [] and only_images.protocol["data_types"] == ["image"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "data_types", "message"),
+    [
+        ({"answer": "E"}, None, r"record q1: answer must be one of A, B, C, D, got 'E'"),
+        ({"data_type": "audio"}, None, r"record q1: data_type must be image or video"),
+        ({}, ["audio"], r"data_types \['audio'\] unknown"),
+        ({"data_id": "../../etc"}, None, r"record q1: video path '../../etc' escapes"),
+    ],
+)
+def test_seed_bench_loader_refuses_bad_records(
+    tmp_path: Path, changes: dict, data_types, message: str
+) -> None:
+    from emu2_eval.data.seed_bench import load_seed_bench
+
+    path = _seed_file(tmp_path, **changes)
+    with pytest.raises(DataFormatError, match=message):
+        load_seed_bench(
+            str(path), str(tmp_path / "images"), str(tmp_path / "videos"), frames=2,
+            data_types=data_types,
+        )  # fmt: skip
