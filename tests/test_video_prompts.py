@@ -184,15 +184,15 @@ def test_preflight_refuses_video_tasks_for_adapters_without_video(
 def test_demo_video_tasks_run_end_to_end_on_tiny_vlm(tiny_adapter, tmp_path: Path) -> None:
     """tiny-vlm takes a video as the run of its sampled frames (LLaVA images)."""
     results = evaluate(
-        "tiny-vlm", {}, ["demo_video_qa", "demo_seed_bench"], tmp_path / "run", limit=None,
+        "tiny-vlm", {}, ["demo_msvd", "demo_seed_bench"], tmp_path / "run", limit=None,
         batch_size=8, progress=False, adapter=tiny_adapter,
     )  # fmt: skip
-    qa, seed = results["tasks"]["demo_video_qa"], results["tasks"]["demo_seed_bench"]
+    qa, seed = results["tasks"]["demo_msvd"], results["tasks"]["demo_seed_bench"]
     assert qa["n_samples"] == 24 and seed["n_samples"] == 16
     assert qa["dataset"]["protocol"] == {"frames": 4, "frame_sampling": "segment_center"}
     records = [
         json.loads(line)
-        for line in (tmp_path / "run" / "samples_demo_video_qa.jsonl").read_text().splitlines()
+        for line in (tmp_path / "run" / "samples_demo_msvd.jsonl").read_text().splitlines()
     ]
     assert all(r["error"] is None for r in records)
     assert records[0]["doc"]["video"]["indices"] == [1, 3, 5, 7]
