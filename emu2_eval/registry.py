@@ -102,6 +102,7 @@ METRICS = Registry(
         "exact_match": "emu2_eval.metrics.exact_match:ExactMatchMetric",
         "mmmu_accuracy": "emu2_eval.metrics.mmmu:MMMUAccuracyMetric",
         "gpt_judge": "emu2_eval.judge.metric:GPTJudgeMetric",
+        "seed_accuracy": "emu2_eval.metrics.multiple_choice:SeedAccuracyMetric",
     },
 )
 
@@ -121,6 +122,8 @@ DATA_LOADERS = Registry(
         "mmmu": "emu2_eval.data.mmmu:load_mmmu",
         "mmvet": "emu2_eval.data.mmvet:load_mmvet",
         "touchstone": "emu2_eval.data.touchstone:load_touchstone",
+        "video_qa": "emu2_eval.data.video_qa:load_video_qa",
+        "seed_bench": "emu2_eval.data.seed_bench:load_seed_bench",
     },
 )
 
@@ -162,5 +165,6 @@ PATH_ROOTS = Registry(
         "demo_dreambench": "emu2_eval.data.demo_dreambench:demo_dreambench_root",
         "demo_grounding": "emu2_eval.data.demo_grounding:demo_grounding_root",
         "demo_chat": "emu2_eval.data.demo_chat:demo_chat_root",
+        "demo_video": "emu2_eval.data.demo_video:demo_video_root",
     },
 )

@@ -67,6 +67,7 @@ def preflight(
         problems += _argument_problems(model, model_class, model_args)
     for task in tasks:
         problems += _unsupported(task, model_class, model)
+        problems += _unsupported_inputs(task, shots, model_class, model)
         problems += _data_problems(task, shots)
         problems += _backbone_problems(task, shots)
     if any(m.name in JAVA_METRICS for t in tasks for m in t.config.metrics):
@@ -132,6 +133,32 @@ def _prompt_mode(task: Task) -> str:
         return task.profile.mode
     except Exception:  # a broken profile is reported by the task checks, not here
         return ""
+
+
+def _unsupported_inputs(
+    task: Task, shots: int, model_class: type | None, model: str
+) -> list[str]:
+    """A video (or other part kind) in the task's prompt that the adapter cannot take."""
+    if not isinstance(model_class, type):
+        return []
+    from emu2_eval.models.base import ModelAdapter
+
+    accepted = getattr(model_class, "input_kinds", ModelAdapter.input_kinds)
+    try:
+        needed = set(task.profile.input_kinds())
+        if shots > 0 and task.config.fewshot is not None:
+            needed |= task.fewshot_profile.input_kinds()
+    except (KeyError, ValueError):  # an unknown or broken profile is reported by validation
+        return []
+    missing = sorted(needed - set(accepted))
+    if not missing:
+        return []
+    return [
+        f"task {task.name!r} shows the model {' and '.join(missing)} parts (prompt "
+        f"{task.config.prompt!r}), which model {model!r} does not take (it takes: "
+        f"{', '.join(sorted(accepted)) or 'text only'}); choose a model whose adapter takes "
+        f"{' and '.join(missing)} (its `input_kinds`), or another task"
+    ]
 
 
 def _paths(value: Any) -> Iterable[tuple[str, str]]:

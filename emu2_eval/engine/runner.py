@@ -29,7 +29,7 @@ from emu2_eval.engine.scoring import score_records
 from emu2_eval.engine.timing import TotalEstimate
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.prompts import ImageLoadError, ImagePart, prompt_text
+from emu2_eval.prompts import ImageLoadError, ImagePart, VideoPart, prompt_text
 from emu2_eval.requests import Request
 from emu2_eval.tasks.profiles import PromptError
 from emu2_eval.tasks.task import Task
@@ -61,8 +61,12 @@ class TaskOutcome:
 
 
 def doc_to_json(doc: Doc) -> dict[str, Any]:
-    """JSON-safe doc fields for logs and re-scoring (images become their keys)."""
-    return {k: (v.key if isinstance(v, ImagePart) else v) for k, v in doc.fields.items()}
+    """JSON-safe doc fields for logs and re-scoring (images become their keys; videos their
+    key and frame sampling)."""
+    return {
+        k: (v.key if isinstance(v, ImagePart) else v.to_json() if isinstance(v, VideoPart) else v)
+        for k, v in doc.fields.items()
+    }
 
 
 def _error(exc: Exception) -> dict[str, str]:

@@ -44,6 +44,9 @@ class ModelAdapter:
     seeds_sampling: ClassVar[bool] = False
     # prompt modes (emu2_eval.tasks.profiles.PROMPT_MODES) the adapter renders, e.g. grounding
     prompt_modes: ClassVar[frozenset[str]] = frozenset()
+    #: What a prompt may show the model: ``image`` and/or ``video`` parts. The preflight refuses
+    #: a task whose prompt holds a kind not listed here before any model work.
+    input_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
     _decoded: Mapping[str, Any] = {}
 
     def fingerprint(self) -> str:

@@ -8,12 +8,16 @@ weights): it exists to run the whole pipeline offline in seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from emu2_eval.data.roots import cache_home
 from emu2_eval.models.hf_vlm import HFVisionLanguageAdapter
+from emu2_eval.prompts import videos_as_frames
+from emu2_eval.requests import Request
 from emu2_eval.staging import staging_dir
 
 TINY_VERSION = "v1"
@@ -135,11 +139,14 @@ class TinyVLMAdapter(HFVisionLanguageAdapter):
     """``--model tiny-vlm``: the generic HF adapter on the built-in checkpoint (CPU by default).
 
     It accepts the ``grounding`` prompt mode so that grounding tasks run end to end in the demo
-    and tests: having no grounding vocabulary, it gets the prompt text as is.
+    and tests: having no grounding vocabulary, it gets the prompt text as is. It takes video
+    parts as the run of their sampled frames, each an image (LLaVA has no video input of its
+    own), so the video demo tasks run end to end on it.
     """
 
     name = "tiny-vlm"
     prompt_modes = frozenset({"grounding"})
+    input_kinds = frozenset({"image", "video"})
 
     def __init__(
         self,
@@ -156,3 +163,16 @@ class TinyVLMAdapter(HFVisionLanguageAdapter):
             prompt_format=prompt_format,
             max_context=max_context,
         )
+
+    @staticmethod
+    def _as_frames(requests: Sequence[Request]) -> list[Request]:
+        return [dataclasses.replace(r, prompt=videos_as_frames(r.prompt)) for r in requests]
+
+    def count_tokens(self, request: Request) -> int | None:
+        return super().count_tokens(self._as_frames([request])[0])
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        return super().generate(self._as_frames(requests))
+
+    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+        return super().loglikelihood(self._as_frames(requests))

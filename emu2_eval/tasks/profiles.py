@@ -1,6 +1,7 @@
 """Prompt profiles: named, versioned prompt templates stored as YAML under ``tasks/profiles/``.
 
-A profile lists the parts of a query as ``- image: <doc field>`` or ``- text: "<template>"``;
+A profile lists the parts of a query as ``- image: <doc field>``, ``- video: <doc field>``,
+``- media: <doc field>`` (an image or a video, e.g. SEED-Bench) or ``- text: "<template>"``;
 templates substitute ``{field}`` from the document by plain lookup (no attribute access or format
 specs, so a config cannot reach into Python objects). The profile name and version are recorded
 in results.
@@ -14,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.data.docs import Doc
-from emu2_eval.prompts import ImagePart, Part, TextPart
+from emu2_eval.prompts import ImagePart, Part, TextPart, VideoPart
 
 FIELD = re.compile(r"\{(\w+)\}")
 PROFILE_KEYS = {"profile", "version", "description", "query", "target", "separator", "mode"}
+#: Visual part kinds of a query and the part types their doc field may hold.
+VISUAL_KINDS: dict[str, tuple[type, ...]] = {
+    "image": (ImagePart,),
+    "video": (VideoPart,),
+    "media": (ImagePart, VideoPart),
+}
 # Prompt modes beyond plain text: each adapter declares the ones it renders (``prompt_modes``);
 # a task whose profile names one the model lacks is refused before any model work.
 PROMPT_MODES: dict[str, str] = {
@@ -63,11 +70,22 @@ class PromptProfile:
             if kind == "text":
                 parts.append(TextPart(fill(value, doc)))
             else:
-                image = doc.fields.get(value)
-                if not isinstance(image, ImagePart):
-                    raise PromptError(f"doc {doc.doc_id} field {value!r} is not an image")
-                parts.append(image)
+                visual = doc.fields.get(value)
+                if not isinstance(visual, VISUAL_KINDS[kind]):
+                    what = "an image or a video" if kind == "media" else f"a {kind}"
+                    raise PromptError(f"doc {doc.doc_id} field {value!r} is not {what}")
+                parts.append(visual)
         return tuple(parts)
+
+    def input_kinds(self) -> frozenset[str]:
+        """What the query can show a model: ``image`` and/or ``video`` (``media``: both)."""
+        kinds = set()
+        for kind, _ in self.query:
+            if kind in ("image", "media"):
+                kinds.add("image")
+            if kind in ("video", "media"):
+                kinds.add("video")
+        return frozenset(kinds)
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {"name": self.name, "version": self.version}
@@ -89,16 +107,20 @@ def check_profile(raw: Any) -> list[str]:
         problems.append(f"unknown mode {mode!r}; valid: {', '.join(PROMPT_MODES)}")
     query = raw.get("query")
     if not isinstance(query, list) or not query:
-        problems.append("'query' must be a non-empty list of {image: field} / {text: template}")
+        problems.append(
+            "'query' must be a non-empty list of {image|video|media: field} / {text: template}"
+        )
         return problems
     for index, part in enumerate(query):
         if not (
             isinstance(part, dict)
             and len(part) == 1
-            and set(part) <= {"image", "text"}
+            and set(part) <= {*VISUAL_KINDS, "text"}
             and isinstance(next(iter(part.values())), str)
         ):
-            problems.append(f"query part {index} must be {{image: field}} or {{text: template}}")
+            problems.append(
+                f"query part {index} must be {{image|video|media: field}} or {{text: template}}"
+            )
     return problems
 
 

@@ -31,12 +31,12 @@ from emu2_eval.models.emu2.prompting import (
     check_chat_layout,
     expand_placeholders,
     grounding_chat_prompt,
-    parts_to_text,
+    render_parts,
     system_message,
 )
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
-from emu2_eval.prompts import ImagePart, Part
+from emu2_eval.prompts import ImagePart, Part, VideoPart, videos_of
 from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class Emu2Adapter(ModelAdapter):
     supported_kinds = frozenset({"generate", "loglikelihood"})
     # grounding: Emu2-Chat only (supports_prompt_mode checks the loaded variant)
     prompt_modes = frozenset({"grounding"})
+    input_kinds = frozenset({"image", "video"})  # video: [VIDEO] + v_query tokens per frame
     seeds_sampling = True
     #: loglikelihood from one prefill per prompt (False: the per-request reference path)
     shared_prefix = True
@@ -204,13 +205,14 @@ class Emu2Adapter(ModelAdapter):
 
     # -- rendering ---------------------------------------------------------------------------
     def _text(self, parts: Sequence[Part], mode: str = "") -> tuple[str, list[ImagePart]]:
-        """Emu2 prompt text with ``[<IMG_PLH>]`` placeholders (chat template applied)."""
+        """Emu2 prompt text with ``[<IMG_PLH>]`` / ``[VIDEO][<VID_PLH>]...`` placeholders (chat
+        template applied) and the images; videos are read with :func:`videos_of`."""
         if not self.supports_prompt_mode(mode):
             raise ValueError(
                 f"prompt mode {mode!r} needs Emu2-Chat (the published grounding request is "
                 f"chat.py's); this checkpoint is variant {self.variant!r}"
             )
-        text, images = parts_to_text(parts)
+        text, images, _ = render_parts(parts)
         if mode == "grounding":
             text = grounding_chat_prompt(text, self.chat_layout)
         elif self.variant == "chat":
@@ -263,6 +265,15 @@ class Emu2Adapter(ModelAdapter):
         if self.features is None:
             return True
         return (self.fingerprint(), image_content_key(part)) not in self.features
+
+    def _video_features(self, videos: Sequence[VideoPart]) -> Any:
+        """Projected tokens of every sampled frame of ``videos`` in order, each frame encoded
+        with ``v_query`` tokens as the published code does ((frames * v_query, hidden)), or
+        None when there are no videos."""
+        if not videos:
+            return None
+        frames = [frame for video in videos for frame in video.frame_parts()]
+        return self.model.visual_embeddings(self._pixels(frames), self.config.vision_config.v_query)
 
     def _pixels(self, images: Sequence[ImagePart]) -> Any:
         """(N, 3, S, S) pixels of ``images`` in order, or None when there are none."""
@@ -345,8 +356,14 @@ class Emu2Adapter(ModelAdapter):
             )
         with torch.inference_mode():
             features = self._image_features([image for _, images in rendered for image in images])
+            video = self._video_features([v for r in requests for v in videos_of(r.prompt)])
             output = self.model.generate(
-                input_ids, attention_mask, image_features=features, decoding=self.decoding, **kwargs
+                input_ids,
+                attention_mask,
+                image_features=features,
+                video_features=video,
+                decoding=self.decoding,
+                **kwargs,
             )
         sequences = output.sequences if hasattr(output, "sequences") else output
         # grounding answers keep their special tokens (<phrase>, <object>...), decoded as the
@@ -394,7 +411,10 @@ class Emu2Adapter(ModelAdapter):
             input_ids, attention_mask = self.tokenizer.pad([prompt_ids])
             with torch.inference_mode():
                 features = self._image_features(images)
-                embeds = self.model.embed_inputs(input_ids, image_features=features)
+                video = self._video_features(videos_of(request.prompt))
+                embeds = self.model.embed_inputs(
+                    input_ids, image_features=features, video_features=video
+                )
                 prefill = {
                     "inputs_embeds": embeds,
                     "attention_mask": attention_mask.to(embeds.device),
@@ -420,7 +440,12 @@ class Emu2Adapter(ModelAdapter):
             features = self._image_features(images)
             if features is not None:
                 features = features.repeat(len(continuations), 1)
-            logits = self.model(input_ids, attention_mask, image_features=features).float()
+            video = self._video_features(videos_of(request.prompt))
+            if video is not None:
+                video = video.repeat(len(continuations), 1)
+            logits = self.model(
+                input_ids, attention_mask, image_features=features, video_features=video
+            ).float()
         count_pass(self.scoring_stats, input_ids.numel())
         scores = []
         width = input_ids.shape[1]

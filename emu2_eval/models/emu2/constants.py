@@ -18,7 +18,9 @@ GIMG_TOKEN = "[gIMG]"  # also borrowed as the slot of video frame features
 GIMG_END_TOKEN = "[/gIMG]"
 EOC_TOKEN = "[EOC]"
 VIDEO_TOKEN = "[VIDEO]"
-VIDEO_END_TEXT = "[/VIDEO]"  # not a special token: the published code writes it as plain text
+# Not a special token: the published chat code (``_prepare_inputs``) takes it as the end of a
+# video's frames and does not write it into the prompt text.
+VIDEO_END_TEXT = "[/VIDEO]"
 
 GROUNDING_TOKEN = "<grounding>"
 PHRASE_TOKEN = "<phrase>"

@@ -114,11 +114,13 @@ class Emu2ForCausalLM(nn.Module):
         pixel_values: torch.Tensor | None = None,
         video_pixel_values: torch.Tensor | None = None,
         image_features: torch.Tensor | None = None,
+        video_features: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Token embeddings with image (and video-frame) slots overwritten by visual features.
 
         ``image_features`` (from :meth:`visual_embeddings`) replaces ``pixel_values`` when the
-        same images serve several rows, e.g. one prompt scored with several continuations.
+        same images serve several rows, e.g. one prompt scored with several continuations;
+        ``video_features`` (frames encoded with ``v_query``) likewise ``video_pixel_values``.
         """
         embed = self.lm.get_input_embeddings()
         input_ids = input_ids.to(embed.weight.device)
@@ -126,8 +128,7 @@ class Emu2ForCausalLM(nn.Module):
         image_mask = input_ids == self.image_token_id
         if image_features is None and pixel_values is not None:
             image_features = self.visual_embeddings(pixel_values, self.n_query)
-        video_features = None
-        if video_pixel_values is not None:
+        if video_features is None and video_pixel_values is not None:
             video_features = self.visual_embeddings(video_pixel_values, self.v_query)
         video_mask = input_ids == self.video_token_id
         slots = (
@@ -156,9 +157,12 @@ class Emu2ForCausalLM(nn.Module):
         pixel_values: torch.Tensor | None = None,
         video_pixel_values: torch.Tensor | None = None,
         image_features: torch.Tensor | None = None,
+        video_features: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Next-token logits (B, L, vocab). Positions count real tokens only (left padding)."""
-        embeds = self.embed_inputs(input_ids, pixel_values, video_pixel_values, image_features)
+        embeds = self.embed_inputs(
+            input_ids, pixel_values, video_pixel_values, image_features, video_features
+        )
         if attention_mask is None:
             attention_mask = torch.ones(input_ids.shape, dtype=torch.long)
         attention_mask = attention_mask.to(embeds.device)
@@ -180,6 +184,7 @@ class Emu2ForCausalLM(nn.Module):
         video_pixel_values: torch.Tensor | None = None,
         image_features: torch.Tensor | None = None,
         decoding: str = "emu2_reference",
+        video_features: torch.Tensor | None = None,
         special_ids: Any = None,
         **generate_kwargs: Any,
     ) -> Any:
@@ -198,7 +203,9 @@ class Emu2ForCausalLM(nn.Module):
         )
 
         check_decoding(decoding)
-        embeds = self.embed_inputs(input_ids, pixel_values, video_pixel_values, image_features)
+        embeds = self.embed_inputs(
+            input_ids, pixel_values, video_pixel_values, image_features, video_features
+        )
         attention_mask = attention_mask.to(embeds.device)
         if decoding == "transformers":
             return self.lm.generate(

@@ -2,12 +2,15 @@
 
 The harness hands over interleaved :class:`TextPart`/:class:`ImagePart`; Emu2 writes one
 ``[<IMG_PLH>]`` per image, which expands to ``[IMG]`` + ``<image>`` x n_query + ``[/IMG]`` (and
-``[<VID_PLH>]`` to ``[IMG]`` + ``[gIMG]`` x v_query + ``[/IMG]`` per video frame). Emu2-Chat wraps
-the text in its single-turn template, in one of two published layouts (``CHAT_LAYOUTS``):
-``native`` (baaivision/Emu ``Emu2/emu/chat.py`` ``_prepare_chat_inputs``:
-``system + " [USER]: " + text + " [ASSISTANT]:"``) or ``hf`` (the BAAI/Emu2-Chat remote code:
-``system + "[USER]: " + text + "[ASSISTANT]:"``). The spaces vanish under the reference
-tokenisation (same ids); the fast tokenisation keeps them, so the layout is a recorded option.
+``[<VID_PLH>]`` to ``[IMG]`` + ``[gIMG]`` x v_query + ``[/IMG]`` per video frame). A video is
+written as the published ``_prepare_inputs`` writes ``["[VIDEO]", frame, ..., "[/VIDEO]"]``:
+``[VIDEO]`` then one ``[<VID_PLH>]`` per frame; ``[/VIDEO]`` only ends the frames there and is not
+written into the text. Emu2-Chat wraps the text in its single-turn template, in one of two
+published layouts (``CHAT_LAYOUTS``): ``native`` (baaivision/Emu ``Emu2/emu/chat.py``
+``_prepare_chat_inputs``: ``system + " [USER]: " + text + " [ASSISTANT]:"``) or ``hf`` (the
+BAAI/Emu2-Chat remote code: ``system + "[USER]: " + text + "[ASSISTANT]:"``). The spaces vanish
+under the reference tokenisation (same ids); the fast tokenisation keeps them, so the layout is a
+recorded option.
 """
 
 from __future__ import annotations
@@ -25,23 +28,42 @@ from emu2_eval.models.emu2.constants import (
     SYSTEM_MESSAGES,
     USER_TOKEN,
     VIDEO_PLACEHOLDER,
+    VIDEO_TOKEN,
 )
-from emu2_eval.prompts import ImagePart, Part, TextPart
+from emu2_eval.prompts import ImagePart, Part, TextPart, VideoPart
 
 
 def parts_to_text(parts: Sequence[Part]) -> tuple[str, list[ImagePart]]:
-    """Text with ``[<IMG_PLH>]`` at each image, and the images in prompt order."""
+    """Text with ``[<IMG_PLH>]`` at each image, and the images in prompt order (no videos)."""
+    text, images, videos = render_parts(parts)
+    if videos:
+        raise TypeError("this Emu2 path takes images only; the prompt holds a video part")
+    return text, images
+
+
+def video_text(n_frames: int) -> str:
+    """``[VIDEO]`` and one frame placeholder per frame (``[/VIDEO]`` is not written)."""
+    return VIDEO_TOKEN + VIDEO_PLACEHOLDER * n_frames
+
+
+def render_parts(parts: Sequence[Part]) -> tuple[str, list[ImagePart], list[VideoPart]]:
+    """Text with ``[<IMG_PLH>]`` per image and :func:`video_text` per video; images and videos
+    each in prompt order (their features fill ``<image>`` and ``[gIMG]`` slots in that order)."""
     chunks: list[str] = []
     images: list[ImagePart] = []
+    videos: list[VideoPart] = []
     for part in parts:
         if isinstance(part, TextPart):
             chunks.append(part.text)
         elif isinstance(part, ImagePart):
             chunks.append(IMAGE_PLACEHOLDER)
             images.append(part)
+        elif isinstance(part, VideoPart):
+            chunks.append(video_text(part.n_frames))
+            videos.append(part)
         else:
             raise TypeError(f"unsupported prompt part {type(part).__name__}")
-    return "".join(chunks), images
+    return "".join(chunks), images, videos
 
 
 def expand_placeholders(text: str, n_query: int, v_query: int) -> str:
