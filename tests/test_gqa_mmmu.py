@@ -94,7 +94,7 @@ def test_exact_match_metric_groups_and_records_its_variant() -> None:
         Sample("2", {"answer": "red", "structural_type": "query"}, "blue"),
         Sample("3", {"answer": "cup", "structural_type": "query"}, "cup"),
     ]
-    result = ExactMatchMetric().score(samples)
+    result = ExactMatchMetric(normalize="llava").score(samples)
     assert result.summary == {"exact_match": pytest.approx(200 / 3)}
     assert result.groups["structural_type"] == {"verify": 100.0, "query": 50.0}
     assert result.options["normalize"] == "llava"

@@ -24,7 +24,7 @@ def test_exact_match_normalisations_by_hand() -> None:
     assert exact_match(" Two ", ["two"], "lower") == 1.0
     assert exact_match("the dog", ["dog"], "lower") == 0.0
     assert exact_match("Dog", ["dog"], "none") == 0.0
-    with pytest.raises(ValueError, match="vqa, lower, none"):
+    with pytest.raises(ValueError, match="valid: vqa, llava, ignore_case_punctuation, lower, none"):
         ExactMatchMetric(normalize="stem")
 
 
@@ -43,7 +43,7 @@ def test_exact_match_metric_summary_groups_and_interval() -> None:
     assert result.summary == {"exact_match": 60.0}  # 3 of 5
     assert result.groups["question_type"] == {"how": 100.0, "what": 50.0, "who": 50.0}
     assert [result.per_sample[str(i)]["exact_match"] for i in range(5)] == [1, 1, 0, 1, 0]
-    assert result.options == {"normalize": "vqa"}
+    assert result.options["normalize"] == "vqa"  # the default
     docs = [
         ScoredDoc(s.doc_id, s.fields, s.prediction, result.per_sample[s.doc_id]) for s in samples
     ]
