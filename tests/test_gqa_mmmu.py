@@ -98,7 +98,7 @@ def test_exact_match_metric_groups_and_records_its_variant() -> None:
     assert result.summary == {"exact_match": pytest.approx(200 / 3)}
     assert result.groups["structural_type"] == {"verify": 100.0, "query": 50.0}
     assert result.options["normalize"] == "llava"
-    with pytest.raises(ValueError, match="unknown exact_match normalize 'lmms'; valid: llava"):
+    with pytest.raises(ValueError, match="unknown exact_match normalize 'lmms'; valid: vqa, llava"):
         ExactMatchMetric(normalize="lmms")
 
 
