@@ -87,10 +87,13 @@ def sweep_figure(summary: pd.DataFrame, reference_model: str):  # -> matplotlib 
                 point_label(mean, unit, int(count)),
                 (shots, mean),
                 textcoords="offset points",
-                xytext=(0, 8),
+                xytext=(0, -10),
                 ha="center",
+                va="top",
                 fontsize=7,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
             )
+        axis.margins(x=0.12)  # room for the first and last labels
         spread = frame["std"].fillna(0)
         ys = [*(frame["mean"] - spread), *(frame["mean"] + spread)]
         if "paper" in frame:

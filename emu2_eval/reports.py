@@ -16,7 +16,12 @@ from typing import Any
 import pandas as pd
 
 from emu2_eval.reporting.format import fmt, fmt_interval, md_cell
-from emu2_eval.reporting.settings import SETTING_COLUMNS, checkpoint_label, task_settings
+from emu2_eval.reporting.settings import (
+    SETTING_COLUMNS,
+    checkpoint_label,
+    scorer_text,
+    task_settings,
+)
 
 CONSOLE_COLUMNS = [
     "model",
@@ -65,6 +70,7 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                     "model": model,
                     "task": task,
                     **settings,
+                    "scorer": scorer_text(block, metric),
                     "metric": metric,
                     "value": _round(value),
                     "low": _round(interval.get("low")),

@@ -72,7 +72,9 @@ def test_scorer_is_recorded_by_scoring_and_derived_for_older_runs() -> None:
     del old["scorer"]  # a run directory from before the key existed
     old["metric_options"]["caption_metrics"] = {"spice": True}
     row = results_table(_results(toy=old)).iloc[0]
-    assert row["scorer"] == "vqa_accuracy=official; caption_metrics=pycocoevalcap, with SPICE"
+    assert row["scorer"] == "vqa_accuracy: official; caption_metrics: pycocoevalcap, with SPICE"
+    old["intervals"] = {"vqa_accuracy": {"metric": "vqa_accuracy"}}  # the row's own metric
+    assert results_table(_results(toy=old)).iloc[0]["scorer"] == "official"
 
 
 def _samples(scores: list[float]) -> list[dict[str, Any]]:

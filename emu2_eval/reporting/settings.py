@@ -28,21 +28,29 @@ def checkpoint_label(results: dict[str, Any]) -> str:
     return name
 
 
-def scorer_text(block: dict[str, Any]) -> str:
-    """The task's scorer setting: ``official`` for one metric, ``name=label; ...`` for several.
-
-    Read from ``scorer`` in the task block (``{metric: label}``); a run directory written before
-    that key existed gets it from the recorded ``metric_options``.
-    """
+def scorers(block: dict[str, Any]) -> dict[str, str]:
+    """``{metric name: scoring convention}`` of a task block: its ``scorer`` key, or for a run
+    directory written before that key existed, derived from the recorded ``metric_options``."""
     scorer = block.get("scorer")
-    if not isinstance(scorer, dict):
-        from emu2_eval.metrics.base import scorer_label
+    if isinstance(scorer, dict):
+        return {str(k): str(v) for k, v in scorer.items()}
+    from emu2_eval.metrics.base import scorer_label
 
-        options = block.get("metric_options") or {}
-        scorer = {name: scorer_label(name, opts or {}) for name, opts in options.items()}
+    options = block.get("metric_options") or {}
+    return {name: scorer_label(name, opts or {}) for name, opts in options.items()}
+
+
+def scorer_text(block: dict[str, Any], metric_key: str | None = None) -> str:
+    """The scorer of one table row: that of the metric which produced ``metric_key`` (named by
+    its interval record), else the task's: ``official`` for one metric, ``name: label; ...``."""
+    scorer = scorers(block)
+    if metric_key is not None:
+        producer = ((block.get("intervals") or {}).get(metric_key) or {}).get("metric")
+        if producer in scorer:
+            return scorer[producer]
     if len(scorer) == 1:
-        return str(next(iter(scorer.values())))
-    return "; ".join(f"{name}={label}" for name, label in scorer.items())
+        return next(iter(scorer.values()))
+    return "; ".join(f"{name}: {label}" for name, label in scorer.items())
 
 
 def task_settings(block: dict[str, Any]) -> dict[str, Any]:
