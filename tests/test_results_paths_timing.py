@@ -69,11 +69,14 @@ def test_timing_per_task_and_process_relative_paths_and_the_resume_line(tmp_path
     assert resumed["computed"] == 0 and resumed["requests_per_second"] is None
 
 
-def test_absolute_paths_only_when_asked(tmp_path, demo_dir) -> None:
+def test_absolute_paths_only_when_asked(tmp_path, demo_dir, monkeypatch) -> None:
     results, _ = _run(tmp_path / "run", "--record-absolute-paths", "--no-progress")
     block = results["tasks"]["demo_vqa"]
     assert results["run"]["paths"] == "absolute"
     assert os.path.isabs(block["config_path"]) and os.path.isabs(results["run"]["cache"])
+    monkeypatch.chdir(tmp_path)  # a relative --output: the cache is still named from the run
+    relative, _ = _run(Path("rel"), "--no-progress")
+    assert relative["run"]["cache"] == "cache.sqlite"
 
 
 def test_portable_path_rules(tmp_path, monkeypatch) -> None:

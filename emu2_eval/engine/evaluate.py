@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -284,7 +285,7 @@ def _evaluate(
             "limit": limit,
             **({"gen_kwargs": gen_kwargs} if gen_kwargs else {}),
             "batch_size": batching.describe(),
-            "cache": str(cache.path),
+            "cache": os.path.abspath(cache.path),  # recorded relative to the run directory
             "paths": "absolute" if absolute_paths else "relative",
         },
         "tasks": previous,
@@ -322,7 +323,7 @@ def _evaluate(
                 "deterministic": outcome.deterministic,
                 "samples_file": samples_record(digest, rows),
                 "config": task.config.raw,
-                "config_path": task.config.path,
+                "config_path": os.path.abspath(task.config.path),
                 "config_hash": task.config.config_hash,
                 "prompt_profile": (
                     task.fewshot_profile if fewshot.shots else task.profile
