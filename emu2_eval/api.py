@@ -36,6 +36,7 @@ def evaluate(
     context_policy: str = "error",
     progress: bool = False,
     overwrite: bool = False,
+    record_absolute_paths: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on ``tasks`` (names, ``demo_*`` patterns or groups); return results.
 
@@ -76,6 +77,7 @@ def evaluate(
         "fewshot": FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
         "gen_kwargs": overrides,
         "overwrite": overwrite,
+        "absolute_paths": record_absolute_paths,
     }
     if output is not None:
         return _main_process(run_evaluation(output=Path(output), **settings))

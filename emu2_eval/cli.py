@@ -17,7 +17,7 @@ from emu2_eval.atomic import (
     write_text_atomic,
 )
 from emu2_eval.errors import UserError
-from emu2_eval.registry import MODELS, UnknownNameError
+from emu2_eval.registry import UnknownNameError
 
 USER_ERRORS = (UserError, UnknownNameError, ValueError, FileNotFoundError, OutputWriteError)
 
@@ -271,19 +271,20 @@ def main(ctx: click.Context, verbose: bool, online: bool, plugins: tuple[str, ..
 @main.command("tasks")
 @include_option
 def list_tasks(include_path: tuple[str, ...]) -> None:
-    """List the registered tasks and their files."""
+    """List the tasks: request kind, few-shot support, whether the data is present, file."""
+    from emu2_eval.listing import task_listing_table
     from emu2_eval.tasks.registry import task_index
 
     _include(include_path)
-    for name, path in sorted(task_index().items()):
-        click.echo(f"{name:32s} {path}")
+    click.echo(task_listing_table(task_index()))
 
 
 @main.command("models")
 def list_models() -> None:
-    """List the registered model adapters."""
-    for name in MODELS.names():
-        click.echo(name)
+    """List the model adapters: built in, from installed entry points, or from --plugin."""
+    from emu2_eval.listing import model_listing
+
+    click.echo(model_listing())
 
 
 @main.command()
@@ -351,6 +352,12 @@ def validate(include_path: tuple[str, ...]) -> None:
     help="Allow replacing a task's result in --output with one on fewer docs (a smaller "
     "--limit); refused otherwise.",
 )
+@click.option(
+    "--record-absolute-paths",
+    is_flag=True,
+    help="Record this machine's absolute paths in results.json (default: relative to the run "
+    "directory or to {data_root}, {home}, {tasks}...).",
+)
 @include_option
 def run(
     model: str | None,
@@ -373,6 +380,7 @@ def run(
     no_progress: bool,
     wait_for_lock: bool,
     overwrite: bool,
+    record_absolute_paths: bool,
     include_path: tuple[str, ...],
 ) -> None:
     """Run tasks on a model, write the run directory and print the report."""
@@ -395,6 +403,7 @@ def run(
             limit=parse_limit(limit),
             gen_kwargs=parse_gen_kwargs(gen_kwargs),
             overwrite=overwrite,
+            absolute_paths=record_absolute_paths,
             batch_size=batch_size,
             cache_path=cache,
             seed=seed,
@@ -412,7 +421,22 @@ def run(
     from emu2_eval.reports import results_table
 
     click.echo(results_table(results).to_markdown(index=False))
+    _echo_task_groups(results, output)
     click.echo(f"\nrun directory: {output}")
+
+
+def _echo_task_groups(results: dict[str, Any], output: Path) -> None:
+    """The task groups' rows as the reports wrote them (task_groups.csv), when there are any."""
+    path = output / "task_groups.csv"
+    if not path.is_file():
+        return
+    import pandas as pd
+
+    from emu2_eval.reports import confidence_label, task_groups_markdown
+
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    table = table.astype(object).where(table.notna(), None)
+    click.echo("\n" + task_groups_markdown(table, confidence_label(results)))
 
 
 def _list_requested(task_list: str) -> bool:

@@ -27,14 +27,35 @@ def y_limits(values: list[float], unit: str | None) -> tuple[float, float]:
     return low - pad, high + pad
 
 
+def point_label(mean: float, unit: str | None, seeds: int) -> str:
+    """The label of one cell's point: its value with the unit and the seeds behind it."""
+    from emu2_eval.reporting.format import fmt
+
+    shown = fmt(float(mean)) + ("%" if unit and unit.strip().lower() in PERCENT_UNITS else "")
+    return f"{shown}\n{seeds} seed{'s' if seeds != 1 else ''}"
+
+
 def plot_sweep(summary: pd.DataFrame, path: Path, reference_model: str) -> Path:
     """One panel per (task, metric): measured mean +- std against shots, paper values as crosses."""
+    import matplotlib.pyplot as plt
+
+    from emu2_eval.atomic import save_figure_atomic
+
+    fig = sweep_figure(summary, reference_model)
+    try:
+        save_figure_atomic(path, fig, dpi=120)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def sweep_figure(summary: pd.DataFrame, reference_model: str):  # -> matplotlib Figure
+    """The figure of :func:`plot_sweep`: every point labelled with its cell's value (and unit)
+    and seed count, x axis in shots, y axis named with the metric's unit."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from emu2_eval.atomic import save_figure_atomic
 
     panels = list(summary.groupby(["task", "metric"], sort=True))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
@@ -54,12 +75,25 @@ def plot_sweep(summary: pd.DataFrame, path: Path, reference_model: str) -> Path:
                 paper.shots, paper.paper, "x--", color="tab:red", label=f"paper: {reference_model}"
             )
         axis.set_title(f"{task}")
-        axis.set_xlabel("shots")
+        axis.set_xlabel("shots (demonstrations per query)")
         unit = (
             frame["units"].dropna().iloc[0]
             if "units" in frame and frame["units"].notna().any()
             else None
         )
+        seeds = frame["seeds"] if "seeds" in frame else [1] * len(frame)
+        for shots, mean, count in zip(frame.shots, frame["mean"], seeds, strict=True):
+            axis.annotate(
+                point_label(mean, unit, int(count)),
+                (shots, mean),
+                textcoords="offset points",
+                xytext=(0, -10),
+                ha="center",
+                va="top",
+                fontsize=7,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
+        axis.margins(x=0.12)  # room for the first and last labels
         spread = frame["std"].fillna(0)
         ys = [*(frame["mean"] - spread), *(frame["mean"] + spread)]
         if "paper" in frame:
@@ -70,8 +104,4 @@ def plot_sweep(summary: pd.DataFrame, path: Path, reference_model: str) -> Path:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     fig.tight_layout()
-    try:
-        save_figure_atomic(path, fig, dpi=120)
-    finally:
-        plt.close(fig)
-    return path
+    return fig

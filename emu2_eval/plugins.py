@@ -8,7 +8,8 @@ Two ways, neither needing an edit of emu2_eval:
       my-vlm = "my_package.adapter:MyAdapter"
 
   (groups ``emu2_eval.models``, ``emu2_eval.metrics``, ``emu2_eval.filters``); they are
-  registered by name, imported only when used;
+  registered by name, imported only when used; group ``emu2_eval.tasks`` names a directory of
+  task YAML files (``my-tasks = "my_package:TASK_DIR"``, a path or a function returning one);
 - ``emu2-eval --plugin FILE.py`` (or a module name) imports that code first; it registers
   with ``emu2_eval.registry.MODELS.register("my-vlm", MyAdapter)``.
 """
@@ -19,7 +20,7 @@ import importlib
 import importlib.util
 import logging
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
 
@@ -33,7 +34,11 @@ GROUPS: dict[str, Registry] = {
     "emu2_eval.metrics": METRICS,
     "emu2_eval.filters": FILTERS,
 }
+#: entry points naming a directory of task YAML files
+TASKS_GROUP = "emu2_eval.tasks"
 _loaded = False
+#: (registry kind, name) -> the installed distribution whose entry point registered it
+ENTRY_POINT_ORIGINS: dict[tuple[str, str], str] = {}
 
 
 class PluginError(UserError, ImportError):
@@ -55,6 +60,31 @@ def load_entry_points() -> None:
                 )  # fmt: skip
                 continue
             registry.register(point.name, point.value)
+            ENTRY_POINT_ORIGINS[(registry.kind, point.name)] = _distribution(point)
+    for point in entry_points(group=TASKS_GROUP):
+        _add_task_dir(point)
+
+
+def _distribution(point: EntryPoint) -> str:
+    dist = getattr(point, "dist", None)
+    return getattr(dist, "name", None) or point.value.partition(":")[0]
+
+
+def _add_task_dir(point: EntryPoint) -> None:
+    """A ``emu2_eval.tasks`` entry point names a directory of task YAML files: a path string
+    attribute or a function returning one (``my_package:task_dir``). Searched after
+    ``--include-path``, before the bundled tasks."""
+    from emu2_eval.tasks.locations import add_task_dir
+
+    try:
+        target = point.load()
+        directory = target() if callable(target) else target
+        add_task_dir(Path(directory))
+    except Exception as exc:  # a broken plugin must not stop every command
+        log.warning(
+            "entry point %s = %s (group %s, %s) ignored: %s",
+            point.name, point.value, TASKS_GROUP, _distribution(point), exc,
+        )  # fmt: skip
 
 
 def load_plugin(target: str) -> ModuleType:

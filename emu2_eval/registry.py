@@ -39,6 +39,14 @@ class Registry:
         else:
             self._loaded[name] = target
 
+    def target(self, name: str) -> str:
+        """Where ``name`` comes from, without importing it: ``module:attr``."""
+        if name in self._targets:
+            return self._targets[name]
+        obj = self._loaded[name]
+        qualname = getattr(obj, "__qualname__", type(obj).__name__)
+        return f"{getattr(obj, '__module__', '?')}:{qualname}"
+
     def names(self) -> list[str]:
         return sorted(set(self._targets) | set(self._loaded))
 

@@ -4,7 +4,8 @@ Markdown, LaTeX and HTML show ``value [low, high]``; the CSV has ``low``/``high`
 the confidence, resamples and interval method.  ``write_reports`` is what ``run`` and ``score``
 call after writing results.json; ``emu2-eval report`` calls it again with more options (paper
 model).  The last two CSV columns stay ``n, errors`` (scripts read them by position); the settings
-that produced each number (shots, prompt profile, strategy, seed, demos) come just before them.
+that produced each number (shots, prompt profile, strategy, seed, demos, scorer) come just before
+them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ from typing import Any
 
 import pandas as pd
 
-from emu2_eval.reporting.format import fmt, fmt_interval
-from emu2_eval.reporting.settings import SETTING_COLUMNS, checkpoint_label, task_settings
+from emu2_eval.reporting.format import fmt, fmt_interval, md_cell
+from emu2_eval.reporting.settings import (
+    SETTING_COLUMNS,
+    checkpoint_label,
+    scorer_text,
+    task_settings,
+)
 
 CONSOLE_COLUMNS = [
     "model",
@@ -65,6 +71,7 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                     "model": model,
                     "task": task,
                     **settings,
+                    "scorer": scorer_text(block, metric),
                     "metric": metric,
                     "value": _round(value),
                     "low": _round(interval.get("low")),
@@ -105,6 +112,33 @@ def groups_table(
     from emu2_eval.reporting.groups import groups_frame
 
     return groups_frame(results, samples, confidence_level(results))
+
+
+def task_groups_table(
+    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None] | None = None
+) -> pd.DataFrame:
+    """Task groups' aggregate rows (mean over member tasks: :mod:`reporting.task_groups`)."""
+    from emu2_eval.reporting.task_groups import TASK_GROUP_COLUMNS, group_aggregates
+
+    return pd.DataFrame(group_aggregates(results, samples), columns=TASK_GROUP_COLUMNS)
+
+
+def task_groups_markdown(table: pd.DataFrame, label: str) -> str:
+    """The task groups' table (empty string when no group has two tasks in the run)."""
+    if table.empty:
+        return ""
+    lines = [
+        "Task groups (unweighted mean over the group's tasks):\n",
+        f"| group | metric | value [{label}] | units | tasks | interval |",
+        "|:--|:--|--:|:--|:--|:--|",
+    ]
+    for row in table.to_dict("records"):
+        lines.append(
+            f"| {row['group']} | {row['metric']} | "
+            f"{fmt_interval(row['value'], row['low'], row['high'])} | {row['units']} | "
+            f"{row['tasks']} | {md_cell(row['interval'])} |"
+        )
+    return "\n".join(lines)
 
 
 def confidence_level(results: dict[str, Any]) -> float:
@@ -196,16 +230,15 @@ def markdown_report(
     """report.md: results with intervals, the interval method, groups, paper comparison."""
     label = confidence_label(results)
     lines = [
-        f"| model | task | shots | prompt | strategy | seed | demos | metric | value [{label}] "
-        "| units | n | errors |",
-        "|:--|:--|--:|:--|:--|--:|:--|:--|--:|:--|--:|--:|",
+        "| model | task | shots | prompt | strategy | seed | demos | scorer | metric "
+        f"| value [{label}] | units | n | errors |",
+        "|:--|:--|--:|:--|:--|--:|:--|:--|:--|--:|:--|--:|--:|",
     ]
     for row in display_rows(results):
         lines.append(
             f"| {row['model']} | {row['task']} | {row['shots']} | {row['prompt']} | "
-            f"{row['strategy']} | {row['seed']} | {row['demos']} | {row['metric']} | "
-            f"{row['shown']} | "
-            f"{row['units']} | {row['n']} | {row['errors']} |"
+            f"{row['strategy']} | {row['seed']} | {row['demos']} | {md_cell(row['scorer'])} | "
+            f"{row['metric']} | {row['shown']} | {row['units']} | {row['n']} | {row['errors']} |"
         )
     notes = interval_notes(results) + protocol_notes(results)
     text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes)
@@ -221,6 +254,9 @@ def markdown_report(
         ).drop(columns=["low", "high"])
         shown = shown.rename(columns={"value": f"value [{label}]"})
         text += f"\n\nGroups, {groups_label(groups)}:\n\n" + shown.to_markdown(index=False)
+    aggregates = task_groups_markdown(task_groups_table(results, samples), label)
+    if aggregates:
+        text += "\n\n" + aggregates
     if paper_model:
         text += "\n\n" + reproduction_markdown(results, paper_model)
     return text + "\n"
@@ -255,8 +291,12 @@ def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
     return "\n".join(lines)
 
 
-def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str:
-    """report.tex: booktabs tables of the results (and the paper comparison)."""
+def latex_report(
+    results: dict[str, Any],
+    paper_model: str | None = None,
+    samples: Mapping[str, list[dict[str, Any]] | None] | None = None,
+) -> str:
+    """report.tex: booktabs tables of the results, task groups (and the paper comparison)."""
     from emu2_eval.reporting.latex import latex_table
 
     model = checkpoint_label(results)
@@ -269,6 +309,7 @@ def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str
             row["strategy"],
             row["seed"],
             row["demos"],
+            row["scorer"],
             row["metric"],
             row["shown"],
             row["units"],
@@ -284,16 +325,30 @@ def latex_report(results: dict[str, Any], paper_model: str | None = None) -> str
             "strategy",
             "seed",
             "demos",
+            "scorer",
             "metric",
             f"value [{label}]",
             "units",
             "n",
         ],
         rows,
-        "lrllrllrlr",
+        "lrllrlllrlr",
         caption=f"Results of {model}. " + " ".join(interval_notes(results)[:1]),
         label=f"tab:results-{model}",
     )
+    aggregates = task_groups_table(results, samples)
+    if not aggregates.empty:
+        text += "\n" + latex_table(
+            ["group", "metric", f"value [{label}]", "units", "tasks"],
+            [
+                (r["group"], r["metric"], fmt_interval(r["value"], r["low"], r["high"]),
+                 r["units"], r["tasks"])
+                for r in aggregates.to_dict("records")
+            ],
+            "llrll",
+            caption="Task groups: unweighted mean over the group's tasks.",
+            label=f"tab:groups-{model}",
+        )  # fmt: skip
     if paper_model:
         from emu2_eval.reporting.paper import reproduction_table
 
@@ -351,12 +406,15 @@ def write_reports(
     groups = groups_table(results, samples)
     if not groups.empty:
         write_csv_atomic(run_dir / "groups.csv", groups)
+    aggregates = task_groups_table(results, samples)
+    if not aggregates.empty:
+        write_csv_atomic(run_dir / "task_groups.csv", aggregates)
     from emu2_eval.grids import grids_markdown, write_grids  # image grids of generation tasks
 
     grids = grids_markdown(write_grids(results, run_dir))
     markdown = markdown_report(results, paper_model, samples) + grids
     write_text_atomic(run_dir / "report.md", markdown)
-    write_text_atomic(run_dir / "report.tex", latex_report(results, paper_model))
+    write_text_atomic(run_dir / "report.tex", latex_report(results, paper_model, samples))
     write_text_atomic(
         run_dir / "report.html",
         html_report(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -17,6 +18,7 @@ from emu2_eval.engine.distributed import DistributedContext, current_context
 from emu2_eval.engine.image_store import using_run_dir
 from emu2_eval.engine.limits import parse_limit
 from emu2_eval.engine.manifest import build_manifest
+from emu2_eval.engine.paths import portable_results
 from emu2_eval.engine.preflight import preflight
 from emu2_eval.engine.rerun_guard import (
     model_difference,
@@ -121,8 +123,12 @@ def evaluate(
     wait_for_lock: bool = False,
     gen_kwargs: dict[str, Any] | None = None,
     overwrite: bool = False,
+    absolute_paths: bool = False,
 ) -> dict[str, Any] | None:
     """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
+
+    Paths in results.json are relative to ``output`` or to a named root (``{data_root}``...:
+    :mod:`emu2_eval.engine.paths`) unless ``absolute_paths``.
 
     ``limit`` is a number of docs per task or a fraction (0.1: a tenth of each task's docs).
     ``gen_kwargs`` overrides the generation settings of every generating task (recorded in its
@@ -170,6 +176,7 @@ def evaluate(
             return _evaluate(
                 model, model_args, tasks, output, limit, batching, cache_path, seed, progress,
                 adapter, fewshot, topology, context, coordinator, gen_kwargs, overwrite,
+                absolute_paths,
             )  # fmt: skip
     except BaseException as exc:
         if coordinator is not None:
@@ -229,7 +236,9 @@ def _evaluate(
     coordinator: Coordinator | None,
     gen_kwargs: dict[str, Any] | None = None,
     overwrite: bool = False,
+    absolute_paths: bool = False,
 ) -> dict[str, Any] | None:
+    run_started = time.perf_counter()
     _seed_everything(seed)
     load_seconds = None
     if adapter is None:
@@ -281,13 +290,15 @@ def _evaluate(
             "limit": limit,
             **({"gen_kwargs": gen_kwargs} if gen_kwargs else {}),
             "batch_size": batching.describe(),
-            "cache": str(cache.path),
+            "cache": os.path.abspath(cache.path),  # recorded relative to the run directory
+            "paths": "absolute" if absolute_paths else "relative",
         },
         "tasks": previous,
         "manifest": build_manifest(sys.argv, seed),
     }
     work: dict[str, list[dict[str, Any]]] = {}
     used: dict[str, int | None] = {}
+    timing: dict[str, dict[str, Any]] = {}
     written: dict[str, list[dict[str, Any]]] = {}  # samples rows, handed on to the reports
     try:
         # all tasks' requests first, then one pass over their pooled work (``run_tasks``)
@@ -304,8 +315,10 @@ def _evaluate(
             outcome = outcomes[task.name]
             work[task.name] = outcome.ranks
             used[task.name] = outcome.batch_size_used
+            scoring_started = time.perf_counter()
             with using_run_dir(output):  # generated images are read from the run directory
                 block, rows = finalize_task(task.config, outcome.records)
+            timing[task.name] = task_timing(outcome, time.perf_counter() - scoring_started)
             digest = write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
             written[task.name] = rows
             results["tasks"][task.name] = {
@@ -315,7 +328,7 @@ def _evaluate(
                 "deterministic": outcome.deterministic,
                 "samples_file": samples_record(digest, rows),
                 "config": task.config.raw,
-                "config_path": task.config.path,
+                "config_path": os.path.abspath(task.config.path),
                 "config_hash": task.config.config_hash,
                 "prompt_profile": (
                     task.fewshot_profile if fewshot.shots else task.profile
@@ -345,15 +358,35 @@ def _evaluate(
     results["manifest"]["execution"] = {
         **context.describe(),
         "model_load_seconds": load_seconds,
+        "wall_seconds": round(time.perf_counter() - run_started, 3),
+        "timing": timing,
         "topology": topology.describe(),
         "batching": {**batching.describe_all(), "batch_size_used": used},
         "work": work,
     }
+    if not absolute_paths:
+        results = portable_results(results, output)
     write_json_atomic(output / "results.json", results)
     write_reports(results, output, samples=written)
     if coordinator is not None:
         coordinator.finish()
     return results
+
+
+def task_timing(outcome: Any, score_seconds: float) -> dict[str, Any]:
+    """Where one task's time went in this run (``manifest.execution.timing``): preparing its
+    requests, the model (the slowest process; a pooled batch's time is shared equally among its
+    requests), scoring; ``wall_seconds`` is their sum and the rate is over the model time."""
+    from emu2_eval.engine.runner import throughput
+
+    model = outcome.model_seconds
+    return {
+        "prepare_seconds": round(outcome.prepare_seconds, 3),
+        "score_seconds": round(score_seconds, 3),
+        "wall_seconds": round(outcome.prepare_seconds + model + score_seconds, 3),
+        "computed": outcome.n_computed,
+        **throughput(outcome.n_computed, model),
+    }
 
 
 def rescore(run_dir: Path) -> dict[str, Any]:

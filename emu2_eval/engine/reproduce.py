@@ -224,7 +224,9 @@ def plan(
     return Plan(recipe, runs, gen_kwargs, sorted(shots) if shots is not None else None)
 
 
-def check_before_loading(the_plan: Plan, model: str) -> None:
+def check_before_loading(
+    the_plan: Plan, model: str, model_args: dict[str, Any] | None = None
+) -> None:
     """Data, pools and metric backbones of every cell, checked before the model loads: a
     missing dataset of the last task stops the command in seconds, not after hours."""
     from emu2_eval.engine.preflight import PreflightError, preflight
@@ -236,11 +238,23 @@ def check_before_loading(the_plan: Plan, model: str) -> None:
     for entry in the_plan.recipe.tasks:
         task = apply_gen_kwargs(get_task(the_plan.runs[entry.task]), the_plan.gen_kwargs)
         try:
-            preflight([task], max(entry.shots), MODELS.get(model), model)
+            preflight([task], max(entry.shots), MODELS.get(model), model, model_args)
         except PreflightError as exc:
             problems += exc.problems
     if problems:
         raise PreflightError(list(dict.fromkeys(problems)))
+
+
+def _warn_idle_seeds(the_plan: Plan) -> None:
+    """Say (stderr) which of the recipe's cells several seeds would repeat identically."""
+    from emu2_eval.engine.seed_notes import seed_warnings
+    from emu2_eval.engine.timing import say
+    from emu2_eval.tasks.registry import get_task
+
+    for entry in the_plan.recipe.tasks:
+        task = get_task(the_plan.runs[entry.task])
+        for line in seed_warnings([task], list(entry.shots), list(the_plan.recipe.seeds)):
+            say(line)
 
 
 def _cell_task_hash(name: str, gen_kwargs: dict[str, Any]) -> str:
@@ -264,13 +278,16 @@ def run_reproduction(
     from emu2_eval.engine.distributed import current_context
     from emu2_eval.engine.evaluate import evaluate, load_adapter
     from emu2_eval.engine.runner import FewShotSettings
-    from emu2_eval.engine.sweep import _cell_complete, cell_dir
+    from emu2_eval.engine.sweep import _cell_complete, cell_dir, cell_label
+    from emu2_eval.engine.timing import bar_prefix
     from emu2_eval.reporting.reproduction import write_reproduction
 
     recipe = the_plan.recipe
-    check_before_loading(the_plan, model)
+    check_before_loading(the_plan, model, model_args)
     output.mkdir(parents=True, exist_ok=True)
     context = current_context(engine.get("dist_timeout"))
+    if context.is_main:
+        _warn_idle_seeds(the_plan)
     adapter = load_adapter(model, model_args, engine.get("topology"), context)
     fingerprint = adapter.fingerprint()
     cells = []
@@ -284,21 +301,22 @@ def run_reproduction(
                 if _cell_complete(path, name, config_hash, fingerprint, limit):
                     logger.info("skip complete cell %s", path)
                     continue
-                evaluate(
-                    model,
-                    model_args,
-                    [name],
-                    path,
-                    limit=limit,
-                    batch_size=batch_size,
-                    cache_path=output / "cache.sqlite",
-                    seed=seed,
-                    progress=progress,
-                    adapter=adapter,
-                    fewshot=FewShotSettings(shots=shots, seed=seed),
-                    gen_kwargs=the_plan.gen_kwargs,
-                    **engine,
-                )
+                with bar_prefix(cell_label(name, shots, seed)):
+                    evaluate(
+                        model,
+                        model_args,
+                        [name],
+                        path,
+                        limit=limit,
+                        batch_size=batch_size,
+                        cache_path=output / "cache.sqlite",
+                        seed=seed,
+                        progress=progress,
+                        adapter=adapter,
+                        fewshot=FewShotSettings(shots=shots, seed=seed),
+                        gen_kwargs=the_plan.gen_kwargs,
+                        **engine,
+                    )
     if not context.is_main:
         return None
     return write_reproduction(the_plan, cells, output, limit)

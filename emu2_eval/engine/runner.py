@@ -9,6 +9,7 @@ error while the run goes on. Data parallel runs shard the pending requests (``co
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from emu2_eval.engine.limits import doc_count
 from emu2_eval.engine.ordering import estimate_length, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
 from emu2_eval.engine.scoring import score_records
-from emu2_eval.engine.timing import TotalEstimate
+from emu2_eval.engine.timing import TotalEstimate, bar_label, resume_line, say
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.prompts import ImageLoadError, ImagePart, VideoPart, prompt_text
@@ -52,6 +53,12 @@ class TaskOutcome:
     ranks: list[dict[str, Any]] = field(default_factory=list)  # what each rank computed
     # every answer a pure function of its request (else not cached, and the run is marked)
     deterministic: bool = True
+    prepare_seconds: float = 0.0  # loading docs, building requests, reading the cache
+
+    @property
+    def model_seconds(self) -> float:
+        """The task's model time: the slowest rank's (ranks run side by side)."""
+        return max((float(r.get("model_seconds") or 0.0) for r in self.ranks), default=0.0)
 
     @property
     def batch_size_used(self) -> int | None:
@@ -150,6 +157,7 @@ class PreparedTask:
     lengths: list[int]
     pending: list[int]
     protocol: dict[str, Any] = field(default_factory=dict)  # the loader's recorded choices
+    seconds: float = 0.0  # time to prepare it
 
 
 def run_task(
@@ -213,7 +221,10 @@ def run_tasks(
     is_main = coordinator is None or coordinator.is_main
 
     def prepare(task: Task) -> PreparedTask:
-        return _prepare(task, adapter, cache, limit, progress, fewshot, coordinator, run_dir)
+        started = time.perf_counter()
+        prepared = _prepare(task, adapter, cache, limit, progress, fewshot, coordinator, run_dir)
+        prepared.seconds = time.perf_counter() - started
+        return prepared
 
     def run(group: list[PreparedTask]) -> dict[str, TaskOutcome]:
         return _run_group(group, adapter, cache, progress, batching, coordinator, run_dir)
@@ -251,8 +262,9 @@ def _run_group(
         )  # fmt: skip
         for name, found in computed.items():
             results[name].update(found)
-            info = stats.setdefault(name, {"computed": 0})
+            info = stats.setdefault(name, {"computed": 0, "model_seconds": 0.0})
             info["computed"] += unit_stats["computed"][name]
+            info["model_seconds"] += unit_stats["seconds"][name]
             if unit_stats["batch_size_used"] is not None:
                 sizes = [info.get("batch_size_used"), unit_stats["batch_size_used"]]
                 info["batch_size_used"] = min(s for s in sizes if s is not None)
@@ -265,11 +277,21 @@ def _run_group(
             "computed": done.get("computed", 0),
             "batch_size_used": done.get("batch_size_used"),
             "oom_reductions": done.get("oom_reductions", []),
+            **throughput(done.get("computed", 0), done.get("model_seconds", 0.0)),
         }
         outcome = _finish(prepared, adapter, cache, results[name], info, coordinator)
         if outcome is not None:
             outcomes[name] = outcome
     return outcomes
+
+
+def throughput(computed: int, seconds: float) -> dict[str, Any]:
+    """``model_seconds`` and ``requests_per_second`` of some computed requests (a rate only
+    when something was computed: a resumed task that computed nothing has no speed)."""
+    return {
+        "model_seconds": round(seconds, 3),
+        "requests_per_second": round(computed / seconds, 3) if computed and seconds > 0 else None,
+    }
 
 
 def pool_key(request: Request) -> tuple[Any, ...]:
@@ -352,6 +374,9 @@ def _prepare(
         pending = recheck_cached(task.config.request, records, pending, run_dir)
         if coordinator is not None:
             coordinator.publish_plan(task.name, pending, keys_digest(keys))
+        if progress:
+            n_errors = sum(key is None for key in keys)
+            say(resume_line(task.name, len(keys) - n_errors - len(pending), len(pending), n_errors))
     else:
         pending = coordinator.read_plan(task.name, keys_digest(keys))
     return PreparedTask(
@@ -385,11 +410,13 @@ def _compute_pool(
     )
     per_task: dict[str, dict[int, tuple[Any, Any]]] = {name: {} for name in names}
     counts = dict.fromkeys(names, 0)
+    seconds = dict.fromkeys(names, 0.0)
     for position, outcome in computed.items():
         prepared, index = unit[position]
         per_task[prepared.task.name][index] = outcome
         counts[prepared.task.name] += 1
-    return per_task, {**stats, "computed": counts}
+        seconds[prepared.task.name] += stats["seconds"].get(position, 0.0)
+    return per_task, {**stats, "computed": counts, "seconds": seconds}
 
 
 def _finish(
@@ -434,6 +461,7 @@ def _finish(
         sources=prepared.sources,
         protocol=prepared.protocol,
         ranks=ranks,
+        prepare_seconds=round(prepared.seconds, 3),
         deterministic=all(adapter.is_deterministic(r) for r in requests if r is not None),
     )
 
@@ -473,15 +501,19 @@ def _compute(
     fingerprint = adapter.fingerprint()
     work = [requests[i] for i in indices]
     results: dict[int, tuple[Any, Any]] = {}
+    seconds: dict[int, float] = {}  # each request's share of its batch's time
     sizer = BatchSizer(batching)
-    bar = tqdm(total=len(indices), desc=label, unit="req", disable=not progress)
+    bar = tqdm(total=len(indices), desc=bar_label(label), unit="req", disable=not progress)
 
     def run_batch(positions: list[int]) -> None:
+        started = time.perf_counter()
         decoded = prefetcher.take(positions, ahead=sizer.size)
         batch = [work[p] for p in positions]
         with adapter.using_images(decoded):
             outcomes = _run_batch(adapter, kind, batch)  # type: ignore[arg-type]
         outcomes = store_images(kind, outcomes, run_dir)  # images -> PNG references
+        share = (time.perf_counter() - started) / len(positions)
+        seconds.update((indices[position], share) for position in positions)
         batch_results = {
             indices[position]: outcome
             for position, outcome in zip(positions, outcomes, strict=True)
@@ -504,6 +536,7 @@ def _compute(
         "computed": len(indices),
         "batch_size_used": sizer.size if indices else None,
         "oom_reductions": sizer.reductions,
+        "seconds": seconds,
     }
     return results, stats
 

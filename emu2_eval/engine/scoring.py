@@ -13,7 +13,7 @@ from typing import Any
 
 from emu2_eval.engine.image_store import GeneratedImageError
 from emu2_eval.image_files import ImageLoadError
-from emu2_eval.metrics.base import Sample
+from emu2_eval.metrics.base import Sample, scorer_label
 from emu2_eval.registry import FILTERS, METRICS
 from emu2_eval.stats.intervals import metric_intervals
 from emu2_eval.stats.resamplers import ScoredDoc
@@ -85,6 +85,8 @@ def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str
         "groups": groups,
         "units": units,
         "metric_options": options,
+        # the convention each metric scored with (VQA accuracy variant...), shown in reports
+        "scorer": {name: scorer_label(name, opts) for name, opts in options.items()},
         "intervals": intervals,
         "n_samples": len(records),
         "n_scored": len(samples),

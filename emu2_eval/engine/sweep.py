@@ -18,17 +18,36 @@ import pandas as pd
 from emu2_eval.atomic import write_csv_atomic, write_text_atomic
 from emu2_eval.engine.distributed import current_context
 from emu2_eval.engine.evaluate import evaluate, load_adapter
+from emu2_eval.engine.preflight import preflight
 from emu2_eval.engine.runner import FewShotSettings
+from emu2_eval.engine.seed_notes import seed_warnings
+from emu2_eval.engine.timing import bar_prefix, say
 from emu2_eval.engine.topology import Topology
 from emu2_eval.plots import plot_sweep
 from emu2_eval.references import paper_fewshot_table, paper_value
 from emu2_eval.tasks.registry import get_task
+from emu2_eval.tasks.task import Task
 
 logger = logging.getLogger(__name__)
 
 
 def cell_dir(output: Path, task: str, shots: int, seed: int) -> Path:
     return output / "cells" / task / f"shots{shots}-seed{seed}"
+
+
+def cell_label(task: str, shots: int, seed: int) -> str:
+    """How a cell is named in progress bars and messages: ``task 4-shot seed 1``."""
+    return f"{task} {shots}-shot seed {seed}"
+
+
+def preflight_grid(
+    tasks: list[Task], shots_list: list[int], model: str, model_args: dict[str, Any]
+) -> None:
+    """The run preflight for a whole grid, before the one model load: data, few-shot pools
+    (at the largest shots), backbones, Java, the adapter's request kinds and its arguments."""
+    from emu2_eval.registry import MODELS
+
+    preflight(tasks, max(shots_list, default=0), MODELS.get(model), model, model_args)
 
 
 def _cell_complete(path: Path, task: str, config_hash: str, fingerprint: str, limit: Any) -> bool:
@@ -73,8 +92,12 @@ def run_sweep(
     for name, task in tasks.items():
         if any(k > 0 for k in shots_list) and task.config.fewshot is None:
             raise ValueError(f"task {name!r} has no 'fewshot' pool: it runs 0-shot only")
-    output.mkdir(parents=True, exist_ok=True)
+    preflight_grid(list(tasks.values()), shots_list, model, model_args)
     context = current_context(dist_timeout)
+    if context.is_main:
+        for line in seed_warnings(tasks.values(), shots_list, seeds):
+            say(line)
+    output.mkdir(parents=True, exist_ok=True)
     adapter = load_adapter(model, model_args, topology, context)
     fingerprint = adapter.fingerprint()
     for name, task in tasks.items():
@@ -84,22 +107,25 @@ def run_sweep(
                 if _cell_complete(path, name, task.config.config_hash, fingerprint, limit):
                     logger.info("skip complete cell %s", path)
                     continue
-                evaluate(
-                    model,
-                    model_args,
-                    [name],
-                    path,
-                    limit=limit,
-                    batch_size=batch_size,
-                    cache_path=output / "cache.sqlite",
-                    seed=seed,
-                    progress=progress,
-                    adapter=adapter,
-                    fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
-                    max_batch_size=max_batch_size,
-                    prefetch_workers=prefetch_workers,
-                    topology=topology,
-                )
+                with bar_prefix(cell_label(name, shots, seed)):
+                    evaluate(
+                        model,
+                        model_args,
+                        [name],
+                        path,
+                        limit=limit,
+                        batch_size=batch_size,
+                        cache_path=output / "cache.sqlite",
+                        seed=seed,
+                        progress=progress,
+                        adapter=adapter,
+                        fewshot=FewShotSettings(
+                            shots=shots, seed=seed, context_policy=context_policy
+                        ),
+                        max_batch_size=max_batch_size,
+                        prefetch_workers=prefetch_workers,
+                        topology=topology,
+                    )
     if not context.is_main:
         return None
     cells = collect_cells(output, task_names, shots_list, seeds)

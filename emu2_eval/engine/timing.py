@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from tqdm.auto import tqdm
 
@@ -56,3 +59,32 @@ class TotalEstimate:
                     f"requests ({self.done / max(elapsed, 1e-9):.2f} requests/s over the first "
                     f"{self.batches} batch(es))"
                 )
+
+
+#: what the progress bars of the current work are part of (a sweep cell), shown before their label
+_BAR_PREFIX: ContextVar[str] = ContextVar("emu2_eval_bar_prefix", default="")
+
+
+@contextmanager
+def bar_prefix(prefix: str) -> Iterator[None]:
+    """Label every progress bar (and resume line) started inside with ``prefix`` (a sweep cell:
+    ``vqav2_val 4-shot seed 1``), so a grid's identical-looking bars say which cell runs."""
+    token = _BAR_PREFIX.set(prefix)
+    try:
+        yield
+    finally:
+        _BAR_PREFIX.reset(token)
+
+
+def bar_label(label: str) -> str:
+    """``label`` under the current :func:`bar_prefix` (``[cell] label``), else unchanged."""
+    prefix = _BAR_PREFIX.get()
+    return f"[{prefix}] {label}" if prefix else label
+
+
+def resume_line(task: str, n_cached: int, n_pending: int, n_errors: int = 0) -> str:
+    """``task: N cached, M to compute`` (plus docs whose prompt could not be built)."""
+    line = f"{task}: {n_cached} cached, {n_pending} to compute"
+    if n_errors:
+        line += f", {n_errors} with data errors (recorded, not run)"
+    return bar_label(line)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from emu2_eval.engine.timing import bar_label
 from emu2_eval.prompts import ImageLoadError, ImagePart
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class ColorHistogramEncoder(FeatureEncoder):
 
     def encode(self, images: Sequence[ImagePart], progress: bool = True) -> np.ndarray:
         out = np.full((len(images), self.bins**3), np.nan, dtype=np.float32)
-        for row, part in enumerate(tqdm(images, desc="features", disable=not progress)):
+        for row, part in enumerate(tqdm(images, desc=bar_label("features"), disable=not progress)):
             try:
                 pixels = np.asarray(part.load().resize((64, 64)), dtype=np.int64)
             except ImageLoadError as exc:
@@ -107,7 +108,7 @@ class CLIPImageEncoder(FeatureEncoder):
         dim = self.model.config.projection_dim
         out = np.full((len(images), dim), np.nan, dtype=np.float32)
         starts = range(0, len(images), self.batch_size)
-        for start in tqdm(starts, desc="clip features", disable=not progress):
+        for start in tqdm(starts, desc=bar_label("clip features"), disable=not progress):
             rows, pixels = [], []
             for row in range(start, min(start + self.batch_size, len(images))):
                 try:

@@ -37,6 +37,19 @@ class Metric:
 
     name = "metric"
     required_fields: tuple[str, ...] = ()
+    #: options naming the scoring convention, shown as the reports' ``scorer`` column
+    scorer_options: tuple[str, ...] = ("variant",)
+
+    @classmethod
+    def scorer_label(cls, options: Mapping[str, Any]) -> str:
+        """The scoring convention these recorded ``options`` name (``official``,
+        ``backbone=tiny-clip``...), ``default`` when the metric has none to choose."""
+        shown = [
+            str(options[key]) if key == "variant" else f"{key}={options[key]}"
+            for key in cls.scorer_options
+            if options.get(key) not in (None, "")
+        ]
+        return ", ".join(shown) or "default"
 
     def __init__(self, **options: Any) -> None:
         if options:
@@ -45,3 +58,16 @@ class Metric:
 
     def score(self, samples: Sequence[Sample]) -> MetricResult:
         raise NotImplementedError
+
+
+def scorer_label(metric: str, options: Mapping[str, Any]) -> str:
+    """:meth:`Metric.scorer_label` of the registered ``metric`` (a plugin metric that is not a
+    :class:`Metric` subclass: its ``variant`` option, else ``default``)."""
+    from emu2_eval.registry import METRICS
+
+    try:
+        cls = METRICS.get(metric)
+    except Exception:  # a metric no longer registered: the recorded options still say it
+        cls = Metric
+    label = getattr(cls, "scorer_label", None)
+    return label(options) if callable(label) else Metric.scorer_label(options)

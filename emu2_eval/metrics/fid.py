@@ -325,6 +325,8 @@ def reference_files(reference: str, samples: Sequence[Sample]) -> tuple[list[Pat
 class FIDMetric(Metric):
     """``fid`` (and ``kid``, ``kid_std``): generated images vs a reference set; lower is better."""
 
+    scorer_options = ("backbone", "reference")
+
     name = "fid"
     higher_is_better: ClassVar[dict[str, bool]] = {"fid": False, "kid": False, "kid_std": False}
     interval_unavailable: ClassVar[str] = NO_INTERVAL

@@ -303,6 +303,8 @@ def _aggregate(samples: Sequence[Sample], per_doc: dict[str, dict[str, float]]) 
 class _SimilarityMetric(Metric):
     """Shared: loading generated images, scaling, per-doc means, result assembly."""
 
+    scorer_options = ("backbone", "pairs")
+
     resampler = MeanScoresResampler
     units_label = "cosine"
 

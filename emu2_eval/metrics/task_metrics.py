@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from emu2_eval.metrics.base import Metric, MetricResult, Sample
@@ -60,6 +60,11 @@ class CaptionMetric(Metric):
 
     def __init__(self, spice: bool | None = False) -> None:
         self.options: dict[str, Any] = {"spice": spice, "scale": 100}
+
+    @classmethod
+    def scorer_label(cls, options: Mapping[str, Any]) -> str:
+        """pycocoevalcap's scorers called directly, with or without SPICE."""
+        return "pycocoevalcap, " + ("with SPICE" if options.get("spice") else "no SPICE")
 
     def score(self, samples: Sequence[Sample]) -> MetricResult:
         from emu2_eval.metrics.caption_metrics import caption_metrics_detailed

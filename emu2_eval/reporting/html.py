@@ -150,7 +150,7 @@ def _results_section(results: dict[str, Any]) -> str:
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in shown)
     header = ["task", *SETTING_COLUMNS, "metric", f"value [{label}]", "units", "n", "errors"]
     header.append("interval")
-    table = _table(header, rows, numeric={1, 4, 6, 8, 9})
+    table = _table(header, rows, numeric={1, 4, 7, 9, 10})
     return f'<h2 id="results">Results</h2>{table}{notes}'
 
 
@@ -162,7 +162,7 @@ def _groups_section(
 
     groups = groups_table(results, samples)
     if groups.empty:
-        return ""
+        return _task_groups_section(results, samples)
     rows = [
         [
             escape(str(r.task)),
@@ -177,6 +177,34 @@ def _groups_section(
     return (
         f"<h2>Groups</h2><details><summary>{escape(groups_label(groups))} "
         f"({len(rows)} rows)</summary>{_table(header, rows, numeric={3, 4})}</details>"
+    ) + _task_groups_section(results, samples)
+
+
+def _task_groups_section(
+    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None]
+) -> str:
+    """Task groups' aggregate rows: the unweighted mean over each group's tasks."""
+    from emu2_eval.reports import confidence_label, task_groups_table
+
+    table = task_groups_table(results, samples)
+    if table.empty:
+        return ""
+    rows = [
+        [
+            escape(str(r["group"])),
+            escape(str(r["metric"])),
+            escape(fmt_interval(r["value"], _none(r["low"]), _none(r["high"]))),
+            escape(str(r["units"])),
+            escape(str(r["tasks"])),
+            escape(str(r["interval"])),
+        ]
+        for r in table.to_dict("records")
+    ]
+    header = ["group", "metric", f"value [{confidence_label(results)}]", "units", "tasks",
+              "interval"]  # fmt: skip
+    return (
+        '<h2 id="task-groups">Task groups</h2><p class="note">Unweighted mean over the '
+        f"group's tasks.</p>{_table(header, rows, numeric={2})}"
     )
 
 

@@ -48,6 +48,7 @@ TASK_KEYS = {
     "fewshot",
     "reference",
 }
+DATASET_KEYS = {"loader", "args", "checksums"}
 FEWSHOT_KEYS = {
     "pool",
     "strategy",
@@ -311,7 +312,7 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
             problems.append("'dataset.args' must be a mapping")
             loader_args = {}
         _check_roots(loader_args, problems)
-        unknown_dataset = set(dataset) - {"loader", "args", "checksums"}
+        unknown_dataset = set(dataset) - DATASET_KEYS
         if unknown_dataset:
             problems.append(f"dataset: unknown key(s) {', '.join(sorted(unknown_dataset))}")
         checksums = dataset.get("checksums")
