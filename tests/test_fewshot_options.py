@@ -416,7 +416,7 @@ def test_options_are_recorded_in_results_and_every_report(task_dir, tmp_path) ->
     assert shown.replace("_", r"\_") in latex_report(results) or shown in latex_report(results)
     assert f"demos {shown}" in html_report(results, out)
     csv_header = (out / "report.csv").read_text().splitlines()[0].split(",")
-    assert csv_header[-3:] == ["demos", "n", "errors"]
+    assert csv_header[-4:] == ["demos", "scorer", "n", "errors"]
 
 
 def test_defaults_record_todays_behaviour_and_zero_shot_shows_no_demo_options() -> None:

@@ -40,10 +40,10 @@ def _results(**tasks: dict[str, Any]) -> dict[str, Any]:
 def test_every_table_format_shows_the_scorer_variant(tmp_path: Path) -> None:
     results = _results(toy_vqa=_block("always_normalize"))
     console = results_table(results)
-    assert list(console.columns).index("scorer") == list(console.columns).index("seed") + 1
+    assert list(console.columns).index("scorer") == list(console.columns).index("demos") + 1
     assert console.iloc[0]["scorer"] == "always_normalize"
     markdown = markdown_report(results)
-    assert "| seed | scorer | metric |" in markdown and "| always_normalize |" in markdown
+    assert "| seed | demos | scorer | metric |" in markdown and "| always_normalize |" in markdown
     assert "always\\_normalize" in latex_report(results)
     page = html_report(results, tmp_path)
     assert "<th>scorer</th>" in page and "scorer always_normalize" in page  # table, header
