@@ -351,6 +351,12 @@ def validate(include_path: tuple[str, ...]) -> None:
     help="Allow replacing a task's result in --output with one on fewer docs (a smaller "
     "--limit); refused otherwise.",
 )
+@click.option(
+    "--predict-only",
+    is_flag=True,
+    help="Write responses and each task's submission file (submission_<task>.json) without "
+    "scoring: for splits without labels (test-dev); tasks marked 'labels: false' always do.",
+)
 @include_option
 def run(
     model: str | None,
@@ -373,6 +379,7 @@ def run(
     no_progress: bool,
     wait_for_lock: bool,
     overwrite: bool,
+    predict_only: bool,
     include_path: tuple[str, ...],
 ) -> None:
     """Run tasks on a model, write the run directory and print the report."""
@@ -395,6 +402,7 @@ def run(
             limit=parse_limit(limit),
             gen_kwargs=parse_gen_kwargs(gen_kwargs),
             overwrite=overwrite,
+            predict_only=predict_only,
             batch_size=batch_size,
             cache_path=cache,
             seed=seed,
@@ -409,9 +417,13 @@ def run(
         raise _user_error(exc) from None
     if results is None:  # another process of a data-parallel run: the main one reports
         return
-    from emu2_eval.reports import results_table
+    from emu2_eval.reports import predict_only_lines, results_table
 
-    click.echo(results_table(results).to_markdown(index=False))
+    scored = {n: b for n, b in results["tasks"].items() if not b.get("predict_only")}
+    if scored:
+        click.echo(results_table({**results, "tasks": scored}).to_markdown(index=False))
+    for line in predict_only_lines(results, output):
+        click.echo(line)
     click.echo(f"\nrun directory: {output}")
 
 

@@ -132,6 +132,16 @@ FEATURE_ENCODERS = Registry(
     },
 )
 
+# Writers of evaluation-server files for splits without public labels (``submission:`` in a
+# task): ``writer(rows, **args) -> (payload, info)``, see :mod:`emu2_eval.submissions`.
+SUBMISSION_WRITERS = Registry(
+    "submission writer",
+    {
+        "vqav2_evalai": "emu2_eval.submissions.vqav2:vqav2_evalai",
+        "vizwiz_evalai": "emu2_eval.submissions.vizwiz:vizwiz_evalai",
+    },
+)
+
 # Roots that task paths may start with, e.g. "{data_root}/vqav2/..." or "{demo}/vqa/...".
 PATH_ROOTS = Registry(
     "path root",
@@ -140,5 +150,6 @@ PATH_ROOTS = Registry(
         "demo": "emu2_eval.data.demo:demo_root",
         "dreambench": "emu2_eval.data.dreambench:dreambench_root",
         "demo_dreambench": "emu2_eval.data.demo_dreambench:demo_dreambench_root",
+        "demo_unlabelled": "emu2_eval.data.demo_unlabelled:demo_unlabelled_root",
     },
 )

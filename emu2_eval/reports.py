@@ -98,6 +98,26 @@ def results_table(results: dict[str, Any]) -> pd.DataFrame:
     return report_frame(results)[CONSOLE_COLUMNS]
 
 
+def predict_only_lines(results: dict[str, Any], output: Path) -> list[str]:
+    """One line per predict-only task: its response count and submission file, no numbers."""
+    lines = []
+    for name, block in results.get("tasks", {}).items():
+        if not block.get("predict_only"):
+            continue
+        submission = block.get("submission") or {}
+        where = (
+            f"; submission file {output / submission['file']} ({submission['n_entries']} "
+            f"entries, {submission['n_filled_empty']} left empty as not in the run)"
+            if submission
+            else ""
+        )
+        lines.append(
+            f"{name}: predict-only, {block.get('n_samples', 0)} responses "
+            f"({block.get('n_errors', 0)} errors), not scored{where}"
+        )
+    return lines
+
+
 def groups_table(
     results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None] | None = None
 ) -> pd.DataFrame:
