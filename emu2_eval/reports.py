@@ -245,13 +245,14 @@ def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
         return f"No task of this run names a paper row (`reference:`); paper model {paper_model}."
     lines = [
         f"Reproduction of {paper_model} (paper numbers: results/paper/)\n",
-        "| task | benchmark | split | metric | shots | measured [CI] | paper | diff "
-        "| paper in CI | source |",
-        "|:--|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
+        "| task | benchmark | measured split | paper split | metric | shots | measured [CI] "
+        "| paper | diff | paper in CI | source |",
+        "|:--|:--|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
     ]
     for row in table.to_dict("records"):
         lines.append(
-            f"| {row['task']} | {row['benchmark']} | {row['split']} | {row['metric']} | "
+            f"| {row['task']} | {row['benchmark']} | {row['measured_split']} | "
+            f"{row['paper_split']} | {row['metric']} | "
             f"{row['shots']} | {fmt_interval(row['measured'], row['low'], row['high'])} | "
             f"{fmt(row['paper'])} | {fmt(row['diff'])} | {comparison_verdict(row)} | "
             f"{row['source']} |"
