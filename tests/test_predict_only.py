@@ -273,3 +273,18 @@ def test_a_submission_writer_is_added_by_name(task_dir, tmp_path) -> None:
     )  # fmt: skip
     written = json.loads((tmp_path / "submission_custom_writer.json").read_text())
     assert written == {f"qVizWiz_test_{k:08d}": "yes" for k in range(3)}
+
+
+def test_missing_submission_question_list_is_found_before_the_model(task_dir, tmp_path) -> None:
+    """The test2015 list is read only after the model ran: preflight names it first."""
+    from emu2_eval.engine.preflight import PreflightError
+
+    source = (TASKS / "demo" / "demo_vqav2_testdev.yaml").read_text(encoding="utf-8")
+    source = source.replace("task: demo_vqav2_testdev", "task: no_list").replace(
+        "/vqa/v2_OpenEnded_mscoco_test2015_questions.json", "/vqa/missing_test2015.json"
+    )
+    (task_dir / "no_list.yaml").write_text(source)
+    adapter = CountingAdapter()
+    with pytest.raises(PreflightError, match=r"'no_list': submission file .*missing_test2015"):
+        evaluate("counting", {}, ["no_list"], tmp_path / "run", adapter=adapter, progress=False)
+    assert adapter.calls == 0
