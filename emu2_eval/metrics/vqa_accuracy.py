@@ -54,9 +54,9 @@ running that file (``scripts/make_vqa_variant_golden.py``).  Every difference fr
 
 ``okvqa_stemmed`` adds, right after the punctuation step of the prediction (always) and of the
 answers (only when they disagree), NLTK's ``PorterStemmer().stem`` (default NLTK_EXTENSIONS
-mode) of the *whole* string: it lower-cases it and, in effect, stems its last word (``"red cars"`` ->
-``"red car"``; ``"dogs"`` x 10 scores 0 for ``"dogs"``, whose stem ``"dog"`` meets the raw
-answers).  The stemmer is nltk's own class, the one the reference imports.
+mode) of the *whole* string: it lower-cases it and, in effect, stems its last word
+(``"red cars"`` -> ``"red car"``; ``"dogs"`` x 10 scores 0 for ``"dogs"``, whose stem ``"dog"``
+meets the raw answers).  The stemmer is nltk's own class, the one the reference imports.
 """
 
 from __future__ import annotations
