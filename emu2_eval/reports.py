@@ -83,7 +83,7 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                     "model": model,
                     "task": task,
                     **settings,
-                    "metric": "(none scored)",
+                    "metric": _unscored_label(block),
                     "interval_method": "",
                     "units": "",
                     "n": block.get("n_scored", 0),
@@ -91,6 +91,14 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=CSV_COLUMNS)
+
+
+def _unscored_label(block: dict[str, Any]) -> str:
+    """Why a task has no numbers: predict-only (naming its submission file) or none scored."""
+    if not block.get("predict_only"):
+        return "(none scored)"
+    submission = (block.get("submission") or {}).get("file")
+    return f"(predict-only: {submission})" if submission else "(predict-only)"
 
 
 def results_table(results: dict[str, Any]) -> pd.DataFrame:

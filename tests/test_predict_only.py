@@ -106,6 +106,8 @@ def test_predict_only_run_records_no_numbers(testdev_run) -> None:
         assert all(row["scores"] == {} for row in _samples(output, task).values())
     recorded = json.loads((output / "results.json").read_text(encoding="utf-8"))
     assert recorded["tasks"]["demo_vqav2_testdev"]["metrics"] == {}
+    report = (output / "report.md").read_text(encoding="utf-8")
+    assert "(predict-only: submission_demo_vqav2_testdev.json)" in report
 
 
 def test_vizwiz_submission_covers_every_test_image(testdev_run) -> None:
