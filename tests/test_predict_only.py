@@ -152,6 +152,19 @@ def test_unlabelled_split_is_refused_at_load_before_model_work(task_dir, tmp_pat
     assert adapter.calls == 0
 
 
+def test_unlabelled_split_is_refused_before_the_model_loads(task_dir, tmp_path, monkeypatch):
+    """A model given by name is never loaded (minutes for Emu2) for a run that cannot score."""
+    from emu2_eval.engine import evaluate as engine
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(engine, "load_adapter", no_loading)
+    _unlabelled_task(task_dir)
+    with pytest.raises(UnlabelledSplitError, match="'my_testdev'"):
+        evaluate("tiny-vlm", {}, ["my_testdev"], tmp_path / "run", progress=False)
+
+
 def test_predict_only_flag_runs_the_unlabelled_split(task_dir, tmp_path) -> None:
     _unlabelled_task(task_dir)
     adapter = CountingAdapter()

@@ -163,6 +163,9 @@ def evaluate(
         if fewshot.shots > 0 and task.config.fewshot is None:
             raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
     _preflight(tasks, fewshot, model, adapter, model_args)
+    for task in tasks:  # read now (kept for the run): a split without labels stops before
+        if not task.predict_only:  # the model loads, naming the fix
+            task.load()
     if not overwrite:
         refuse_smaller_limit_before_loading(output, tasks, limit, model, model_args)
     context = current_context(dist_timeout)

@@ -64,6 +64,7 @@ class Task:
         self._selector = None
         # responses (and a submission file) only, no scoring: an unlabelled split always
         self.predict_only = not config.labels
+        self._data: LoadedData | None = None
 
     @property
     def name(self) -> str:
@@ -84,11 +85,15 @@ class Task:
         """Read the dataset through its registered loader (paths resolved now, not at parse).
 
         Unless the task runs predict-only, every doc must hold the fields its metrics read: a
-        split without labels stops here, with the fix, not at scoring after the model ran."""
-        if self.config.checksums:
-            verify_checksums(self.config.checksums)
-        loader = DATA_LOADERS.get(self.config.loader)
-        data = check_unicode(loader(**self.config.resolved_loader_args()), self.config.loader)
+        split without labels stops here, with the fix, not at scoring after the model ran. Read
+        once per Task (``evaluate`` reads it before the model loads, the run reuses it)."""
+        if self._data is None:
+            if self.config.checksums:
+                verify_checksums(self.config.checksums)
+            loader = DATA_LOADERS.get(self.config.loader)
+            raw = loader(**self.config.resolved_loader_args())
+            self._data = check_unicode(raw, self.config.loader)
+        data = self._data
         if not self.predict_only:
             where = ", ".join(data.sources) or f"the data of loader {self.config.loader!r}"
             check_labelled(self.config, ((d.doc_id, d.fields) for d in data.docs), where)
