@@ -37,11 +37,14 @@ def evaluate(
     progress: bool = False,
     overwrite: bool = False,
     record_absolute_paths: bool = False,
+    predict_only: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on ``tasks`` (names, ``demo_*`` patterns or groups); return results.
 
     ``gen_kwargs`` (``"num_beams=1"`` or a dict) overrides every generating task's settings;
     ``limit`` is a doc count or a fraction; ``device`` is the adapter's device argument.
+    ``predict_only`` writes responses and submission files without scoring (splits without
+    labels); give ``output`` to keep the submission files.
     Errors a user can fix raise :class:`emu2_eval.errors.UserError` subclasses.
     """
     from emu2_eval.engine.evaluate import evaluate as run_evaluation
@@ -78,6 +81,7 @@ def evaluate(
         "gen_kwargs": overrides,
         "overwrite": overwrite,
         "absolute_paths": record_absolute_paths,
+        "predict_only": predict_only,
     }
     if output is not None:
         return _main_process(run_evaluation(output=Path(output), **settings))

@@ -358,6 +358,12 @@ def validate(include_path: tuple[str, ...]) -> None:
     help="Record this machine's absolute paths in results.json (default: relative to the run "
     "directory or to {data_root}, {home}, {tasks}...).",
 )
+@click.option(
+    "--predict-only",
+    is_flag=True,
+    help="Write responses and each task's submission file (submission_<task>.json) without "
+    "scoring: for splits without labels (test-dev); tasks marked 'labels: false' always do.",
+)
 @include_option
 def run(
     model: str | None,
@@ -381,6 +387,7 @@ def run(
     wait_for_lock: bool,
     overwrite: bool,
     record_absolute_paths: bool,
+    predict_only: bool,
     include_path: tuple[str, ...],
 ) -> None:
     """Run tasks on a model, write the run directory and print the report."""
@@ -404,6 +411,7 @@ def run(
             gen_kwargs=parse_gen_kwargs(gen_kwargs),
             overwrite=overwrite,
             absolute_paths=record_absolute_paths,
+            predict_only=predict_only,
             batch_size=batch_size,
             cache_path=cache,
             seed=seed,
@@ -418,10 +426,14 @@ def run(
         raise _user_error(exc) from None
     if results is None:  # another process of a data-parallel run: the main one reports
         return
-    from emu2_eval.reports import results_table
+    from emu2_eval.reports import predict_only_lines, results_table
 
-    click.echo(results_table(results).to_markdown(index=False))
+    scored = {n: b for n, b in results["tasks"].items() if not b.get("predict_only")}
+    if scored:
+        click.echo(results_table({**results, "tasks": scored}).to_markdown(index=False))
     _echo_task_groups(results, output)
+    for line in predict_only_lines(results, output):
+        click.echo(line)
     click.echo(f"\nrun directory: {output}")
 
 

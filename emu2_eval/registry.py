@@ -163,6 +163,16 @@ DEMO_ANSWERS = Registry(
     },
 )
 
+# Writers of evaluation-server files for splits without public labels (``submission:`` in a
+# task): ``writer(rows, **args) -> (payload, info)``, see :mod:`emu2_eval.submissions`.
+SUBMISSION_WRITERS = Registry(
+    "submission writer",
+    {
+        "vqav2_evalai": "emu2_eval.submissions.vqav2:vqav2_evalai",
+        "vizwiz_evalai": "emu2_eval.submissions.vizwiz:vizwiz_evalai",
+    },
+)
+
 # Roots that task paths may start with, e.g. "{data_root}/vqav2/..." or "{demo}/vqa/...".
 PATH_ROOTS = Registry(
     "path root",
@@ -174,5 +184,6 @@ PATH_ROOTS = Registry(
         "demo_grounding": "emu2_eval.data.demo_grounding:demo_grounding_root",
         "demo_chat": "emu2_eval.data.demo_chat:demo_chat_root",
         "demo_video": "emu2_eval.data.demo_video:demo_video_root",
+        "demo_unlabelled": "emu2_eval.data.demo_unlabelled:demo_unlabelled_root",
     },
 )

@@ -90,7 +90,7 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                     "model": model,
                     "task": task,
                     **settings,
-                    "metric": "(none scored)",
+                    "metric": _unscored_label(block),
                     "interval_method": "",
                     "units": "",
                     "n": block.get("n_scored", 0),
@@ -100,9 +100,37 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=CSV_COLUMNS)
 
 
+def _unscored_label(block: dict[str, Any]) -> str:
+    """Why a task has no numbers: predict-only (naming its submission file) or none scored."""
+    if not block.get("predict_only"):
+        return "(none scored)"
+    submission = (block.get("submission") or {}).get("file")
+    return f"(predict-only: {submission})" if submission else "(predict-only)"
+
+
 def results_table(results: dict[str, Any]) -> pd.DataFrame:
     """The compact table printed by ``run``/``score``: value, low, high, units, counts."""
     return report_frame(results)[CONSOLE_COLUMNS]
+
+
+def predict_only_lines(results: dict[str, Any], output: Path) -> list[str]:
+    """One line per predict-only task: its response count and submission file, no numbers."""
+    lines = []
+    for name, block in results.get("tasks", {}).items():
+        if not block.get("predict_only"):
+            continue
+        submission = block.get("submission") or {}
+        where = (
+            f"; submission file {output / submission['file']} ({submission['n_entries']} "
+            f"entries, {submission['n_filled_empty']} left empty as not in the run)"
+            if submission
+            else ""
+        )
+        lines.append(
+            f"{name}: predict-only, {block.get('n_samples', 0)} responses "
+            f"({block.get('n_errors', 0)} errors), not scored{where}"
+        )
+    return lines
 
 
 def groups_table(
@@ -277,13 +305,14 @@ def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
         return f"No task of this run names a paper row (`reference:`); paper model {paper_model}."
     lines = [
         f"Reproduction of {paper_model} (paper numbers: results/paper/)\n",
-        "| task | benchmark | split | metric | shots | measured [CI] | paper | diff "
-        "| paper in CI | source |",
-        "|:--|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
+        "| task | benchmark | measured split | paper split | metric | shots | measured [CI] "
+        "| paper | diff | paper in CI | source |",
+        "|:--|:--|:--|:--|:--|--:|--:|--:|--:|:--|:--|",
     ]
     for row in table.to_dict("records"):
         lines.append(
-            f"| {row['task']} | {row['benchmark']} | {row['split']} | {row['metric']} | "
+            f"| {row['task']} | {row['benchmark']} | {row['measured_split']} | "
+            f"{row['paper_split']} | {row['metric']} | "
             f"{row['shots']} | {fmt_interval(row['measured'], row['low'], row['high'])} | "
             f"{fmt(row['paper'])} | {fmt(row['diff'])} | {comparison_verdict(row)} | "
             f"{row['source']} |"

@@ -102,7 +102,9 @@ def test_api_needs_no_output_directory(tmp_path: Path, monkeypatch: pytest.Monke
 
     monkeypatch.chdir(tmp_path)
     results = emu2_eval.evaluate(model="tiny-vlm", tasks="demo_v*", limit=2)
-    assert set(results["tasks"]) == {"demo_vizwiz", "demo_vqa"}
+    assert set(results["tasks"]) == {
+        "demo_vizwiz", "demo_vqa", "demo_vizwiz_test", "demo_vqav2_testdev"
+    }  # fmt: skip
     assert results["tasks"]["demo_vqa"]["n_samples"] == 2
     assert "vqa_accuracy" in results["tasks"]["demo_vqa"]["metrics"]
     assert not Path(results["run"]["cache"]).exists()  # the temporary run directory is gone

@@ -64,12 +64,16 @@ def test_device_contradicting_model_args_is_refused(captured: dict, tmp_path: Pa
 @pytest.mark.parametrize(
     "entries, expected",
     [
-        (["demo_v*"], ["demo_vizwiz", "demo_vqa"]),
-        (["vqa"], ["okvqa_val", "textvqa_val", "vizwiz_val", "vqav2_val"]),
+        (["demo_v*"], ["demo_vizwiz", "demo_vizwiz_test", "demo_vqa", "demo_vqav2_testdev"]),
+        (
+            ["vqa"],
+            ["okvqa_val", "textvqa_val", "vizwiz_test", "vizwiz_val", "vqav2_testdev", "vqav2_val"],
+        ),
+        # each task once, in order
         (
             ["demo_vqa", "demo_*q*"],
-            ["demo_vqa", "demo_chat_gqa", "demo_chat_vqa", "demo_textvqa"],
-        ),  # each task once, in order
+            ["demo_vqa", "demo_chat_gqa", "demo_chat_vqa", "demo_textvqa", "demo_vqav2_testdev"],
+        ),
     ],
 )
 def test_task_patterns_and_groups(entries: list[str], expected: list[str]) -> None:

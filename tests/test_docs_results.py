@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from emu2_eval.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-OPTIONAL = {"gen_kwargs"}  # present only when given
+OPTIONAL = {"gen_kwargs", "submission"}  # present only when given / when the task has one
 
 
 def documented() -> dict[str, set[str]]:

@@ -19,7 +19,7 @@ from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.reporting.html import html_report, sweep_html_report
 from emu2_eval.reporting.latex import latex_escape, latex_table
 from emu2_eval.reporting.paper import paper_tables, reproduction_table
-from emu2_eval.reports import reproduction_markdown
+from emu2_eval.reports import comparison_verdict, reproduction_markdown
 from tests.test_compare import write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -400,7 +400,7 @@ def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable
     ) and "from Table 2" in chat.loc["vqav2_val", "reason"]
     assert not chat.loc["okvqa_val", "comparable"]
     text = reproduction_markdown(results, "Emu2-37B")
-    assert "| vqav2_val | VQAv2 | test-dev | vqa_accuracy | 0 |" in text
+    assert "| vqav2_val | VQAv2 | val | test-dev | vqa_accuracy | 0 |" in text
     assert "not comparable: split: measured on val, the paper on test-dev" in text
     from emu2_eval.reports import latex_report
 
@@ -432,3 +432,61 @@ def test_reports_name_the_data_protocol_each_loader_recorded(tmp_path) -> None:
     assert "- coco_t2i_30k: sampling: kosmos_g; seed: 0" in text
     page = html_report(results, tmp_path, samples={})
     assert "dreambench: reference_image: kosmos_g" in page and "sampling: kosmos_g" in page
+
+
+def test_paper_comparison_shows_the_measured_split_next_to_the_papers() -> None:
+    """vqav2_val's val number, with the paper's test-dev inside its interval: shown as val
+    beside test-dev, "not comparable" with the reason, never "inside the interval" (today's
+    code labelled the row test-dev)."""
+    results = {"tasks": {"vqav2_val": _block("vqav2_val", {"vqa_accuracy": 33.5})}}
+    row = reproduction_table(results, "Emu2-37B").set_index("task").loc["vqav2_val"]
+    assert (row.measured_split, row.paper_split) == ("val", "test-dev")
+    assert row.comparable is False or row.comparable == False  # noqa: E712 - numpy bool
+    assert row.paper_in_interval is None and row.low <= row.paper <= row.high
+    assert "split: measured on val, the paper on test-dev" in row.reason
+    text = reproduction_markdown(results, "Emu2-37B")
+    assert "| vqav2_val | VQAv2 | val | test-dev | vqa_accuracy |" in text
+    assert "| yes |" not in text and "not comparable: split" in text
+    from emu2_eval.reporting.html import _paper_section
+
+    page = _paper_section(results, "Emu2-37B")
+    assert "<td>val</td><td>test-dev</td>" in page.replace("\n", "")
+    assert "not comparable: split: measured on val" in page
+
+
+def test_paper_comparison_of_the_test_dev_task_and_of_another_scorer() -> None:
+    """The test-dev task measures the paper's split (predict-only: no number, no verdict); a
+    task pinning the paper's scorer variant is not comparable when the run used another."""
+    okvqa = _block(
+        "okvqa_val",
+        {"vqa_accuracy": 26.7},
+        metric_options={"vqa_accuracy": {"variant": "official"}},
+    )
+    pinned = {"vqa_accuracy": {"variant": "emu_lavis"}}
+    okvqa["reference"] = {**okvqa["reference"], "scorer": pinned}
+    testdev = {
+        "metrics": {},
+        "intervals": {},
+        "fewshot": {"shots": 0},
+        "predict_only": True,
+        "reference": get_task_reference("vqav2_testdev"),
+    }
+    table = reproduction_table(
+        {"tasks": {"okvqa_val": okvqa, "vqav2_testdev": testdev}}, "Emu2-37B"
+    ).set_index("task")
+    row = table.loc["okvqa_val"]
+    assert not row.comparable and row.paper_in_interval is None
+    assert row.reason == "scorer: vqa_accuracy variant official, the paper's is emu_lavis"
+    okvqa["metric_options"] = {"vqa_accuracy": {"variant": "emu_lavis"}}
+    same = reproduction_table({"tasks": {"okvqa_val": okvqa}}, "Emu2-37B").iloc[0]
+    assert same.comparable and same.paper_in_interval
+    dev = table.loc["vqav2_testdev"]
+    assert (dev.measured_split, dev.paper_split) == ("test-dev", "test-dev")
+    assert dev.paper == 33.5 and pd.isna(dev.measured) and dev.paper_in_interval is None
+    assert comparison_verdict(dev.to_dict()) == "n/a"
+
+
+def get_task_reference(task: str) -> dict:
+    from emu2_eval.tasks.registry import get_task
+
+    return dict(get_task(task).config.reference)

@@ -21,6 +21,7 @@ dataset:
 prompt: emu2_vqa_zeroshot
 filters: [short_answer]
 metrics: [{{name: vqa_accuracy, variant: official}}]
+labels: false  # questions only: no answers to score
 """
 
 

@@ -190,7 +190,7 @@ def test_errors() -> None:
         score_many(["yes"], [["yes"], ["no"]])
     with pytest.raises(TypeError):
         vqa_accuracy("yes", "yes")
-    assert VQA_ACCURACY_VARIANTS == ("official", "always_normalize")
+    assert VQA_ACCURACY_VARIANTS == ("official", "always_normalize", "emu_lavis", "okvqa_stemmed")
 
 
 def test_normalize_answer_is_memoised() -> None:
@@ -254,3 +254,78 @@ def test_grouped_accuracy() -> None:
     assert grouped_accuracy([], []) == {}
     with pytest.raises(ValueError):
         grouped_accuracy([1.0, 0.0], ["a"])
+
+
+# ------------------------------------------------ golden (the Emu team's LAVIS / OK-VQA scorers)
+
+EMU_GOLDEN_PATH = Path(__file__).parent / "data" / "vqa_emu_lavis_golden.json"
+EMU_VARIANTS = [("emu_lavis", "emu_lavis_accuracy"), ("okvqa_stemmed", "okvqa_stemmed_accuracy")]
+
+
+@pytest.fixture(scope="module")
+def emu_golden() -> dict:
+    with EMU_GOLDEN_PATH.open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def test_emu_golden_header_names_source(emu_golden: dict) -> None:
+    header = emu_golden["header"]
+    assert header["source_repo"] == "https://github.com/baaivision/Emu"
+    assert header["source_commit"] == "13c395e4a70ca78d87dd2a4e7987ce0a13c7e649"
+    assert header["source_file"] == "Emu1/mm_eval/datasets/vqa_tools/vqa_eval.py"
+    assert header["nltk"]
+    assert len(emu_golden["cases"]) >= 350
+
+
+@pytest.mark.parametrize(("variant", "key"), EMU_VARIANTS)
+def test_emu_golden_vqa_accuracy(emu_golden: dict, variant: str, key: str) -> None:
+    for case in emu_golden["cases"]:
+        got = vqa_accuracy(case["prediction"], case["answers"], variant)
+        assert got == case[key], (case, got)
+
+
+@pytest.mark.parametrize(("variant", "key"), EMU_VARIANTS)
+def test_emu_golden_score_many(emu_golden: dict, variant: str, key: str) -> None:
+    cases = emu_golden["cases"]
+    got = score_many([c["prediction"] for c in cases], [c["answers"] for c in cases], variant)
+    assert np.array_equal(got, np.array([c[key] for c in cases]))
+
+
+def test_emu_golden_cases_separate_the_variants(emu_golden: dict) -> None:
+    """The golden cases are not all alike: each Emu variant differs from the official scorer
+    and from the other on many of them (so the tests above would catch a mixed-up variant)."""
+    cases = emu_golden["cases"]
+    official = [vqa_accuracy(c["prediction"], c["answers"]) for c in cases]
+    lavis = [c["emu_lavis_accuracy"] for c in cases]
+    stemmed = [c["okvqa_stemmed_accuracy"] for c in cases]
+    assert sum(a != b for a, b in zip(official, lavis, strict=True)) >= 20
+    assert sum(a != b for a, b in zip(lavis, stemmed, strict=True)) >= 20
+
+
+def test_emu_lavis_keeps_answers_raw() -> None:
+    # answers never lower-cased, number words kept: a normalised prediction cannot meet them
+    assert vqa_accuracy("yes", ["Yes"] * 10, "emu_lavis") == 0.0
+    assert vqa_accuracy("two", ["two"] * 10, "emu_lavis") == 0.0
+    assert vqa_accuracy("two", ["2"] * 10, "emu_lavis") == 1.0
+    assert vqa_accuracy("two", ["two"] * 10, "official") == 1.0
+    # raw agreement test: a leading space makes the answers disagree, then only punctuation
+    assert vqa_accuracy("yes", [" yes"] * 10, "emu_lavis") == 0.0
+
+
+def test_okvqa_stemmed_stems_the_whole_string() -> None:
+    assert vqa_accuracy("dogs", ["dog", "dog", "dog", "dogs"], "okvqa_stemmed") == 1.0
+    assert vqa_accuracy("dogs", ["dog", "dog", "dog", "dogs"], "emu_lavis") == 0.25
+    assert vqa_accuracy("red cars", ["red car"] * 3 + ["cars"], "okvqa_stemmed") == 0.75
+    # answers that agree are left raw, the prediction is stemmed: "dogs" -> "dog" != "dogs"
+    assert vqa_accuracy("dogs", ["dogs"] * 10, "okvqa_stemmed") == 0.0
+
+
+def test_metric_records_the_variant() -> None:
+    from emu2_eval.metrics.base import Sample
+    from emu2_eval.metrics.task_metrics import VQAAccuracyMetric
+
+    samples = [Sample("1", {"answers": ["dog", "dog", "dog", "dogs"]}, "dogs")]
+    result = VQAAccuracyMetric(variant="okvqa_stemmed").score(samples)
+    assert result.options == {"variant": "okvqa_stemmed"}
+    assert result.summary["vqa_accuracy"] == 100.0
+    assert VQAAccuracyMetric(variant="emu_lavis").score(samples).summary["vqa_accuracy"] == 25.0

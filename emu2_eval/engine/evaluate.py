@@ -38,7 +38,9 @@ from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.reports import write_reports
 from emu2_eval.run_lock import run_dir_lock
 from emu2_eval.rundir import load_run, read_verified_samples, samples_record
+from emu2_eval.submissions.base import write_submission
 from emu2_eval.tasks.config import parse_task
+from emu2_eval.tasks.labels import UnlabelledSplitError
 from emu2_eval.tasks.overrides import apply_gen_kwargs
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -124,11 +126,16 @@ def evaluate(
     gen_kwargs: dict[str, Any] | None = None,
     overwrite: bool = False,
     absolute_paths: bool = False,
+    predict_only: bool = False,
 ) -> dict[str, Any] | None:
     """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
 
     Paths in results.json are relative to ``output`` or to a named root (``{data_root}``...:
     :mod:`emu2_eval.engine.paths`) unless ``absolute_paths``.
+
+    ``predict_only`` (and any task marked ``labels: false``) writes responses and the task's
+    submission file (``submission_<task>.json``) without scoring: no metric numbers. Otherwise
+    a task whose docs lack the fields its metrics need stops when its data is loaded.
 
     ``limit`` is a number of docs per task or a fraction (0.1: a tenth of each task's docs).
     ``gen_kwargs`` overrides the generation settings of every generating task (recorded in its
@@ -157,10 +164,14 @@ def evaluate(
     gen_kwargs = dict(gen_kwargs or {})
     tasks = [apply_gen_kwargs(get_task(name), gen_kwargs) for name in task_names]
     for task in tasks:
+        task.predict_only = task.predict_only or predict_only
         task.profile  # noqa: B018 - fail early on a missing profile
         if fewshot.shots > 0 and task.config.fewshot is None:
             raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
     _preflight(tasks, fewshot, model, adapter, model_args)
+    for task in tasks:  # read now (kept for the run): a split without labels stops before
+        if not task.predict_only:  # the model loads, naming the fix
+            task.load()
     if not overwrite:
         refuse_smaller_limit_before_loading(output, tasks, limit, model, model_args)
     context = current_context(dist_timeout)
@@ -317,12 +328,16 @@ def _evaluate(
             used[task.name] = outcome.batch_size_used
             scoring_started = time.perf_counter()
             with using_run_dir(output):  # generated images are read from the run directory
-                block, rows = finalize_task(task.config, outcome.records)
+                block, rows = finalize_task(task.config, outcome.records, task.predict_only)
             timing[task.name] = task_timing(outcome, time.perf_counter() - scoring_started)
             digest = write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
             written[task.name] = rows
+            submission = write_submission(task.config, rows, output)
             results["tasks"][task.name] = {
                 **block,
+                "predict_only": task.predict_only,
+                "labels": task.config.labels,
+                **({"submission": submission} if submission else {}),
                 "n_cached": outcome.n_cached,
                 "n_computed": outcome.n_computed,
                 "deterministic": outcome.deterministic,
@@ -402,9 +417,30 @@ def rescore(run_dir: Path) -> dict[str, Any]:
         return _rescore(run_dir)
 
 
+def refuse_predict_only(run_dir: Path, results: dict[str, Any]) -> None:
+    """``score`` re-scores every task of a run directory: one run predict-only (an unlabelled
+    split) has nothing to score, so it stops before anything is rewritten, naming the task."""
+    for name, block in results.get("tasks", {}).items():
+        if block.get("predict_only"):
+            why = (
+                "its split has no labels (labels: false)"
+                if block.get("labels") is False
+                else "it was run with --predict-only"
+            )
+            submission = (block.get("submission") or {}).get("file")
+            where = f"; its answers are in {run_dir / submission}" if submission else ""
+            raise UnlabelledSplitError(
+                f"{run_dir}: task {name!r} holds responses only, {why}, so `score` cannot "
+                f"score it{where}. Scores of an unlabelled split come from its evaluation "
+                "server; to score a labelled split run it without --predict-only into its own "
+                "--output (a run directory with a predict-only task is not re-scored)"
+            )
+
+
 def _rescore(run_dir: Path) -> dict[str, Any]:
     results_path = run_dir / "results.json"
     results = load_run(run_dir).results  # names the file when missing, not JSON or not results
+    refuse_predict_only(run_dir, results)
     written: dict[str, list[dict[str, Any]]] = {}
     # every samples file is checked before anything is rewritten: a damaged one stops it all
     loaded = {

@@ -199,6 +199,8 @@ def _data_problems(task: Task, shots: int) -> list[str]:
     spec = config.fewshot
     if spec is not None and (shots > 0 or spec.zero_shot_text_examples):
         sources.append(("few-shot pool", spec.pool_args))
+    if config.submission is not None:  # read after the model ran: checked now
+        sources.append(("submission", config.submission.args))
     problems = []
     for what, value in sources:
         for template, path in _paths(value):

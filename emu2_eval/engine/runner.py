@@ -26,7 +26,7 @@ from emu2_eval.engine.image_store import recheck_cached, request_identity, store
 from emu2_eval.engine.limits import doc_count
 from emu2_eval.engine.ordering import estimate_length, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
-from emu2_eval.engine.scoring import score_records
+from emu2_eval.engine.scoring import predict_only_block, score_records
 from emu2_eval.engine.timing import TotalEstimate, bar_label, resume_line, say
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.models.base import ModelAdapter
@@ -559,9 +559,15 @@ def _cacheable(
     return rows
 
 
-def finalize_task(task_config: Any, outcome_records: list[dict[str, Any]]) -> tuple[dict, list]:
-    """Score records and attach filtered responses and per-sample scores to each record."""
-    scored = score_records(task_config, outcome_records)
+def finalize_task(
+    task_config: Any, outcome_records: list[dict[str, Any]], predict_only: bool = False
+) -> tuple[dict, list]:
+    """Score records (``predict_only``: only filter them) and attach filtered responses and
+    per-sample scores to each record."""
+    if predict_only:
+        scored = predict_only_block(task_config, outcome_records)
+    else:
+        scored = score_records(task_config, outcome_records)
     rows = []
     for record in outcome_records:
         row = dict(record)

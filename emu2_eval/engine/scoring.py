@@ -19,6 +19,7 @@ from emu2_eval.stats.intervals import metric_intervals
 from emu2_eval.stats.resamplers import ScoredDoc
 from emu2_eval.stats.settings import current
 from emu2_eval.tasks.config import TaskConfig
+from emu2_eval.tasks.labels import check_labelled
 
 
 class MetricImageError(ValueError):
@@ -39,9 +40,11 @@ def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str
     """Filter and score records; returns the task's result block and per-sample scores.
 
     Records with an ``error`` are not scored; they are counted in ``n_errors``. ``intervals``
-    holds a bootstrap interval per metric value, over the scored documents.
+    holds a bootstrap interval per metric value, over the scored documents. Docs without the
+    fields the metrics need (an unlabelled split) are refused, naming the task and the fix.
     """
     ok = [r for r in records if r.get("error") is None]
+    check_labelled(config, ((r["doc_id"], r["doc"]) for r in ok), "the run's samples")
     samples = [
         Sample(
             doc_id=r["doc_id"],
@@ -93,4 +96,21 @@ def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str
         "n_errors": len(records) - len(ok),
         "filtered": {s.doc_id: s.prediction for s in samples},
         "per_sample": per_sample,
+    }
+
+
+def predict_only_block(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The result block of a predict-only task: filtered responses and counts, no numbers."""
+    ok = [r for r in records if r.get("error") is None]
+    return {
+        "metrics": {},
+        "groups": {},
+        "units": {},
+        "metric_options": {},
+        "intervals": {},
+        "n_samples": len(records),
+        "n_scored": 0,
+        "n_errors": len(records) - len(ok),
+        "filtered": {r["doc_id"]: apply_filters(r["response"], config.filters) for r in ok},
+        "per_sample": {},
     }

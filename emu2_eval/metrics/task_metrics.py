@@ -11,8 +11,10 @@ from emu2_eval.metrics.base import Metric, MetricResult, Sample
 class VQAAccuracyMetric(Metric):
     """VQA accuracy in percent, overall and per answer type / question type.
 
-    Option ``variant``: ``official`` (GT-Vision-Lab vqaEval.py) or ``always_normalize``
-    (lmms-eval / OpenFlamingo). The variant is recorded with the result.
+    Option ``variant``: ``official`` (GT-Vision-Lab vqaEval.py), ``always_normalize``
+    (lmms-eval / OpenFlamingo), ``emu_lavis`` or ``okvqa_stemmed`` (the Emu team's
+    ``VQAEval`` / ``OKVQAEval``). The variant is recorded with the result
+    (results.json ``metric_options.vqa_accuracy.variant``).
     """
 
     name = "vqa_accuracy"

@@ -35,6 +35,28 @@ Python 2 vs 3: the official file is Python 2, where its ``\\d`` (no ``re.UNICODE
 matches ASCII digits only.  This port uses Python 3 ``re`` semantics (``\\d`` matches any
 Unicode decimal digit), i.e. what the official code does when run on Python 3 (as EvalAI,
 lmms-eval and OpenFlamingo do).  The two differ only for non-ASCII digits such as ``"٣"``.
+
+The Emu team's scorers (``variant="emu_lavis"`` and ``"okvqa_stemmed"``) follow ``VQAEval`` and
+``OKVQAEval`` of baaivision/Emu ``Emu1/mm_eval/datasets/vqa_tools/vqa_eval.py`` at commit
+``13c395e4a70ca78d87dd2a4e7987ce0a13c7e649`` (a copy of LAVIS's pre-2021 GT-Vision-Lab code).
+Re-implemented, not copied; pinned by ``tests/data/vqa_emu_lavis_golden.json``, produced by
+running that file (``scripts/make_vqa_variant_golden.py``).  Every difference from ``official``:
+
+* the prediction is cleaned and normalised (punctuation, then lower-casing, number words,
+  articles, contractions) **always**, whatever the answers' agreement;
+* the answers are **never cleaned** (no ``'\\n'``/``'\\t'`` replacement, no strip) and the
+  agreement test is on these raw strings (``" yes"`` and ``"yes"`` disagree);
+* only when the raw answers disagree, each answer gets the *punctuation* step only: it is never
+  lower-cased and keeps its number words, articles and missing apostrophes, so ``"Yes"``,
+  ``"two"``, ``"a dog"`` or ``"dont"`` in the answers never match a normalised prediction;
+* when all answers agree they are compared raw with the normalised prediction (``"two"`` x 10
+  scores 0 for the prediction ``"two"``, which becomes ``"2"``).
+
+``okvqa_stemmed`` adds, right after the punctuation step of the prediction (always) and of the
+answers (only when they disagree), NLTK's ``PorterStemmer().stem`` (default NLTK_EXTENSIONS
+mode) of the *whole* string: it lower-cases it and, in effect, stems its last word
+(``"red cars"`` -> ``"red car"``; ``"dogs"`` x 10 scores 0 for ``"dogs"``, whose stem ``"dog"``
+meets the raw answers).  The stemmer is nltk's own class, the one the reference imports.
 """
 
 from __future__ import annotations
@@ -42,7 +64,8 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -56,7 +79,15 @@ __all__ = [
 
 #: ``"official"``: GT-Vision-Lab/VQA 2021 (normalise only when the answers disagree).
 #: ``"always_normalize"``: OpenFlamingo / lmms-eval (normalise prediction and answers always).
-VQA_ACCURACY_VARIANTS: tuple[str, ...] = ("official", "always_normalize")
+#: ``"emu_lavis"``: the Emu team's LAVIS copy (prediction always normalised; answers only get
+#: punctuation fixed, and only when they disagree).  ``"okvqa_stemmed"``: its ``OKVQAEval``
+#: (the same, plus a Porter stem of the whole string after the punctuation step).
+VQA_ACCURACY_VARIANTS: tuple[str, ...] = (
+    "official",
+    "always_normalize",
+    "emu_lavis",
+    "okvqa_stemmed",
+)
 
 # Characters that processPunctuation deletes or turns into a space.  Note that the period is
 # handled separately and that the apostrophe, colon, '#', '$', '%', '&', '*', '^', '|', '~' are
@@ -168,12 +199,63 @@ def normalize_answer(text: str) -> str:
     return _process_digit_article(_process_punctuation(_clean(text)))
 
 
-def _check_variant(variant: str) -> None:
+@functools.lru_cache(maxsize=1)
+def _porter_stemmer() -> Callable[[str], str]:
+    """NLTK's PorterStemmer().stem: the reference's own stemmer (imported on first use)."""
+    from nltk.stem import PorterStemmer
+
+    return PorterStemmer().stem
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _punctuation_stemmed(text: str) -> str:
+    """``OKVQAEval.processPunctuation``: punctuation, then a Porter stem of the whole string."""
+    return _porter_stemmer()(_process_punctuation(text))
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _normalize_stemmed(text: str) -> str:
+    """The ``okvqa_stemmed`` prediction: clean, punctuation + stem, then digits/articles."""
+    return _process_digit_article(_punctuation_stemmed(_clean(text)))
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """How one variant treats a question: the form its agreement test compares, and the forms
+    of prediction and answers compared when the answers agree / disagree."""
+
+    agreement: Callable[[str], str]
+    prediction_agree: Callable[[str], str]
+    prediction_disagree: Callable[[str], str]
+    answer_agree: Callable[[str], str]
+    answer_disagree: Callable[[str], str]
+
+
+_RULES: dict[str, _Rules] = {
+    "official": _Rules(_clean, _clean, normalize_answer, _clean, normalize_answer),
+    "always_normalize": _Rules(
+        _clean, normalize_answer, normalize_answer, normalize_answer, normalize_answer
+    ),
+    "emu_lavis": _Rules(
+        _identity, normalize_answer, normalize_answer, _identity, _process_punctuation
+    ),
+    "okvqa_stemmed": _Rules(
+        _identity, _normalize_stemmed, _normalize_stemmed, _identity, _punctuation_stemmed
+    ),
+}
+
+
+def _check_variant(variant: str) -> _Rules:
     if variant not in VQA_ACCURACY_VARIANTS:
         raise ValueError(
             f"unknown VQA accuracy variant {variant!r}; valid variants: "
             + ", ".join(repr(v) for v in VQA_ACCURACY_VARIANTS)
         )
+    return _RULES[variant]
 
 
 def _leave_one_out_mean(flags: Sequence[bool]) -> float:
@@ -202,18 +284,23 @@ def vqa_accuracy(prediction: str, answers: Sequence[str], variant: str = "offici
     ``__call__``, which first lower-cases, deletes ``','`` and ``'?'`` and splits ``"'s"`` into
     ``" 's"`` (its ``word_tokenize``) - that extra step is not reproduced.
 
+    ``variant="emu_lavis"`` and ``"okvqa_stemmed"`` are the Emu team's ``VQAEval`` and
+    ``OKVQAEval`` (module docstring): the prediction always normalised (and stemmed), the raw
+    answers given only the punctuation step (and the stem), and only when they disagree.
+
     Raises ``ValueError`` for an unknown variant or an empty answer list.
     """
-    _check_variant(variant)
+    rules = _check_variant(variant)
     if isinstance(answers, str):
         raise TypeError("answers must be a sequence of strings, not a single string")
     if len(answers) == 0:
         raise ValueError("answers must not be empty")
-    pred = _clean(prediction)
-    gts = [_clean(a) for a in answers]
-    if variant == "always_normalize" or len(set(gts)) > 1:
-        pred = normalize_answer(pred)
-        gts = [normalize_answer(a) for a in gts]
+    if len({rules.agreement(a) for a in answers}) > 1:
+        pred = rules.prediction_disagree(prediction)
+        gts = [rules.answer_disagree(a) for a in answers]
+    else:
+        pred = rules.prediction_agree(prediction)
+        gts = [rules.answer_agree(a) for a in answers]
     return _leave_one_out_mean([gt == pred for gt in gts])
 
 
@@ -230,7 +317,7 @@ def score_many(
     (questions x answers) id matrix: no Python work per answer beyond one dict lookup.
     Questions may have different numbers of answers (they are processed per answer count).
     """
-    _check_variant(variant)
+    rules = _check_variant(variant)
     n_q = len(predictions)
     if len(answers) != n_q:
         raise ValueError(f"got {n_q} predictions but {len(answers)} answer lists")
@@ -252,19 +339,23 @@ def score_many(
         dtype=np.int64,
         count=n_ans + n_q,
     )
-    # Per distinct raw string: id of its cleaned form and id of its normalised form.
+    # Per distinct raw string: the id of each form the variant compares (one id space, so a
+    # prediction's form and an answer's form are equal exactly when their ids are).
     positions = np.fromiter(first_pos.values(), dtype=np.int64, count=len(first_pos))
-    clean_ids: dict[str, int] = {}
-    norm_ids: dict[str, int] = {}
-    clean_of = np.empty(n_ans + n_q, dtype=np.int64)
-    norm_of = np.empty(n_ans + n_q, dtype=np.int64)
-    clean_of[positions] = [clean_ids.setdefault(_clean(s), len(clean_ids)) for s in first_pos]
-    norm_of[positions] = [
-        norm_ids.setdefault(normalize_answer(s), len(norm_ids)) for s in first_pos
-    ]
-    clean, norm = clean_of[raw], norm_of[raw]
-    ans_clean, pred_clean = clean[:n_ans], clean[n_ans:]
-    ans_norm, pred_norm = norm[:n_ans], norm[n_ans:]
+    form_ids: dict[str, int] = {}
+
+    def ids_of(form: Callable[[str], str]) -> np.ndarray:
+        out = np.empty(n_ans + n_q, dtype=np.int64)
+        out[positions] = [form_ids.setdefault(form(s), len(form_ids)) for s in first_pos]
+        return out[raw]
+
+    agreement = ids_of(rules.agreement)[:n_ans]
+    ans_agree, ans_disagree = (
+        ids_of(rules.answer_agree)[:n_ans],
+        ids_of(rules.answer_disagree)[:n_ans],
+    )
+    pred_agree = ids_of(rules.prediction_agree)[n_ans:]
+    pred_disagree = ids_of(rules.prediction_disagree)[n_ans:]
 
     scores = np.empty(n_q, dtype=np.float64)
     offsets = np.zeros(n_q, dtype=np.int64)
@@ -272,11 +363,13 @@ def score_many(
     for n in np.unique(lengths).tolist():
         rows = np.flatnonzero(lengths == n)
         cols = offsets[rows, None] + np.arange(n)
-        eq = ans_norm[cols] == pred_norm[rows, None]
-        if variant == "official":
-            gts = ans_clean[cols]
-            disagree = (gts != gts[:, :1]).any(axis=1)
-            eq = np.where(disagree[:, None], eq, gts == pred_clean[rows, None])
+        keys = agreement[cols]
+        disagree = (keys != keys[:, :1]).any(axis=1)
+        eq = np.where(
+            disagree[:, None],
+            ans_disagree[cols] == pred_disagree[rows, None],
+            ans_agree[cols] == pred_agree[rows, None],
+        )
         n_match = eq.sum(axis=1)
         credit = np.minimum(1.0, (n_match[:, None] - eq) / 3)
         total = np.zeros(len(rows), dtype=np.float64)

@@ -238,7 +238,9 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
         rows.append(
             [
                 escape(str(r["task"])),
-                escape(f"{r['benchmark']} {r['split']}"),
+                escape(str(r["benchmark"])),
+                escape(str(r["measured_split"])),
+                escape(str(r["paper_split"])),
                 escape(str(r["metric"])),
                 escape(str(r["shots"])),
                 escape(fmt_interval(r["measured"], r["low"], r["high"])),
@@ -251,6 +253,8 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
     header = [
         "task",
         "paper benchmark",
+        "measured split",
+        "paper split",
         "metric",
         "shots",
         "measured [CI]",
@@ -261,7 +265,7 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
     ]
     return (
         f"<h2>Reproduction of {escape(paper_model)}</h2>"
-        f"{_table(header, rows, numeric={3, 4, 5, 6})}"
+        f"{_table(header, rows, numeric={5, 6, 7, 8})}"
         '<p class="note">Paper numbers: results/paper/ (typed in from the Emu2 paper). The '
         "paper publishes no uncertainty; 'paper in CI' asks whether its number lies inside "
         "this run's bootstrap interval.</p>"

@@ -14,7 +14,12 @@ reason, when the task says it differs from the paper's protocol: ``reference.mea
 whose prompt and model variant the task follows) does not hold the paper row's table (a
 base-model prompt against an Emu2-Chat row); ``reference.protocol`` (data choices the paper
 made, e.g. DreamBench's ``reference_image: kosmos_g``) differs from what the run's loader
-recorded (results.json ``dataset.protocol``).
+recorded (results.json ``dataset.protocol``); ``reference.scorer`` (``{metric: {option: value}}``,
+e.g. the VQA accuracy ``variant``) differs from the metric options the run recorded.
+
+Each row shows the split measured (``measured_split``: ``reference.measured_split``, else the
+paper's split the task says it runs) next to the paper's (``paper_split``): a val number is never
+labelled test-dev. A not-comparable row gets no in-interval verdict.
 """
 
 from __future__ import annotations
@@ -70,12 +75,31 @@ def paper_models(table: pd.DataFrame | None = None) -> list[str]:
     return sorted(table.model.unique())
 
 
+def measured_split(reference: dict[str, Any]) -> str:
+    """The split a task's numbers come from: ``measured_split``, else the paper split it names."""
+    return str(reference.get("measured_split") or reference.get("split") or "")
+
+
+def scorer_mismatches(block: dict[str, Any], metric: str, wanted: dict[str, Any]) -> list[str]:
+    """A metric's recorded options (results.json ``metric_options``) against pinned values."""
+    recorded = (block.get("metric_options") or {}).get(metric) or {}
+    return [
+        f"scorer: {metric} {key} {recorded.get(key, 'not recorded')}, the paper's is {value}"
+        for key, value in (wanted.get(metric) or {}).items()
+        if recorded.get(key) != value
+    ]
+
+
 def _mismatches(
-    reference: dict[str, Any], block: dict[str, Any], paper_split: str, paper_table: str
+    reference: dict[str, Any],
+    block: dict[str, Any],
+    paper_split: str,
+    paper_table: str,
+    metric: str = "",
 ) -> list[str]:
     """Why a paper row cannot be compared with this task's run (empty: comparable)."""
     reasons = []
-    measured = reference.get("measured_split")
+    measured = measured_split(reference)
     if measured and paper_split and measured != paper_split:
         reasons.append(f"split: measured on {measured}, the paper on {paper_split}")
     tables = reference.get("tables")
@@ -89,6 +113,8 @@ def _mismatches(
     for key, wanted in (reference.get("protocol") or {}).items():
         if recorded.get(key) != wanted:
             reasons.append(f"{key}: {recorded.get(key, 'not recorded')}, the paper used {wanted}")
+    if metric and block.get("metrics", {}).get(metric) is not None:
+        reasons += scorer_mismatches(block, metric, reference.get("scorer") or {})
     return reasons
 
 
@@ -131,8 +157,9 @@ def reproduction_table(results: dict[str, Any], paper_model: str) -> pd.DataFram
             interval = block.get("intervals", {}).get(metric, {})
             low, high = interval.get("low"), interval.get("high")
             paper = float(candidates.value.iloc[0]) if len(candidates) else None
+            paper_split = str(candidates.split.iloc[0]) if len(candidates) else ""
             reasons = (
-                _mismatches(reference, block, candidates.split.iloc[0], candidates.table.iloc[0])
+                _mismatches(reference, block, paper_split, candidates.table.iloc[0], metric)
                 if len(candidates)
                 else []
             )
@@ -143,7 +170,8 @@ def reproduction_table(results: dict[str, Any], paper_model: str) -> pd.DataFram
                 {
                     "task": task,
                     "benchmark": reference["benchmark"],
-                    "split": reference.get("split", ""),
+                    "measured_split": measured_split(reference),
+                    "paper_split": paper_split or reference.get("split", ""),
                     "metric": metric,
                     "shots": shots,
                     "measured": measured,
@@ -165,7 +193,8 @@ def reproduction_table(results: dict[str, Any], paper_model: str) -> pd.DataFram
 REPRODUCTION_COLUMNS = [
     "task",
     "benchmark",
-    "split",
+    "measured_split",
+    "paper_split",
     "metric",
     "shots",
     "measured",

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from emu2_eval.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
-from emu2_eval.reporting.paper import REPRODUCTION_COLUMNS, paper_tables, reproduction_table
+from emu2_eval.reporting.paper import (
+    REPRODUCTION_COLUMNS,
+    paper_tables,
+    reproduction_table,
+    scorer_mismatches,
+)
 
 if TYPE_CHECKING:
     from emu2_eval.engine.reproduce import Plan
@@ -58,16 +63,6 @@ def model_mismatches(results: dict[str, Any], wanted: dict[str, Any]) -> list[st
         if key in info and info[key] != value:
             reasons.append(f"model variant: {key} {info[key]}, the paper's is {value}")
     return reasons
-
-
-def scorer_mismatches(block: dict[str, Any], metric: str, wanted: dict[str, Any]) -> list[str]:
-    """A metric's recorded options against the recipe's ``scorer:`` pins for it."""
-    recorded = (block.get("metric_options") or {}).get(metric) or {}
-    return [
-        f"scorer: {metric} {key} {recorded.get(key, 'not recorded')}, the paper's is {value}"
-        for key, value in (wanted.get(metric) or {}).items()
-        if recorded.get(key) != value
-    ]
 
 
 def cell_rows(
@@ -156,7 +151,8 @@ def _unmeasured(the_plan: Plan, measured: pd.DataFrame, partial: bool) -> pd.Dat
                 "paper_task": "",
                 "task": "",
                 "benchmark": row.benchmark,
-                "split": row.split,
+                "measured_split": "",
+                "paper_split": row.split,
                 "metric": row.metric,
                 "shots": int(row.shots),
                 "paper": float(row.value),

@@ -23,6 +23,7 @@ from emu2_eval.registry import (
     FILTERS,
     METRICS,
     PATH_ROOTS,
+    SUBMISSION_WRITERS,
 )
 from emu2_eval.requests import REQUEST_KINDS, stable_hash
 from emu2_eval.safe_yaml import safe_load_bounded
@@ -47,6 +48,8 @@ TASK_KEYS = {
     "tags",
     "fewshot",
     "reference",
+    "labels",
+    "submission",
 }
 DATASET_KEYS = {"loader", "args", "checksums"}
 FEWSHOT_KEYS = {
@@ -132,6 +135,15 @@ class FewShotSpec:
 
 
 @dataclass(frozen=True)
+class SubmissionSpec:
+    """The registered writer of a split's evaluation-server file (``submission:`` in YAML) and
+    its arguments (e.g. the full question list the server expects answers for)."""
+
+    writer: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TaskConfig:
     """A validated task file."""
 
@@ -150,6 +162,9 @@ class TaskConfig:
     description: str = ""
     group: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    # False: the split has no public labels (test-dev): it always runs predict-only
+    labels: bool = True
+    submission: SubmissionSpec | None = None
 
     @property
     def config_hash(self) -> str:
@@ -287,6 +302,27 @@ def _answer_target_problems(profile: Any, demo_answer: str) -> list[str]:
     ]
 
 
+def _parse_submission(raw: Any, problems: list[str]) -> SubmissionSpec | None:
+    """Validate ``submission: {writer, args}`` (None when the task writes no server file)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("writer") not in SUBMISSION_WRITERS:
+        problems.append(
+            "submission must be a mapping with a registered 'writer' "
+            f"({', '.join(SUBMISSION_WRITERS)}) and its 'args'"
+        )
+        return None
+    unknown = set(raw) - {"writer", "args"}
+    if unknown:
+        problems.append(f"submission: unknown key(s) {', '.join(sorted(unknown))}")
+    args = raw.get("args") or {}
+    if not isinstance(args, dict):
+        problems.append("submission.args must be a mapping")
+        return None
+    _check_roots(args, problems)
+    return SubmissionSpec(raw["writer"], args)
+
+
 def parse_task(raw: Any, path: str | Path) -> TaskConfig:
     """Validate a parsed YAML mapping and build a TaskConfig, or raise TaskConfigError."""
     problems: list[str] = []
@@ -363,6 +399,13 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
         options = {k: v for k, v in spec.items() if k != "name"}
         problems.extend(check_metric_options(spec["name"], options))
         metrics.append(MetricSpec(spec["name"], options))
+    labels = raw.get("labels", True)
+    if not isinstance(labels, bool):
+        problems.append(
+            f"'labels' must be true or false (false: a split without public labels, run "
+            f"predict-only), got {labels!r}"
+        )
+    submission = _parse_submission(raw.get("submission"), problems)
     continuations = raw.get("continuations") or []
     if request == "loglikelihood" and not continuations:
         problems.append("a loglikelihood task needs 'continuations'")
@@ -384,6 +427,8 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
         description=raw.get("description", ""),
         group=raw.get("group", ""),
         raw=raw,
+        labels=labels,
+        submission=submission,
     )
 
 

@@ -13,6 +13,7 @@ from emu2_eval.prompts import ImagePart, Part, TextPart
 from emu2_eval.registry import DATA_LOADERS, DEMO_SELECTORS
 from emu2_eval.requests import Request
 from emu2_eval.tasks.config import TaskConfig, resolve_roots
+from emu2_eval.tasks.labels import check_labelled
 from emu2_eval.tasks.profiles import PROFILES, PromptProfile, fill
 
 
@@ -62,6 +63,9 @@ class Task:
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
         self._selector = None
+        # responses (and a submission file) only, no scoring: an unlabelled split always
+        self.predict_only = not config.labels
+        self._data: LoadedData | None = None
 
     @property
     def name(self) -> str:
@@ -79,11 +83,22 @@ class Task:
         return PROFILES.get(spec.profile) if spec and spec.profile else self.profile
 
     def load(self) -> LoadedData:
-        """Read the dataset through its registered loader (paths resolved now, not at parse)."""
-        if self.config.checksums:
-            verify_checksums(self.config.checksums)
-        loader = DATA_LOADERS.get(self.config.loader)
-        return check_unicode(loader(**self.config.resolved_loader_args()), self.config.loader)
+        """Read the dataset through its registered loader (paths resolved now, not at parse).
+
+        Unless the task runs predict-only, every doc must hold the fields its metrics read: a
+        split without labels stops here, with the fix, not at scoring after the model ran. Read
+        once per Task (``evaluate`` reads it before the model loads, the run reuses it)."""
+        if self._data is None:
+            if self.config.checksums:
+                verify_checksums(self.config.checksums)
+            loader = DATA_LOADERS.get(self.config.loader)
+            raw = loader(**self.config.resolved_loader_args())
+            self._data = check_unicode(raw, self.config.loader)
+        data = self._data
+        if not self.predict_only:
+            where = ", ".join(data.sources) or f"the data of loader {self.config.loader!r}"
+            check_labelled(self.config, ((d.doc_id, d.fields) for d in data.docs), where)
+        return data
 
     def selector(self, query_fingerprint: str, store, progress: bool = True):
         """The demonstration selector over the few-shot pool (built once)."""

@@ -1,0 +1,50 @@
+"""Write a task's submission file from its sample rows, and describe it for results.json.
+
+A writer is ``writer(rows, **args) -> (payload, info)``: ``rows`` are the run's sample rows
+(``doc_id``, ``doc``, ``filtered`` prediction, ``error``), ``payload`` the JSON the server takes
+and ``info`` what results.json records beside the file (counts, the full-list file used).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.atomic import write_atomic
+from emu2_eval.registry import SUBMISSION_WRITERS
+from emu2_eval.tasks.config import TaskConfig, resolve_roots
+
+
+def answer_of(row: dict[str, Any]) -> str:
+    """The submitted answer of a row: its filtered prediction; "" for a failed request."""
+    value = row.get("filtered")
+    return value if isinstance(value, str) else ""
+
+
+def submission_name(task: str) -> str:
+    return f"submission_{task}.json"
+
+
+def write_submission(
+    config: TaskConfig, rows: Sequence[dict[str, Any]], output: Path
+) -> dict[str, Any] | None:
+    """Write ``submission_<task>.json`` into ``output`` when the task names a writer."""
+    spec = config.submission
+    if spec is None:
+        return None
+    args = resolve_roots(spec.args)
+    payload, info = SUBMISSION_WRITERS.get(spec.writer)(list(rows), **args)
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    path = output / submission_name(config.name)
+    write_atomic(path, lambda handle: handle.write(text))
+    return {
+        "file": path.name,
+        "writer": spec.writer,
+        "args": spec.args,
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "n_errors": sum(1 for r in rows if r.get("error") is not None),
+        **info,
+    }

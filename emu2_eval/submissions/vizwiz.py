@@ -1,0 +1,54 @@
+"""EvalAI VizWiz-VQA results file: ``[{"image": "VizWiz_test_00000000.jpg", "answer": str}]``.
+
+The VizWiz VQA challenge (test-dev and test-standard phases) takes one answer per image of
+``test.json``; like the VQAv2 conversion, images the run did not answer (``--limit``) get an
+empty answer, in the order of ``test.json``. Answers are the filtered predictions, unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.data.docs import DataFormatError, read_json
+from emu2_eval.submissions.base import answer_of
+
+
+def _images(path: Path) -> list[str]:
+    payload = read_json(path)
+    if not isinstance(payload, list):
+        raise DataFormatError(path, "expected a JSON list of records (official VizWiz format)")
+    names = []
+    for index, record in enumerate(payload):
+        name = record.get("image") if isinstance(record, dict) else None
+        if not isinstance(name, str) or not name:
+            raise DataFormatError(path, "image must be a non-empty file name", index)
+        names.append(name)
+    return names
+
+
+def vizwiz_evalai(
+    rows: Sequence[dict[str, Any]], annotations: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``annotations``: the split's records (``test.json``) the server expects answers for."""
+    path = Path(annotations)
+    names = _images(path)
+    by_stem = {Path(name).stem: name for name in names}
+    answers: dict[str, str] = {}
+    for row in rows:
+        name = by_stem.get(str(row["doc_id"]))
+        if name is None:
+            raise DataFormatError(
+                path,
+                f"image {row['doc_id']} of the run is not in this file: submission.args."
+                "annotations must be the split's own records (test.json)",
+            )
+        answers[name] = answer_of(row)
+    payload = [{"image": name, "answer": answers.get(name, "")} for name in names]
+    return payload, {
+        "n_entries": len(payload),
+        "n_run": len(answers),
+        "n_filled_empty": len(payload) - len(answers),
+        "annotations": str(path),
+    }

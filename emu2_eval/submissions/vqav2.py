@@ -1,0 +1,58 @@
+"""EvalAI VQAv2 (test-dev / test-std) results file.
+
+EvalAI's VQA Challenge takes one JSON list ``[{"question_id": int, "answer": str}, ...]`` that
+answers **every** question of test2015 (``v2_OpenEnded_mscoco_test2015_questions.json``, 447,793
+questions), test-dev being a subset of it. The standard conversion (e.g. LLaVA's
+``convert_vqav2_for_submission.py``) writes the model's answer for each test-dev question and an
+empty answer for every other test2015 question; this writer does the same, in the order of the
+test2015 questions file. Answers are the task's filtered predictions, unchanged: the server
+normalises them with the official VQA evaluation code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.data.docs import DataFormatError, read_json
+from emu2_eval.submissions.base import answer_of
+
+
+def _question_ids(path: Path) -> list[int]:
+    payload = read_json(path)
+    if not isinstance(payload, dict) or not isinstance(payload.get("questions"), list):
+        raise DataFormatError(path, 'expected an object with a "questions" list (test2015)')
+    ids = []
+    for index, question in enumerate(payload["questions"]):
+        qid = question.get("question_id") if isinstance(question, dict) else None
+        if not isinstance(qid, int) or isinstance(qid, bool):
+            raise DataFormatError(path, "question_id must be an integer", index)
+        ids.append(qid)
+    return ids
+
+
+def vqav2_evalai(
+    rows: Sequence[dict[str, Any]], questions: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``questions``: the full test2015 questions file the server expects answers for."""
+    path = Path(questions)
+    all_ids = _question_ids(path)
+    known = set(all_ids)
+    answers: dict[int, str] = {}
+    for row in rows:
+        qid = int(row["doc_id"])
+        if qid not in known:
+            raise DataFormatError(
+                path,
+                f"question {qid} of the run is not in this file: submission.args.questions must "
+                "be the full test2015 questions file (v2_OpenEnded_mscoco_test2015_questions.json)",
+            )
+        answers[qid] = answer_of(row)
+    payload = [{"question_id": qid, "answer": answers.get(qid, "")} for qid in all_ids]
+    return payload, {
+        "n_entries": len(payload),
+        "n_run": len(answers),
+        "n_filled_empty": len(payload) - len(answers),
+        "questions": str(path),
+    }
