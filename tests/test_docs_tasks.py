@@ -66,4 +66,5 @@ def test_the_complete_example_is_a_valid_task_file() -> None:
     raw = yaml.safe_load(block.group(1))
     config = parse_task(raw, "docs/tasks.md")
     assert config.fewshot is not None and config.fewshot.strategy == "rices"
-    assert set(raw) >= TASK_KEYS - {"continuations"}  # loglikelihood-only key
+    # continuations: loglikelihood tasks only; labels/submission: unlabelled (test-dev) splits only
+    assert set(raw) >= TASK_KEYS - {"continuations", "labels", "submission"}

@@ -179,7 +179,7 @@ def test_reproduce_table3_demo_with_tiny_vlm(tmp_path: Path) -> None:
     table = pd.read_csv(out / "reproduce_table3.csv")
     paper = paper_tables()
     wanted = paper[(paper.table == "Table 3") & (paper.model == "Emu2-Chat")]
-    got = set(zip(table.benchmark, table.split, table.paper, strict=True))
+    got = set(zip(table.benchmark, table.paper_split, table.paper, strict=True))
     assert got == set(zip(wanted.benchmark, wanted.split, wanted.value, strict=True))
     assert len(table) == 8 and (table.metric == "iou_accuracy").all()
     assert not table.comparable.any() and table.stand_in.all()

@@ -106,7 +106,7 @@ def cell_rows(
     return rows
 
 
-SEED_KEYS = ["paper_task", "task", "benchmark", "split", "metric", "shots"]
+SEED_KEYS = ["paper_task", "task", "benchmark", "measured_split", "paper_split", "metric", "shots"]
 SEED_COLUMNS = [*SEED_KEYS, "n_seeds", "mean", "std", "min", "max", "paper", "difference"]
 
 
