@@ -170,6 +170,7 @@ SUBMISSION_WRITERS = Registry(
     {
         "vqav2_evalai": "emu2_eval.submissions.vqav2:vqav2_evalai",
         "vizwiz_evalai": "emu2_eval.submissions.vizwiz:vizwiz_evalai",
+        "mmmu": "emu2_eval.submissions.mmmu:mmmu_submission",
     },
 )
 

@@ -303,3 +303,41 @@ def test_missing_submission_question_list_is_found_before_the_model(task_dir, tm
     with pytest.raises(PreflightError, match=r"'no_list': submission file .*missing_test2015"):
         evaluate("counting", {}, ["no_list"], tmp_path / "run", adapter=adapter, progress=False)
     assert adapter.calls == 0
+
+
+def test_mmmu_submission_answers_each_question_as_mmmu_submits_it() -> None:
+    """Multiple choice: the parsed letter (or the recorded fallback); open: the response."""
+    from emu2_eval.metrics.mmmu import fallback_letter
+    from emu2_eval.submissions.mmmu import mmmu_answer
+
+    choice = {"question_type": "multiple-choice", "options": ["cat", "dog", "cow"]}
+    row = {"doc_id": "test_Art_1", "doc": choice, "filtered": "The answer is (B).", "error": None}
+    assert mmmu_answer(row, "random") == ("B", False)
+    # option text counts only in a response of more than five words (MMMU's parser)
+    long = {**row, "filtered": "the animal in the picture is a cow"}
+    assert mmmu_answer(long, "random") == ("C", False)
+    unclear = {**row, "filtered": "I cannot tell."}
+    assert mmmu_answer(unclear, "random") == (fallback_letter("test_Art_1", ["A", "B", "C"]), True)
+    assert mmmu_answer(unclear, "empty") == ("", True)
+    failed = {**row, "filtered": None, "error": {"type": "X", "message": "boom"}}
+    assert mmmu_answer(failed, "random") == ("", False)
+    open_row = {"doc_id": "test_Math_2", "doc": {"question_type": "open"}, "filtered": "about 12"}
+    assert mmmu_answer(open_row, "random") == ("about 12", False)
+
+
+def test_predict_only_demo_writes_the_mmmu_test_submission(tmp_path, isolated_home) -> None:
+    """Every test id once, string answers; the questions the run skipped (--limit) are ""."""
+    from emu2_eval.submissions.mmmu import mmmu_answer
+
+    results = evaluate("tiny-vlm", {}, ["demo_chat_mmmu_test"], tmp_path, limit=5, progress=False)
+    block = results["tasks"]["demo_chat_mmmu_test"]
+    assert block["predict_only"] is True and block["metrics"] == {}
+    submission = json.loads((tmp_path / "submission_demo_chat_mmmu_test.json").read_text())
+    samples = _samples(tmp_path, "demo_chat_mmmu_test")
+    assert len(samples) == 5 and len(submission) == 8 == block["submission"]["n_entries"]
+    assert all(key.startswith("test_") and isinstance(v, str) for key, v in submission.items())
+    for doc_id, answer in submission.items():
+        want = mmmu_answer(samples[doc_id], "random")[0] if doc_id in samples else ""
+        assert answer == want, doc_id
+    record = block["submission"]
+    assert record["n_filled_empty"] == 3 and record["fallback"] == "random"

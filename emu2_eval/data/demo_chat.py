@@ -26,7 +26,7 @@ from emu2_eval.data.demo import COLORS, NUMBER_WORDS, SHAPES, _draw
 from emu2_eval.data.roots import cache_home
 from emu2_eval.staging import staging_dir
 
-DEMO_CHAT_VERSION = "v1"
+DEMO_CHAT_VERSION = "v2"
 GQA_IMAGES = 6
 MMMU_SUBJECTS = ("Math", "Art", "Biology", "Computer_Science")
 
@@ -84,6 +84,11 @@ def _write_mmmu(root: Path, rng: random.Random) -> None:
             )
         records.append(record)
     (folder / "validation.json").write_text(json.dumps(records, indent=1))
+    # the test split as MMMU publishes it: same layout, answers hidden ("?")
+    hidden = [
+        {**r, "id": r["id"].replace("validation_", "test_", 1), "answer": "?"} for r in records
+    ]
+    (folder / "test.json").write_text(json.dumps(hidden, indent=1))
 
 
 def _write_mmvet(root: Path, rng: random.Random) -> None:
