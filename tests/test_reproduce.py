@@ -311,3 +311,21 @@ def test_reproduce_with_several_seeds_writes_the_over_seeds_table(tmp_path: Path
     assert (out / "cells/demo_vqa/shots0-seed1/results.json").is_file()
     bad = _reproduce(*args, "--seeds", "1,1", "--output", str(tmp_path / "bad"))
     assert bad.exit_code != 0 and "distinct" in bad.output
+
+
+@pytest.mark.parametrize("table", ["table1", "table2", "table3", "table4", "table5"])
+def test_recipe_scorer_pins_agree_with_their_tasks(table: str) -> None:
+    """The paper task run as it is must pass its recipe's pins: a pin that differs from the
+    task's metric options (TextVQA pinned `official`, run `always_normalize`), or keyed by a
+    metric key the comparison cannot find (`clip_i_vitl` of metric `clip_i`), would mark the
+    paper run itself "not comparable"."""
+    from emu2_eval.registry import METRICS
+    from emu2_eval.reporting.paper import scorer_mismatches
+    from emu2_eval.tasks.registry import get_task
+
+    for entry in load_recipe(table).tasks:
+        specs = get_task(entry.task).config.metrics
+        options = {s.name: METRICS.get(s.name)(**s.options).options for s in specs}
+        block = {"metric_options": options}
+        for metric in entry.scorer:
+            assert scorer_mismatches(block, metric, entry.scorer) == [], (table, entry.task)

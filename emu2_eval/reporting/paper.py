@@ -80,9 +80,25 @@ def measured_split(reference: dict[str, Any]) -> str:
     return str(reference.get("measured_split") or reference.get("split") or "")
 
 
+def recorded_options(block: dict[str, Any], metric: str) -> dict[str, Any]:
+    """The recorded options of the metric that produced the row ``metric``: ``metric_options``
+    is keyed by metric name (``clip_i``) while rows carry the metric key (``clip_i_vitl``), so
+    the producer comes from the row's interval record or the metric's ``key`` option."""
+    options = block.get("metric_options") or {}
+    if metric in options:
+        return options[metric] or {}
+    producer = ((block.get("intervals") or {}).get(metric) or {}).get("metric")
+    if producer in options:
+        return options[producer] or {}
+    for recorded in options.values():
+        if (recorded or {}).get("key") == metric:
+            return recorded
+    return {}
+
+
 def scorer_mismatches(block: dict[str, Any], metric: str, wanted: dict[str, Any]) -> list[str]:
     """A metric's recorded options (results.json ``metric_options``) against pinned values."""
-    recorded = (block.get("metric_options") or {}).get(metric) or {}
+    recorded = recorded_options(block, metric)
     return [
         f"scorer: {metric} {key} {recorded.get(key, 'not recorded')}, the paper's is {value}"
         for key, value in (wanted.get(metric) or {}).items()
