@@ -142,3 +142,11 @@ PATH_ROOTS = Registry(
         "demo_dreambench": "emu2_eval.data.demo_dreambench:demo_dreambench_root",
     },
 )
+
+# What a run or a re-score writes after results.json: each entry is called as
+# ``writer(results, run_dir, samples=...)``. The engine calls them by name, so it never imports
+# the reporting layer (ARCHITECTURE.md, the import-direction table).
+RUN_OUTPUTS = Registry(
+    "run output",
+    {"reports": "emu2_eval.reporting.write:write_reports"},
+)

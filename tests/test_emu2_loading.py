@@ -209,17 +209,17 @@ def test_bad_index_names_the_missing_shard(tmp_path: Path) -> None:
 
 
 def test_device_map_keeps_blocks_whole_and_head_beside_embeddings() -> None:
+    from emu2_eval.devices import parse_model_max_memory
     from emu2_eval.models.emu2.placement import (
         EMBED,
         LM_HEAD,
         device_of,
         infer_device_map,
-        parse_max_memory,
     )
 
     config = Emu2Config()  # full size, on meta: costs nothing
     model = build_empty(config)
-    budget = parse_max_memory("0:30GiB;1:30GiB;2:30GiB")
+    budget = parse_model_max_memory("0:30GiB;1:30GiB;2:30GiB")
     assert budget == {0: "30GiB", 1: "30GiB", 2: "30GiB"}
     device_map = infer_device_map(model, budget, torch.bfloat16)
     assert set(device_map.values()) == {0, 1, 2}
@@ -227,7 +227,7 @@ def test_device_map_keeps_blocks_whole_and_head_beside_embeddings() -> None:
     for name in device_map:  # never below a whole EVA block or LLaMA decoder layer
         assert not re.search(r"blocks\.\d+\.|layers\.\d+\.", name), name
     with pytest.raises(ValueError, match="max_memory"):
-        parse_max_memory("0=70GiB")
+        parse_model_max_memory("0=70GiB")
 
 
 def test_quantization_without_bitsandbytes_says_what_to_install(tiny_emu2_dir: Path) -> None:

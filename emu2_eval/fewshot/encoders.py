@@ -74,7 +74,7 @@ class CLIPImageEncoder(FeatureEncoder):
     def __init__(self, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
         from transformers import AutoImageProcessor, CLIPModel
 
-        from emu2_eval.models.hf_vlm import resolve_device
+        from emu2_eval.devices import resolve_device
 
         self.pretrained = str(pretrained)
         self.device = resolve_device(device)
