@@ -12,11 +12,7 @@ import torch
 from emu2_eval.models.emu2.config import Emu2Config, Emu2ConfigError
 from emu2_eval.models.emu2.loading import Emu2LoadError, read_shard, weight_files
 from emu2_eval.models.emu2.pretrained import build_empty, from_pretrained
-from tests.emu2_factories import (  # noqa: F401
-    TinyEmu2,
-    requires_emu2_assets,
-    tiny_emu2_dir_fixture,
-)
+from tests.emu2_factories import TinyEmu2
 
 # Published figures (PROTOCOL.md): 1377 tensors in the BAAI/Emu2 index; 36,906,513,152 parameters
 # in the native model (separate q/v biases); Emu2-Chat adds 2 rows to the embeddings and LM head.
@@ -319,7 +315,6 @@ def test_a_tensor_listed_in_the_index_but_absent_from_its_shard_is_named(tmp_pat
     assert "missing" not in message  # named once, where it was supposed to be
 
 
-@requires_emu2_assets
 def test_a_bad_checkpoint_is_one_clean_error_in_the_cli(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
