@@ -21,7 +21,6 @@ import pytest
 
 TASKS = "demo_vqa,demo_caption"
 LIMIT = "40"
-TOTAL_ROWS = 80  # 40 documents of each task, one response each
 
 
 def _options(cache: Path | None = None) -> list[str]:
@@ -73,7 +72,7 @@ def reference(tmp_path_factory, isolated_home, tiny_run_command) -> dict[str, ob
     return _outputs(run)
 
 
-def kill_points(points: int, total: int = TOTAL_ROWS) -> list[int]:
+def kill_points(points: int, total: int) -> list[int]:
     """Increasing cache-row counts to kill at: spread over the run, the last one ``total``."""
     return sorted({max(1, round(total * (i + 1) / points)) for i in range(points)})
 
@@ -99,7 +98,8 @@ def test_sigkill_at_progress_points_loses_nothing(
     that many responses, check that what is on disk parses. A run that finishes before its kill
     (the last point races the end) is compared with the reference. At the end the interrupted
     run is completed and compared too, its cache holding every response."""
-    points = kill_points(int(os.environ.get("EMU2_EVAL_KILL_POINTS", "5")))
+    total = sum(reference[f"{task}:counts"][0] for task in TASKS.split(","))  # one response each
+    points = kill_points(int(os.environ.get("EMU2_EVAL_KILL_POINTS", "5")), total)
     run = tmp_path / "run"
     kills, completed = 0, 0
     for rows in points:
@@ -116,15 +116,15 @@ def test_sigkill_at_progress_points_loses_nothing(
     final = subprocess.run(tiny_run_command(run, *_options()), capture_output=True, timeout=600)
     assert final.returncode == 0, final.stderr.decode()[-2000:]
     assert _outputs(run) == reference
-    assert cache_rows(run / "cache.sqlite") == TOTAL_ROWS
+    assert cache_rows(run / "cache.sqlite") == total
     print(f"\n{kills} SIGKILLs at {points} rows, {completed} run(s) finished first")
     assert kills >= len(points) - 1  # only the last point may race the end of the run
 
 
 def test_kill_points_spread_over_the_run_and_end_at_the_last_row() -> None:
-    assert kill_points(5) == [16, 32, 48, 64, 80]
-    assert kill_points(1) == [80]
-    assert kill_points(200) == list(range(1, 81))
+    assert kill_points(5, 64) == [13, 26, 38, 51, 64]
+    assert kill_points(1, 64) == [64]
+    assert kill_points(200, 64) == list(range(1, 65))
 
 
 @pytest.mark.slow
