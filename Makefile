@@ -26,7 +26,7 @@ demo-gen: setup
 lint: setup
 	$(BIN)/ruff check .
 
-# The fast suite (under 5 minutes on 2 cores); `make test-slow` runs the end-to-end tests marked
+# The fast suite (tests marked `slow` deselected); `make test-slow` runs the end-to-end tests marked
 # `slow` (subprocess runs, kill and resume, 1 vs 2 processes). CI (.ci/run) runs both.
 test: setup lint
 	$(BIN)/python -m pytest -q -m "not slow"
