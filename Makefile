@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo demo-gen test lint clean gate test-latest
+.PHONY: setup demo demo-gen test test-slow lint clean gate test-latest
 
 setup: $(VENV)/.installed
 
@@ -26,8 +26,13 @@ demo-gen: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# The fast suite (tests marked `slow` deselected); `make test-slow` runs the end-to-end tests marked
+# `slow` (subprocess runs, kill and resume, 1 vs 2 processes). CI (.ci/run) runs both.
 test: setup lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

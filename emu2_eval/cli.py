@@ -529,6 +529,7 @@ def sweep(
     from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.limits import parse_limit
     from emu2_eval.engine.sweep import run_sweep
+    from emu2_eval.reporting.sweep import write_sweep_report
 
     _include(include_path)
     if _list_requested(task_list):
@@ -556,10 +557,11 @@ def sweep(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
         )
+        if summary is None:  # another process of a data-parallel run: the main one reports
+            return
+        write_sweep_report(summary, output, reference_model)
     except (*USER_ERRORS, DistributedError) as exc:
         raise _user_error(exc) from None
-    if summary is None:  # another process of a data-parallel run: the main one reports
-        return
     click.echo(summary.to_markdown(index=False))
     click.echo(f"\nsummary: {output / 'sweep_summary.csv'}  plot: {output / 'sweep.png'}")
 
@@ -621,6 +623,7 @@ def reproduce(
     from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.limits import parse_limit
     from emu2_eval.engine.reproduce import load_recipe, parse_tasks_map, plan, run_reproduction
+    from emu2_eval.reporting.reproduction import write_reproduction
 
     _include(include_path)
     try:
@@ -632,7 +635,7 @@ def reproduce(
             seeds=_ints(seeds_list, "--seeds") if seeds_list else None,
         )
         model = _required(model, "--model")
-        result = run_reproduction(
+        cells = run_reproduction(
             the_plan,
             model,
             _model_args(model_args, device),
@@ -644,10 +647,11 @@ def reproduce(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
         )
+        if cells is None:  # another process of a data-parallel run
+            return
+        write_reproduction(the_plan, cells, output, parse_limit(limit))
     except (*USER_ERRORS, DistributedError) as exc:
         raise _user_error(exc) from None
-    if result is None:  # another process of a data-parallel run
-        return
     click.echo((output / f"reproduce_{table}.md").read_text(encoding="utf-8"))
     click.echo(f"table: {output / f'reproduce_{table}.csv'}  record: {output / 'reproduce.json'}")
 
@@ -915,7 +919,8 @@ def report(
     """
     from emu2_eval.reporting.html import sweep_html_report
     from emu2_eval.reporting.loggers import TrackerUnavailableError, log_tensorboard, log_wandb
-    from emu2_eval.reports import markdown_report, write_reports
+    from emu2_eval.reporting.write import write_reports
+    from emu2_eval.reports import markdown_report
     from emu2_eval.run_lock import run_dir_lock
 
     try:

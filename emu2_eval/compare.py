@@ -10,15 +10,12 @@ score changed, largest change first.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from emu2_eval.atomic import write_csv_atomic, write_text_atomic
 from emu2_eval.rundir import RunDir
 from emu2_eval.settings_diff import settings_diff
 from emu2_eval.stats.bootstrap import paired_distribution, percentile_interval, two_sided_p_value
@@ -293,11 +290,3 @@ def _flips(
         )
         for i in order[:max_flips]
     ]
-
-
-def write_outputs(comparison: Comparison, csv_path: Path | None, json_path: Path | None) -> None:
-    """Optional machine-readable copies: the metric table as CSV, everything as JSON."""
-    if csv_path is not None:
-        write_csv_atomic(csv_path, comparison.metrics_frame())
-    if json_path is not None:
-        write_text_atomic(json_path, json.dumps(comparison.to_json(), indent=2, default=str) + "\n")

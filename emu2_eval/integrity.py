@@ -7,22 +7,14 @@ downloads: a mismatch is an error to be fixed by the user, never a silent re-dow
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from emu2_eval.data.docs import DataFormatError
+from emu2_eval.hashing import sha256_file
 
 
 class ChecksumMismatchError(DataFormatError):
     """A file's content differs from the manifest."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(manifest: Path) -> list[tuple[str, str]]:

@@ -188,3 +188,11 @@ PATH_ROOTS = Registry(
         "demo_unlabelled": "emu2_eval.data.demo_unlabelled:demo_unlabelled_root",
     },
 )
+
+# What a run or a re-score writes after results.json: each entry is called as
+# ``writer(results, run_dir, samples=...)``. The engine calls them by name, so it never imports
+# the reporting layer (ARCHITECTURE.md, the import-direction table).
+RUN_OUTPUTS = Registry(
+    "run output",
+    {"reports": "emu2_eval.reporting.write:write_reports"},
+)

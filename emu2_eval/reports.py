@@ -1,11 +1,10 @@
 """Reports from results.json: CSV, Markdown, LaTeX and HTML, every value with its interval.
 
 Markdown, LaTeX and HTML show ``value [low, high]``; the CSV has ``low``/``high`` columns plus
-the confidence, resamples and interval method.  ``write_reports`` is what ``run`` and ``score``
-call after writing results.json; ``emu2-eval report`` calls it again with more options (paper
-model).  The last two CSV columns stay ``n, errors`` (scripts read them by position); the settings
-that produced each number (shots, prompt profile, strategy, seed, demos, scorer) come just before
-them.
+the confidence, resamples and interval method. The files are written by
+:func:`emu2_eval.reporting.write.write_reports`. The last two CSV columns stay ``n, errors``
+(scripts read them by position); the settings that produced each number (shots, prompt profile,
+strategy, seed, demos, scorer) come just before them.
 """
 
 from __future__ import annotations
@@ -411,43 +410,3 @@ def latex_report(
                 label=f"tab:paper-{paper_model}",
             )
     return text
-
-
-def write_reports(
-    results: dict[str, Any],
-    run_dir: Path,
-    paper_model: str | None = None,
-    max_failures: int = 200,
-    samples: Mapping[str, list[dict[str, Any]]] | None = None,
-) -> pd.DataFrame:
-    """Write report.csv/.md/.tex/.html (and groups.csv when there are groups); return the table.
-
-    The HTML report reads the run's samples files for its failure browser and image grids,
-    unless ``samples`` (task -> records, as just written) already holds them.
-    """
-    from emu2_eval.atomic import write_csv_atomic, write_text_atomic
-    from emu2_eval.reporting.html import _task_samples, html_report
-
-    run_dir = Path(run_dir)
-    samples = {task: _task_samples(run_dir, task, samples) for task in results.get("tasks", {})}
-    table = report_frame(results)
-    write_csv_atomic(run_dir / "report.csv", table)
-    groups = groups_table(results, samples)
-    if not groups.empty:
-        write_csv_atomic(run_dir / "groups.csv", groups)
-    aggregates = task_groups_table(results, samples)
-    if not aggregates.empty:
-        write_csv_atomic(run_dir / "task_groups.csv", aggregates)
-    from emu2_eval.grids import grids_markdown, write_grids  # image grids of generation tasks
-
-    grids = grids_markdown(write_grids(results, run_dir))
-    markdown = markdown_report(results, paper_model, samples) + grids
-    write_text_atomic(run_dir / "report.md", markdown)
-    write_text_atomic(run_dir / "report.tex", latex_report(results, paper_model, samples))
-    write_text_atomic(
-        run_dir / "report.html",
-        html_report(
-            results, run_dir, paper_model=paper_model, max_failures=max_failures, samples=samples
-        ),
-    )
-    return table[CONSOLE_COLUMNS]

@@ -42,10 +42,6 @@ class RunDir:
     def tasks(self) -> dict[str, dict[str, Any]]:
         return self.results.get("tasks", {})
 
-    @property
-    def model_name(self) -> str:
-        return str(self.results.get("model", {}).get("name", ""))
-
     def block(self, task: str) -> dict[str, Any]:
         if task not in self.tasks:
             raise KeyError(f"{self.path / 'results.json'} has no task {task!r}")
@@ -62,10 +58,6 @@ class RunDir:
         """Check every task's samples file now (before a command writes anything)."""
         for task in self.tasks:
             self.samples(task)
-
-    def scored_ids(self, task: str) -> list[str]:
-        """Ids of the documents the metrics scored (errored samples excluded), in order."""
-        return [str(r["doc_id"]) for r in self.samples(task) if r.get("error") is None]
 
     def all_ids(self, task: str) -> list[str]:
         return [str(r["doc_id"]) for r in self.samples(task)]

@@ -1,17 +1,25 @@
 """TinyEmu2: a tiny random Emu2 / Emu2-Chat saved in the published checkpoint layout.
 
-The architecture is the real one (EVA post-norm blocks, pooled visual tokens, LLaMA decoder, full
-32k LLaMA vocabulary plus Emu2's special tokens), only narrow and shallow. Weights come from a
-fixed seed, so two builds are byte-identical. The real Emu2/LLaMA tokenizer files are read from
-the shared assets (``../shared`` beside the repository); tests skip when they are absent.
+The architecture is the real one (EVA post-norm blocks, pooled visual tokens, LLaMA decoder, a
+32k SentencePiece vocabulary plus Emu2's special tokens), only narrow and shallow. Weights come
+from a fixed seed, so two builds are byte-identical.
 
-Test modules import the ``*_fixture`` functions; pytest knows them by their ``name=``.
+The tokenizer is built here (:func:`tiny_sentencepiece`): a LLaMA-style SentencePiece BPE model
+(byte fallback, identity normalisation, a dummy prefix, no whitespace folding) trained on a few
+lines of text and padded to LLaMA's 32,000 pieces, so Emu2's special tokens land on their
+published ids (``[PAD]`` 32000, ``[IMG]`` 32001, ...) exactly as ``Emu2/emu/lm.py`` adds them.
+Nothing is read from ``../shared``: the Emu2 tests run on a fresh clone. Only the tests that pin
+ids of the real LLaMA tokenizer read it (``requires_emu2_assets``; they skip, saying so, without
+it). The fixtures that build these checkpoints live in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 import shutil
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +38,10 @@ TOKENIZER_FILES = ("tokenizer.model", "tokenizer_config.json", "special_tokens_m
 
 requires_emu2_assets = pytest.mark.skipif(
     not (TOKENIZER_DIR / "tokenizer.model").is_file(),
-    reason=f"Emu2 tokenizer assets not found at {TOKENIZER_DIR} (shared/emu2_assets)",
+    reason=(
+        f"the real LLaMA/Emu2 tokenizer is not at {TOKENIZER_DIR} (../shared/emu2_assets): this "
+        "test pins its ids; the tiny built-in tokenizer tests run without it"
+    ),
 )
 
 
@@ -110,48 +121,115 @@ class TinyEmu2:
         safe_serialization: bool = False,
         split_qkv_bias: bool = False,
         max_shard_bytes: int = 6 * 1024**2,
+        real_tokenizer: bool = False,
     ) -> Path:
-        """Sharded weights + index, config.json, tokenizer files and added_tokens.json."""
+        """Sharded weights + index, config.json, tokenizer files and added_tokens.json (the tiny
+        tokenizer, or with ``real_tokenizer`` the LLaMA one from ``../shared``)."""
         model = self.build()
         state = self.published_state_dict(model, split_qkv_bias=split_qkv_bias)
         save_checkpoint(state, directory, max_shard_bytes, safe_serialization)
         self.config().save_pretrained(directory)
-        copy_tokenizer(directory, self.variant)
+        copy_tokenizer(directory, self.variant, real=real_tokenizer)
         return directory
 
 
-def copy_tokenizer(directory: Path, variant: str) -> None:
-    """The LLaMA tokenizer files plus the published-style added_tokens.json of the variant."""
+# Words the tests score as one-token continuations, and the prompts they render.
+TINY_CORPUS_WORDS = (
+    "yes no red blue green two three cat dog the a an of and in what is it based on picture "
+    "color colour shape short answer photo circle square triangle describe image why differs"
+).split()
+TINY_CORPUS_LINES = (
+    "based on the picture, what is it? short answer: yes",
+    "You are a helpful assistant, dedicated to provide concise and efficient answers.",
+    "You are a helpful assistant, dedicated to delivering comprehensive and meticulous responses.",
+    "a photo of a red circle and a blue square. what differs? new line.",
+)
+LLAMA_PIECES = 32000
+USER_DEFINED, PIECE_FIELD = 4, 1  # sentencepiece_model.proto: SentencePiece.Type, ModelProto.pieces
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _piece_record(text: str, piece_type: int) -> bytes:
+    """One ``ModelProto.pieces`` entry in protobuf wire format (piece, score 0, type)."""
+    raw = text.encode("utf-8")
+    body = b"\x0a" + _varint(len(raw)) + raw + b"\x15" + struct.pack("<f", 0.0)
+    body += b"\x18" + _varint(piece_type)
+    return bytes([PIECE_FIELD << 3 | 2]) + _varint(len(body)) + body
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_sentencepiece() -> bytes:
+    """The serialised tiny SentencePiece model: ``<unk>`` 0, ``<s>`` 1, ``</s>`` 2, 256 byte
+    pieces, BPE merges of the corpus, then filler pieces up to id 31999.
+
+    Fillers are user-defined pieces (``⟦id⟧``): text never contains them, yet each one encodes
+    back to itself, as every piece of the real vocabulary does (a random model may emit any id).
+    They are appended as raw protobuf records, so no protobuf package is needed.
+    """
+    import sentencepiece
+
+    lines = list(TINY_CORPUS_LINES)
+    words = TINY_CORPUS_WORDS
+    lines += [" ".join(words[i:] + words[:i]) for i in range(len(words))]
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines * 4),
+        model_writer=model,
+        model_type="bpe",
+        vocab_size=1000,
+        hard_vocab_limit=False,
+        byte_fallback=True,
+        split_digits=True,
+        normalization_rule_name="identity",
+        add_dummy_prefix=True,
+        remove_extra_whitespaces=False,
+        character_coverage=1.0,
+        num_threads=1,
+        shuffle_input_sentence=False,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        minloglevel=2,
+    )
+    data = model.getvalue()
+    trained = sentencepiece.SentencePieceProcessor(model_proto=data).get_piece_size()
+    fillers = b"".join(
+        _piece_record(f"\u27e6{i}\u27e7", USER_DEFINED) for i in range(trained, LLAMA_PIECES)
+    )
+    return data + fillers
+
+
+def write_tiny_tokenizer(directory: Path) -> Path:
+    """``tokenizer.model`` plus the LLaMA tokenizer JSON files, as a checkpoint ships them."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in TOKENIZER_FILES:
-        shutil.copyfile(TOKENIZER_DIR / name, directory / name)
+    (directory / "tokenizer.model").write_bytes(tiny_sentencepiece())
+    specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+    (directory / "special_tokens_map.json").write_text(json.dumps(specials, indent=2))
+    config = {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False}
+    (directory / "tokenizer_config.json").write_text(json.dumps({**config, **specials}, indent=2))
+    return directory / "tokenizer.model"
+
+
+def copy_tokenizer(directory: Path, variant: str, real: bool = False) -> None:
+    """The tokenizer files (the tiny one, or with ``real`` the LLaMA one from ``../shared``)
+    plus the published-style added_tokens.json of the variant."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if real:
+        for name in TOKENIZER_FILES:
+            shutil.copyfile(TOKENIZER_DIR / name, directory / name)
+    else:
+        write_tiny_tokenizer(directory)
     added = {token: 32000 + i for i, token in enumerate([PAD_TOKEN, *special_tokens(variant)])}
     (directory / "added_tokens.json").write_text(json.dumps(added, indent=2), encoding="utf-8")
-
-
-@pytest.fixture(scope="session", name="tiny_emu2_dir")
-def tiny_emu2_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny base Emu2, sharded ``pytorch_model-*.bin`` with index (the published layout)."""
-    if not (TOKENIZER_DIR / "tokenizer.model").is_file():
-        pytest.skip(f"Emu2 tokenizer assets not found at {TOKENIZER_DIR}")
-    return TinyEmu2("base").save(tmp_path_factory.mktemp("tiny_emu2"))
-
-
-@pytest.fixture(scope="session", name="tiny_emu2_chat_dir")
-def tiny_emu2_chat_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny Emu2-Chat, safetensors shards with the native split q/v bias."""
-    if not (TOKENIZER_DIR / "tokenizer.model").is_file():
-        pytest.skip(f"Emu2 tokenizer assets not found at {TOKENIZER_DIR}")
-    return TinyEmu2("chat").save(
-        tmp_path_factory.mktemp("tiny_emu2_chat"), safe_serialization=True, split_qkv_bias=True
-    )
-
-
-@pytest.fixture(scope="session", name="tiny_emu2_adapter")
-def tiny_emu2_adapter_fixture(tiny_emu2_dir: Path):
-    from emu2_eval.models.emu2.adapter import Emu2Adapter
-
-    return Emu2Adapter(pretrained=str(tiny_emu2_dir), device="cpu")
 
 
 def synthetic_pixels(n_images: int, size: int) -> torch.Tensor:

@@ -29,16 +29,15 @@ from emu2_eval.models.tiny_gen import (  # noqa: F401  (re-exported for test mod
     tiny_clip_tokenizer,
     write_clip_tokenizer,
 )
-from tests.emu2_factories import EMU2_ASSETS, TOKENIZER_DIR, TinyEmu2, copy_tokenizer
+from tests.emu2_factories import EMU2_ASSETS, TinyEmu2, copy_tokenizer
 
 GEN_CONFIGS = EMU2_ASSETS / "gen_configs"
 TINY_WIDTH = 32  # TinyEmu2's d_model: the UNet's cross-attention width
 TIME_EMBED = 8
 
 requires_gen_assets = pytest.mark.skipif(
-    not (GEN_CONFIGS / "unet_config.json").is_file()
-    or not (TOKENIZER_DIR / "tokenizer.model").is_file(),
-    reason=f"Emu2-Gen configs or tokenizer not found under {EMU2_ASSETS} (../shared/emu2_assets)",
+    not (GEN_CONFIGS / "unet_config.json").is_file(),
+    reason=f"the published Emu2-Gen configs are not at {GEN_CONFIGS} (../shared/emu2_assets)",
 )
 
 
@@ -148,28 +147,3 @@ def _scheduler_config() -> dict:
     if (GEN_CONFIGS / "scheduler_scheduler_config.json").is_file():
         return _published("scheduler_scheduler_config.json")
     return dict(tiny_gen.DEFAULT_SCHEDULER)
-
-
-# -- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture(scope="session", name="tiny_emu2_gen_dir")
-def tiny_emu2_gen_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (GEN_CONFIGS / "unet_config.json").is_file():
-        pytest.skip(f"Emu2-Gen configs not found at {GEN_CONFIGS} (../shared/emu2_assets)")
-    if not (TOKENIZER_DIR / "tokenizer.model").is_file():
-        pytest.skip(f"Emu2 tokenizer assets not found at {TOKENIZER_DIR}")
-    return TinyEmu2Gen().save(tmp_path_factory.mktemp("tiny_emu2_gen"))
-
-
-@pytest.fixture(scope="session", name="tiny_sd_dir")
-def tiny_sd_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_sd(tmp_path_factory.mktemp("tiny_sd"))
-
-
-@pytest.fixture(scope="session", name="tiny_clip_dir")
-def tiny_clip_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
-
-
-@pytest.fixture(scope="session", name="tiny_dino_dir")
-def tiny_dino_dir_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_dino(tmp_path_factory.mktemp("tiny_dino"))

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.gen_factories import tiny_clip_dir_fixture, tiny_sd_dir_fixture  # noqa: F401
-
 REPO = Path(__file__).resolve().parents[1]
 
 ECHO_ADAPTER = '''

@@ -41,7 +41,7 @@ def test_full_disk_during_reports_names_the_file_and_keeps_the_old_one(
     """ENOSPC while writing report.csv: OutputWriteError naming it, the previous report.csv
     intact, no 0-byte file, no temporary. Before, pandas wrote report.csv in place."""
     from emu2_eval import atomic
-    from emu2_eval.reports import write_reports
+    from emu2_eval.reporting.write import write_reports
     from emu2_eval.rundir import load_run
 
     run = _copy(run_dir, tmp_path / "run")

@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emu2_factories import (  # noqa: F401
-    TOKENIZER_DIR,
-    requires_emu2_assets,
-    tiny_emu2_adapter_fixture,
-    tiny_emu2_dir_fixture,
-)
+from tests.emu2_factories import write_tiny_tokenizer
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -36,7 +31,6 @@ def test_overhead_benchmark_runs_both_sides_and_agrees(isolated_home, capsys) ->
     assert "wall ratio evaluate/bare" in out and "preprocess emu2" in out
 
 
-@requires_emu2_assets
 def test_gpu_benchmark_builds_fewshot_requests_and_counts_flops(
     isolated_home, tiny_emu2_adapter
 ) -> None:
@@ -52,7 +46,6 @@ def test_gpu_benchmark_builds_fewshot_requests_and_counts_flops(
     assert 0 < zero_shot < flops  # demonstrations add images and tokens
 
 
-@requires_emu2_assets
 def test_gpu_benchmark_full_size_config_only_checkpoint(tmp_path: Path) -> None:
     """The random-weight mode's checkpoint is the published architecture: 36,906,513,152
     parameters for Emu2 (PROTOCOL.md; plus the fused bias's zero key part, 64 x 1792), +26,624
@@ -62,9 +55,10 @@ def test_gpu_benchmark_full_size_config_only_checkpoint(tmp_path: Path) -> None:
     from emu2_eval.models.emu2.tokenization import Emu2Tokenizer
 
     bench = _load("bench_emu2_gpu")
+    tokenizer_dir = write_tiny_tokenizer(tmp_path / "tokenizer").parent
     counts = {}
     for variant in ("base", "chat"):
-        directory = bench.config_only_checkpoint(tmp_path / variant, variant, TOKENIZER_DIR)
+        directory = bench.config_only_checkpoint(tmp_path / variant, variant, tokenizer_dir)
         config = Emu2Config.from_pretrained(directory)
         counts[variant] = sum(p.numel() for p in build_empty(config).parameters())
         tokenizer = Emu2Tokenizer.from_pretrained(directory, variant, "reference")

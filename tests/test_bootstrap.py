@@ -24,7 +24,7 @@ from emu2_eval.stats.resamplers import (
     higher_is_better,
     resampler_class,
 )
-from emu2_eval.stats.settings import BootstrapSettings, current, using
+from emu2_eval.stats.settings import BootstrapSettings
 
 
 def vqa_docs(values) -> list[ScoredDoc]:
@@ -181,7 +181,7 @@ def test_caption_resampler_reproduces_the_metric_and_names_its_approximation() -
     assert not methods["CIDEr"].startswith("approximation")
 
 
-def test_settings_context_reaches_scoring(demo_dir) -> None:
+def test_scoring_records_the_default_settings(demo_dir) -> None:
     from emu2_eval.engine.scoring import score_records
     from emu2_eval.tasks.registry import get_task
 
@@ -190,13 +190,11 @@ def test_settings_context_reaches_scoring(demo_dir) -> None:
         {"doc_id": str(i), "doc": {"answers": ["yes"] * 10}, "response": r, "error": None}
         for i, r in enumerate(["yes", "no", "yes", "yes"])
     ]
-    with using(BootstrapSettings(resamples=57, seed=3, confidence=0.9)):
-        block = score_records(config, records)
+    block = score_records(config, records)
     interval = block["intervals"]["vqa_accuracy"]
-    assert (interval["resamples"], interval["seed"], interval["confidence"]) == (57, 3, 0.9)
+    assert (interval["resamples"], interval["seed"], interval["confidence"]) == (1000, 0, 0.95)
     assert interval["interval"] == "percentile" and interval["higher_is_better"] is True
     assert interval["low"] <= block["metrics"]["vqa_accuracy"] <= interval["high"]
-    assert current() == BootstrapSettings()  # restored
 
 
 def test_direction_and_resampler_come_from_the_metric_class(monkeypatch) -> None:

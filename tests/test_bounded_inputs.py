@@ -23,7 +23,6 @@ from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.environment import EnvironmentSettingError
 from emu2_eval.prompts import ImageLoadError, ImagePart
 from emu2_eval.reporting.images import thumbnail_uri
-from tests.gen_factories import tiny_clip_dir_fixture  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,11 +10,7 @@ import pytest
 from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.registry import MODELS
 from emu2_eval.requests import Request
-from tests.emu2_factories import (  # noqa: F401
-    TinyEmu2,
-    tiny_emu2_chat_dir_fixture,
-    tiny_emu2_dir_fixture,
-)
+from tests.emu2_factories import TinyEmu2
 
 
 def test_adapters_are_registered() -> None:
@@ -61,7 +57,8 @@ def test_chat_variant_uses_its_template_and_system_message(tiny_emu2_chat_dir: P
     assert text.startswith("You are a helpful assistant, dedicated to provide concise")
     assert text.endswith(" [USER]: [IMG]" + "<image>" * 16 + "[/IMG]what is it? [ASSISTANT]:")
     ids = adapter.tokenizer.encode(text)
-    assert 32272 in ids and ids[-2:] == [32273, 584] and ids.count(32003) == 16
+    colon = adapter.tokenizer.sp.encode(":")
+    assert 32272 in ids and ids[-1 - len(colon) :] == [32273, *colon] and ids.count(32003) == 16
     answer = adapter.generate(
         [
             Request(

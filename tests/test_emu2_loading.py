@@ -12,11 +12,7 @@ import torch
 from emu2_eval.models.emu2.config import Emu2Config, Emu2ConfigError
 from emu2_eval.models.emu2.loading import Emu2LoadError, read_shard, weight_files
 from emu2_eval.models.emu2.pretrained import build_empty, from_pretrained
-from tests.emu2_factories import (  # noqa: F401
-    TinyEmu2,
-    requires_emu2_assets,
-    tiny_emu2_dir_fixture,
-)
+from tests.emu2_factories import TinyEmu2
 
 # Published figures (PROTOCOL.md): 1377 tensors in the BAAI/Emu2 index; 36,906,513,152 parameters
 # in the native model (separate q/v biases); Emu2-Chat adds 2 rows to the embeddings and LM head.
@@ -209,17 +205,17 @@ def test_bad_index_names_the_missing_shard(tmp_path: Path) -> None:
 
 
 def test_device_map_keeps_blocks_whole_and_head_beside_embeddings() -> None:
+    from emu2_eval.devices import parse_model_max_memory
     from emu2_eval.models.emu2.placement import (
         EMBED,
         LM_HEAD,
         device_of,
         infer_device_map,
-        parse_max_memory,
     )
 
     config = Emu2Config()  # full size, on meta: costs nothing
     model = build_empty(config)
-    budget = parse_max_memory("0:30GiB;1:30GiB;2:30GiB")
+    budget = parse_model_max_memory("0:30GiB;1:30GiB;2:30GiB")
     assert budget == {0: "30GiB", 1: "30GiB", 2: "30GiB"}
     device_map = infer_device_map(model, budget, torch.bfloat16)
     assert set(device_map.values()) == {0, 1, 2}
@@ -227,7 +223,7 @@ def test_device_map_keeps_blocks_whole_and_head_beside_embeddings() -> None:
     for name in device_map:  # never below a whole EVA block or LLaMA decoder layer
         assert not re.search(r"blocks\.\d+\.|layers\.\d+\.", name), name
     with pytest.raises(ValueError, match="max_memory"):
-        parse_max_memory("0=70GiB")
+        parse_model_max_memory("0=70GiB")
 
 
 def test_quantization_without_bitsandbytes_says_what_to_install(tiny_emu2_dir: Path) -> None:
@@ -319,7 +315,6 @@ def test_a_tensor_listed_in_the_index_but_absent_from_its_shard_is_named(tmp_pat
     assert "missing" not in message  # named once, where it was supposed to be
 
 
-@requires_emu2_assets
 def test_a_bad_checkpoint_is_one_clean_error_in_the_cli(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -15,7 +15,6 @@ from emu2_eval.models.emu2.preprocess import preprocess_image
 from emu2_eval.models.emu2.visual import EvaBlock
 from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.requests import Request
-from tests.emu2_factories import tiny_emu2_adapter_fixture, tiny_emu2_dir_fixture  # noqa: F401
 
 
 @pytest.fixture(scope="module")

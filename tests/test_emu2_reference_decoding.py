@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from emu2_factories import TinyEmu2, requires_emu2_assets, synthetic_pixels
 
 from emu2_eval.models.emu2.reference_decoding import SearchSettings, SpecialIds
 from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.requests import Request
-from tests.emu2_factories import tiny_emu2_adapter_fixture, tiny_emu2_dir_fixture  # noqa: F401
+from tests.emu2_factories import TinyEmu2, requires_emu2_assets, synthetic_pixels
 
 GOLDEN = json.loads(
     (Path(__file__).parent / "data" / "emu2_reference_golden.json").read_text(encoding="utf-8")
@@ -202,9 +201,9 @@ def test_emu2_gen_embeddings_latents_and_image_equal_the_published_code(gen_part
 # -- the adapter, end to end (needs the real tokenizer) ----------------------------------------
 @requires_emu2_assets
 @pytest.mark.parametrize("decoding", ["greedy", "beam5"])
-def test_adapter_answers_like_the_published_code(tiny_emu2_adapter, decoding) -> None:
+def test_adapter_answers_like_the_published_code(tiny_emu2_llama_adapter, decoding) -> None:
     """Rendering, tokenisation, decoding and detokenisation together, single and batched."""
-    adapter = tiny_emu2_adapter
+    adapter = tiny_emu2_llama_adapter
     prompts = GOLDEN["prompts"]["base"]
     counts = [p.count("[<IMG_PLH>]") for p in prompts]
     pixels = synthetic_pixels(sum(counts), adapter.config.vision_config.image_size)

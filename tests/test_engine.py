@@ -196,5 +196,7 @@ def test_score_command_rescores_a_run(demo_run, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "vqa_accuracy" in result.output and (copy / "report.csv").is_file()
     result = CliRunner().invoke(main, ["score", str(tmp_path)])
-    assert result.exit_code == 1 and "is it a run directory" not in result.output
-    assert "results.json not found" in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{tmp_path / 'results.json'} not found: {tmp_path} is not a run directory" in (
+        result.output
+    )

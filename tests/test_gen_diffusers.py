@@ -10,7 +10,6 @@ import pytest
 from emu2_eval.engine.image_store import png_bytes
 from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.requests import Request
-from tests.gen_factories import tiny_sd_dir_fixture  # noqa: F401
 
 OPTIONS = (("height", 32), ("num_images_per_prompt", 2), ("num_inference_steps", 2), ("width", 32))
 

@@ -11,48 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from tests.gen_factories import (  # noqa: F401
-    requires_gen_assets,
-    tiny_clip_dir_fixture,
-    tiny_dino_dir_fixture,
-    tiny_emu2_gen_dir_fixture,
-    tiny_sd_dir_fixture,
-)
+from tests.gen_factories import requires_gen_assets
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL = {"height": 32, "width": 32, "num_inference_steps": 1}
 
 
-@pytest.fixture
-def task_dir(tmp_path, monkeypatch, tiny_clip_dir: Path, tiny_dino_dir: Path) -> Path:
-    from emu2_eval.tasks import locations
-
-    monkeypatch.setattr(locations, "_extra_dirs", [])
-    directory = tmp_path / "tasks"
-    directory.mkdir()
-    for source, name in (
-        ("demo_dreambench", "tiny_dreambench"),
-        ("demo_coco_t2i", "tiny_coco"),
-        ("demo_coco_autoencode", "tiny_autoencode"),
-    ):
-        raw = yaml.safe_load((REPO / "tasks" / "generation" / f"{source}.yaml").read_text())
-        raw["task"] = name
-        raw["generation"].update(SMALL)
-        for metric in raw["metrics"]:
-            metric["device"] = "cpu"
-            if metric["name"] == "dino":
-                metric.update(backbone=str(tiny_dino_dir), resize=36, crop=32)
-            else:
-                metric["backbone"] = str(tiny_clip_dir)
-        (directory / f"{name}.yaml").write_text(yaml.safe_dump(raw))
-    return directory
-
-
-def _run(model: str, pretrained: Path, tasks: str, out: Path, task_dir: Path, *extra: str):
+def _run(model: str, pretrained: Path, tasks: str, out: Path, gen_task_dir: Path, *extra: str):
     args = [
         "run",
         "--model",
@@ -64,7 +31,7 @@ def _run(model: str, pretrained: Path, tasks: str, out: Path, task_dir: Path, *e
         "--output",
         str(out),
         "--include-path",
-        str(task_dir),
+        str(gen_task_dir),
         "--no-progress",
         *extra,
     ]
@@ -79,11 +46,11 @@ def _responses(out: Path, task: str) -> dict[str, list[dict]]:
 
 
 @requires_gen_assets
-def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, task_dir, tmp_path) -> None:
+def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, gen_task_dir, tmp_path) -> None:
     out = tmp_path / "run"
     tasks = "tiny_dreambench,tiny_coco"
     printed, results = _run(
-        "emu2-gen", tiny_emu2_gen_dir, tasks, out, task_dir, "--limit", "5", "--batch-size", "3"
+        "emu2-gen", tiny_emu2_gen_dir, tasks, out, gen_task_dir, "--limit", "5", "--batch-size", "3"
     )
     dreambench = results["tasks"]["tiny_dreambench"]
     assert set(dreambench["metrics"]) == {
@@ -114,7 +81,7 @@ def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, task_dir, tm
 
     # Batch size 1: the same images, byte for byte.
     single = tmp_path / "single"
-    _run("emu2-gen", tiny_emu2_gen_dir, "tiny_dreambench", single, task_dir, "--limit", "3")
+    _run("emu2-gen", tiny_emu2_gen_dir, "tiny_dreambench", single, gen_task_dir, "--limit", "3")
     alone = _responses(single, "tiny_dreambench")
     assert alone == {doc: responses[doc] for doc in alone} and len(alone) == 3
 
@@ -124,7 +91,7 @@ def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, task_dir, tm
     (out / first["path"]).unlink()
     (out / second["path"]).write_bytes((out / responses["red_block/02"][0]["path"]).read_bytes())
     _, healed = _run(
-        "emu2-gen", tiny_emu2_gen_dir, "tiny_dreambench", out, task_dir, "--limit", "5"
+        "emu2-gen", tiny_emu2_gen_dir, "tiny_dreambench", out, gen_task_dir, "--limit", "5"
     )
     block = healed["tasks"]["tiny_dreambench"]
     assert (block["n_cached"], block["n_computed"]) == (3, 2)
@@ -141,11 +108,11 @@ def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, task_dir, tm
 
 
 @requires_gen_assets
-def test_emu2_gen_coco_autoencoding_end_to_end(tiny_emu2_gen_dir, task_dir, tmp_path) -> None:
+def test_emu2_gen_coco_autoencoding_end_to_end(tiny_emu2_gen_dir, gen_task_dir, tmp_path) -> None:
     """Image in, image out: the request is the real image alone, CLIP-I against that image."""
     out = tmp_path / "autoencode"
     _, results = _run(
-        "emu2-gen", tiny_emu2_gen_dir, "tiny_autoencode", out, task_dir, "--limit", "2"
+        "emu2-gen", tiny_emu2_gen_dir, "tiny_autoencode", out, gen_task_dir, "--limit", "2"
     )
     block = results["tasks"]["tiny_autoencode"]
     assert block["n_scored"] == 2 and set(block["metrics"]) == {"clip_i_vitl"}
@@ -156,14 +123,14 @@ def test_emu2_gen_coco_autoencoding_end_to_end(tiny_emu2_gen_dir, task_dir, tmp_
     assert block["dataset"]["protocol"]["sampling"] == "kosmos_g"
 
 
-def test_diffusers_t2i_on_coco_end_to_end(tiny_sd_dir, task_dir, tmp_path) -> None:
+def test_diffusers_t2i_on_coco_end_to_end(tiny_sd_dir, gen_task_dir, tmp_path) -> None:
     out = tmp_path / "sd"
     printed, results = _run(
         "diffusers-t2i",
         tiny_sd_dir,
         "tiny_coco",
         out,
-        task_dir,
+        gen_task_dir,
         "--limit",
         "3",
         "--batch-size",

@@ -21,7 +21,7 @@ from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.registry import MODELS
 from emu2_eval.requests import Request
 from emu2_eval.tasks.profiles import PromptError
-from tests.gen_factories import requires_gen_assets, tiny_emu2_gen_dir_fixture  # noqa: F401
+from tests.gen_factories import requires_gen_assets
 
 pytestmark = requires_gen_assets
 SMALL = (

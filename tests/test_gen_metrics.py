@@ -21,7 +21,6 @@ from emu2_eval.metrics.image_similarity import (
 )
 from emu2_eval.stats.intervals import metric_intervals
 from emu2_eval.stats.resamplers import ScoredDoc
-from tests.gen_factories import tiny_clip_dir_fixture, tiny_dino_dir_fixture  # noqa: F401
 
 TEXTS = ["a red dog", "the cat in the snow", "a blue mug", "an orange", "green grass", "sky"]
 

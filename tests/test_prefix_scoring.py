@@ -10,7 +10,7 @@ import torch
 from emu2_eval.models.prefix_scoring import shared_prefix_scores
 from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.requests import Request
-from tests.emu2_factories import TinyEmu2, synthetic_pixels, tiny_emu2_dir_fixture  # noqa: F401
+from tests.emu2_factories import TinyEmu2, synthetic_pixels
 
 ATOL = 1e-4
 

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from emu2_eval.reporting.html import html_report
-from emu2_eval.reports import latex_report, markdown_report, results_table, write_reports
+from emu2_eval.reporting.write import write_reports
+from emu2_eval.reports import latex_report, markdown_report, results_table
 
 
 def _block(variant: str = "official", group: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.reporting.html import html_report
-from emu2_eval.reports import latex_report, markdown_report, results_table, write_reports
+from emu2_eval.reporting.write import write_reports
+from emu2_eval.reports import latex_report, markdown_report, results_table
 
 
 def _results(shots: int = 4) -> dict[str, Any]:
@@ -104,7 +105,7 @@ def test_sweep_plot_has_a_unit_and_a_sensible_range_for_a_flat_line(tmp_path, mo
 
 
 def test_sweep_markdown_prints_n_a_not_nan() -> None:
-    from emu2_eval.engine.sweep import sweep_markdown
+    from emu2_eval.reporting.sweep import sweep_markdown
 
     text = sweep_markdown(_flat_summary("%"))
     assert "nan" not in text.lower().replace("n/a", "")

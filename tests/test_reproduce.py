@@ -12,13 +12,7 @@ from click.testing import CliRunner
 from emu2_eval.cli import main
 from emu2_eval.engine.reproduce import RecipeError, load_recipe, plan
 from emu2_eval.reporting.paper import paper_tables
-from tests.gen_factories import (  # noqa: F401
-    requires_gen_assets,
-    tiny_clip_dir_fixture,
-    tiny_dino_dir_fixture,
-    tiny_emu2_gen_dir_fixture,
-)
-from tests.test_gen_e2e import task_dir  # noqa: F401
+from tests.gen_factories import requires_gen_assets
 
 
 def _reproduce(*args: str):
@@ -189,7 +183,7 @@ def test_reproduce_table3_demo_with_tiny_vlm(tmp_path: Path) -> None:
 @requires_gen_assets
 def test_reproduce_table5_demo_with_tiny_emu2_gen(
     tiny_emu2_gen_dir: Path,
-    task_dir: Path,  # noqa: F811
+    gen_task_dir: Path,
     tmp_path: Path,
 ) -> None:
     """The demo DreamBench (tiny CLIP/DINO variant) stands in for DreamBench, end to end."""
@@ -203,7 +197,7 @@ def test_reproduce_table5_demo_with_tiny_emu2_gen(
         "--model-args",
         f"pretrained={tiny_emu2_gen_dir},device=cpu",
         "--include-path",
-        str(task_dir),
+        str(gen_task_dir),
         "--limit",
         "3",
         "--output",
@@ -239,7 +233,7 @@ def test_reproduce_checks_every_task_before_the_model_loads(tmp_path: Path, monk
 @requires_gen_assets
 def test_reproduce_table4_demo_with_tiny_emu2_gen(
     tiny_emu2_gen_dir: Path,
-    task_dir: Path,  # noqa: F811
+    gen_task_dir: Path,
     tmp_path: Path,
 ) -> None:
     """COCO text-to-image and autoencoding stand-ins: one row per Table 4 metric of Emu2-Gen."""
@@ -253,7 +247,7 @@ def test_reproduce_table4_demo_with_tiny_emu2_gen(
         "--model-args",
         f"pretrained={tiny_emu2_gen_dir},device=cpu",
         "--include-path",
-        str(task_dir),
+        str(gen_task_dir),
         "--limit",
         "2",
         "--output",

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,53 +14,25 @@ import pytest
 from emu2_eval.engine.evaluate import evaluate
 
 
-def _rows(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as connection:
-            return connection.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-    except sqlite3.OperationalError:  # table not created yet
-        return 0
-
-
-def _run_cli(output: Path, batch_size: int) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "emu2_eval.cli",
-        "run",
-        "--model",
-        "tiny-vlm",
-        "--tasks",
-        "demo_vqa",
-        "--batch-size",
-        str(batch_size),
-        "--output",
-        str(output),
-        "--no-progress",
-    ]
+def _start(command: list[str]) -> subprocess.Popen:
+    """In its own session, so that SIGKILL reaches the whole process group."""
     return subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ),
-        start_new_session=True,
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
 
 
 @pytest.mark.slow
-def test_kill_and_resume(tmp_path, tiny_model_dir, demo_dir) -> None:
+def test_kill_and_resume(tmp_path, tiny_model_dir, demo_dir, cache_rows, tiny_run_command) -> None:
     output = tmp_path / "killed"
-    process = _run_cli(output, batch_size=1)
+    process = _start(tiny_run_command(output, "--tasks", "demo_vqa", "--batch-size", "1"))
     deadline = time.time() + 240
-    while _rows(output / "cache.sqlite") < 30:
+    while cache_rows(output / "cache.sqlite") < 30:
         assert process.poll() is None, process.stderr.read().decode()
         assert time.time() < deadline, "run made no progress"
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)  # no chance to clean up
     process.wait()
-    done_at_kill = _rows(output / "cache.sqlite")
+    done_at_kill = cache_rows(output / "cache.sqlite")
     assert 30 <= done_at_kill < 96, "the kill must land half-way"
     assert not (output / "results.json").exists()
 
@@ -70,7 +40,7 @@ def test_kill_and_resume(tmp_path, tiny_model_dir, demo_dir) -> None:
     block = resumed["tasks"]["demo_vqa"]
     assert block["n_cached"] == done_at_kill
     assert block["n_computed"] == 96 - done_at_kill  # nothing finished is computed twice
-    assert _rows(output / "cache.sqlite") == 96
+    assert cache_rows(output / "cache.sqlite") == 96
 
     # an uninterrupted run, with another batch size, gives identical results
     clean = evaluate("tiny-vlm", {}, ["demo_vqa"], tmp_path / "clean", batch_size=8, progress=False)

@@ -59,8 +59,25 @@ def test_known_values() -> None:
 
 
 def test_large_input_is_fast_and_bounded() -> None:
+    """200,000 tied scores: linear memory (a pairwise comparison would need 10^10 cells) and a
+    fraction of a second (bounded at 10 s: a quadratic loop would take hours), exact value."""
+    import time
+    import tracemalloc
+
     scores, labels = random_case(0, 200_000, 50)
-    assert 0.5 < roc_auc(scores, labels) < 1.0
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        value = roc_auc(scores, labels)
+        seconds = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seconds < 10.0
+    assert peak < 64 * 2**20  # bytes: a few arrays of 200,000 float64 values
+    assert 0.5 < value < 1.0
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    assert value == pytest.approx(sklearn_metrics.roc_auc_score(labels, scores), abs=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import torch
 
 from emu2_eval.errors import UserError
 from emu2_eval.models.safety_checker import SafetyChecker, SafetyCheckerUnavailable
-from tests.gen_factories import requires_gen_assets, tiny_emu2_gen_dir_fixture  # noqa: F401
+from tests.gen_factories import requires_gen_assets
 
 
 def save_tiny_checker(root: Path, threshold: float) -> Path:

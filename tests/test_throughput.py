@@ -30,7 +30,6 @@ from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.requests import Request
-from tests.emu2_factories import tiny_emu2_dir_fixture  # noqa: F401
 
 
 def _samples(run: Path, task: str) -> list[dict]:
@@ -370,6 +369,27 @@ def test_max_memory_parsing() -> None:
         Topology(2, {2: "70GiB"})
 
 
+def test_the_max_memory_model_argument_has_the_same_grammar_without_a_bare_size() -> None:
+    """One parser (emu2_eval/devices.py) for ``--max-memory`` and the ``max_memory`` model
+    argument of every adapter; the argument goes to accelerate, so it names every device."""
+    from emu2_eval.devices import parse_model_max_memory
+
+    assert parse_model_max_memory("0:30GiB;1:30GiB;cpu:90GiB") == {
+        0: "30GiB",
+        1: "30GiB",
+        "cpu": "90GiB",
+    }
+    assert parse_model_max_memory("mps:8GiB") == {"mps": "8GiB"}
+    assert parse_model_max_memory({0: "70GiB"}) == {0: "70GiB"}
+    assert parse_model_max_memory(None) is None
+    with pytest.raises(ValueError, match=r"max_memory: expected entries like .*got '70GiB'"):
+        parse_model_max_memory("70GiB")
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        parse_model_max_memory({"gpu": "70GiB"})
+    with pytest.raises(ValueError, match=r"--max-memory: .*unknown device 'mps'"):
+        parse_max_memory("mps:8GiB")  # the CLI's topology places GPUs and the CPU only
+
+
 def test_each_replica_gets_its_own_gpus() -> None:
     topology = Topology(2, parse_max_memory("0:70GiB,1:60GiB"))
     assert placement(topology, 1, 4, visible_gpus=8) == {
@@ -435,10 +455,12 @@ def _reference_frechet(mu1, sigma1, mu2, sigma2) -> float:
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
 
-@pytest.mark.parametrize("dim", [64, 2048])
-def test_frechet_distance_agrees_with_sqrtm(dim: int) -> None:
+def test_frechet_distance_agrees_with_sqrtm() -> None:
+    """Sizes 8 to 256 are also checked in test_gen_fid.py; here: the zero distance of a set to
+    itself and the refused mismatched covariances (the full 2048-d size added minutes only)."""
     from emu2_eval.metrics.frechet import frechet_distance
 
+    dim = 64
     rng = np.random.default_rng(dim)
     a = rng.standard_normal((dim, dim + 32))
     b = rng.standard_normal((dim, dim + 32)) * 1.3 + 0.1

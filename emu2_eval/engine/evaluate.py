@@ -35,7 +35,7 @@ from emu2_eval.engine.timing import format_seconds, say
 from emu2_eval.engine.topology import Topology, apply_placement, placement
 from emu2_eval.environment import check_environment
 from emu2_eval.models.base import ModelAdapter, build_adapter
-from emu2_eval.reports import write_reports
+from emu2_eval.registry import RUN_OUTPUTS
 from emu2_eval.run_lock import run_dir_lock
 from emu2_eval.rundir import load_run, read_verified_samples, samples_record
 from emu2_eval.submissions.base import write_submission
@@ -382,7 +382,7 @@ def _evaluate(
     if not absolute_paths:
         results = portable_results(results, output)
     write_json_atomic(output / "results.json", results)
-    write_reports(results, output, samples=written)
+    write_run_outputs(results, output, written)
     if coordinator is not None:
         coordinator.finish()
     return results
@@ -402,6 +402,14 @@ def task_timing(outcome: Any, score_seconds: float) -> dict[str, Any]:
         "computed": outcome.n_computed,
         **throughput(outcome.n_computed, model),
     }
+
+
+def write_run_outputs(
+    results: dict[str, Any], run_dir: Path, samples: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The registered outputs after results.json (the reports): by name, not by import."""
+    for name in RUN_OUTPUTS:
+        RUN_OUTPUTS.get(name)(results, run_dir, samples=samples)
 
 
 def rescore(run_dir: Path) -> dict[str, Any]:
@@ -456,5 +464,5 @@ def _rescore(run_dir: Path) -> dict[str, Any]:
         block["samples_file"] = samples_record(digest, rows)
         written[name] = rows
     write_json_atomic(results_path, results)
-    write_reports(results, run_dir, samples=written)
+    write_run_outputs(results, run_dir, written)
     return results

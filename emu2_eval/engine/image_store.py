@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.atomic import write_bytes_atomic
+from emu2_eval.hashing import sha256_file
 from emu2_eval.requests import Request, stable_hash
 
 logger = logging.getLogger(__name__)
@@ -52,14 +53,6 @@ def png_bytes(image: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ImageStore:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 
 from emu2_eval.errors import UserError
@@ -273,14 +272,15 @@ def run_reproduction(
     batch_size: int | str = 1,
     progress: bool = True,
     **engine: Any,
-) -> pd.DataFrame | None:
-    """Run every missing cell, then write the measured-versus-paper table (main process)."""
+) -> list[tuple[str, str, int, int, Path]] | None:
+    """Run every missing cell; return the cells (task, run name, shots, seed, directory) to the
+    main process, which writes the measured-versus-paper table
+    (:func:`emu2_eval.reporting.reproduction.write_reproduction`); None elsewhere."""
     from emu2_eval.engine.distributed import current_context
     from emu2_eval.engine.evaluate import evaluate, load_adapter
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.engine.sweep import _cell_complete, cell_dir, cell_label
     from emu2_eval.engine.timing import bar_prefix
-    from emu2_eval.reporting.reproduction import write_reproduction
 
     recipe = the_plan.recipe
     check_before_loading(the_plan, model, model_args)
@@ -319,7 +319,7 @@ def run_reproduction(
                     )
     if not context.is_main:
         return None
-    return write_reproduction(the_plan, cells, output, limit)
+    return cells
 
 
 def cell_results(path: Path) -> dict[str, Any]:

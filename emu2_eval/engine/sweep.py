@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from emu2_eval.atomic import write_csv_atomic, write_text_atomic
+from emu2_eval.atomic import write_csv_atomic
 from emu2_eval.engine.distributed import current_context
 from emu2_eval.engine.evaluate import evaluate, load_adapter
 from emu2_eval.engine.preflight import preflight
@@ -23,7 +23,6 @@ from emu2_eval.engine.runner import FewShotSettings
 from emu2_eval.engine.seed_notes import seed_warnings
 from emu2_eval.engine.timing import bar_prefix, say
 from emu2_eval.engine.topology import Topology
-from emu2_eval.plots import plot_sweep
 from emu2_eval.references import paper_fewshot_table, paper_value
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -83,7 +82,10 @@ def run_sweep(
     topology: Topology | None = None,
     dist_timeout: float | None = None,
 ) -> pd.DataFrame | None:
-    """Run every missing cell of the grid, then write the summary table and the plot.
+    """Run every missing cell of the grid, then write the cell and summary tables (CSV).
+
+    The Markdown summary and the plot are the reporting layer's
+    (:func:`emu2_eval.reporting.sweep.write_sweep_report`, called by the CLI).
 
     Under a data-parallel launch every process runs every cell's shards; the main process
     writes the summary and the others return None.
@@ -132,22 +134,7 @@ def run_sweep(
     summary = summarise(cells, reference_model)
     write_csv_atomic(output / "sweep_cells.csv", cells)
     write_csv_atomic(output / "sweep_summary.csv", summary)
-    write_text_atomic(output / "sweep_summary.md", sweep_markdown(summary))
-    plot_sweep(summary, output / "sweep.png", reference_model)
     return summary
-
-
-def sweep_markdown(summary: pd.DataFrame) -> str:
-    """sweep_summary.md: missing values (no paper number, one seed's std) read ``n/a`` as in the
-    HTML report, not pandas' ``nan``."""
-    from emu2_eval.reporting.format import fmt
-
-    header = list(summary.columns)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(":--" for _ in header) + "|"]
-    for row in summary.itertuples(index=False):
-        cells = [fmt(v) if isinstance(v, float) or v is None else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def collect_cells(

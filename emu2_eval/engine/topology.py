@@ -21,6 +21,8 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
+from emu2_eval.devices import parse_memory_budget
+
 PLACEMENT_ARGS = ("device", "device_map", "max_memory")
 
 
@@ -51,26 +53,9 @@ class Topology:
 
 
 def parse_max_memory(text: str | None) -> dict[int | str, str] | None:
-    """``"0:70GiB,1:70GiB,cpu:100GiB"`` (``,`` or ``;``) -> {0: "70GiB", 1: "70GiB", "cpu": ...};
+    """``--max-memory``: ``"0:70GiB,1:70GiB,cpu:100GiB"`` (``,`` or ``;``) -> {0: "70GiB", ...};
     a bare ``"70GiB"`` -> {"*": "70GiB"}, the same for every GPU of the replica."""
-    if text is None or not text.strip():
-        return None
-    budget: dict[int | str, str] = {}
-    for entry in text.replace(";", ",").split(","):
-        entry = entry.strip()
-        if not entry:
-            continue
-        key, sep, value = entry.rpartition(":")
-        if not sep:
-            key, value = "*", entry
-        key, value = key.strip(), value.strip()
-        if not value or not (key.isdigit() or key in ("cpu", "*")):
-            raise ValueError(
-                f"--max-memory: expected entries like '0:70GiB,1:70GiB,cpu:100GiB' or one size "
-                f"like '70GiB', got {entry!r}"
-            )
-        budget[int(key) if key.isdigit() else key] = value
-    return budget
+    return parse_memory_budget(text, "--max-memory", allow_any_gpu=True)
 
 
 def replica_gpus(
@@ -132,16 +117,6 @@ def _absolute_budget(topology: Topology, gpus: list[int]) -> dict[int | str, str
 def format_max_memory(budget: dict[int | str, str]) -> str:
     """{2: "70GiB", 3: "70GiB"} -> ``"2:70GiB;3:70GiB"`` (``;``: ``,`` separates model args)."""
     return ";".join(f"{k}:{v}" for k, v in budget.items())
-
-
-def parse_model_max_memory(value: str | dict[Any, str] | None) -> dict[int | str, str] | None:
-    """The ``max_memory`` model argument (``"2:70GiB;3:70GiB"`` or a dict), for accelerate."""
-    if value is None or isinstance(value, dict):
-        return value
-    budget = parse_max_memory(str(value))
-    if budget and "*" in budget:
-        raise ValueError("the max_memory model argument needs device indices, e.g. 0:70GiB;1:70GiB")
-    return budget
 
 
 def apply_placement(

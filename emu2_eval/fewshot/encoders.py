@@ -77,7 +77,7 @@ class CLIPImageEncoder(FeatureEncoder):
     def __init__(self, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
         from transformers import AutoImageProcessor, CLIPModel
 
-        from emu2_eval.models.hf_vlm import resolve_device
+        from emu2_eval.devices import resolve_device
         from emu2_eval.models.tiny_gen import resolve_backbone
 
         self.pretrained = resolve_backbone(str(pretrained))  # ``tiny-clip``: the built-in one

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+from emu2_eval.hashing import hash_seed
 
 
 def derive_seed(task: str, doc_id: str, shots: int, seed: int) -> int:
@@ -11,5 +11,4 @@ def derive_seed(task: str, doc_id: str, shots: int, seed: int) -> int:
     Hashing (rather than seed + index) means the demonstrations of a document do not change when
     the dataset is sharded over processes, batched differently, limited or reordered.
     """
-    blob = f"{task}\x1f{doc_id}\x1f{shots}\x1f{seed}".encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
+    return hash_seed(task, doc_id, shots, seed)

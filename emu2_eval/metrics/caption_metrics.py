@@ -44,7 +44,8 @@ from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.meteor.meteor import Meteor
 from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.spice import spice as _spice_module
-from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+from emu2_eval.stats.caption import ptb_tokenize as _tokenize
 
 __all__ = [
     "BLEU_KEYS",
@@ -220,27 +221,6 @@ def _preview(keys: Iterable[Hashable], limit: int = 5) -> str:
     keys = list(keys)
     shown = ", ".join(repr(key) for key in keys[:limit])
     return shown + (f", ... (+{len(keys) - limit} more)" if len(keys) > limit else "")
-
-
-def _tokenize(captions: dict[int, list[str]]) -> dict[int, list[str]]:
-    """Run pycocoevalcap's PTBTokenizer with line breaks inside captions turned into spaces.
-
-    The Java tokenizer reads one caption per line; an embedded line break (any of those
-    ``str.splitlines`` knows, a superset of what Java splits on) would shift every later caption
-    to the wrong id, so they are replaced first and the output is checked for alignment.
-    """
-    cleaned = {
-        key: [{"caption": " ".join(text.splitlines())} for text in texts]
-        for key, texts in captions.items()
-    }
-    tokenized = PTBTokenizer().tokenize(cleaned)
-    for key, texts in captions.items():
-        if len(tokenized.get(key, ())) != len(texts):
-            raise RuntimeError(
-                "PTBTokenizer output is not aligned with its input (id "
-                f"{key}: {len(texts)} caption(s) in, {len(tokenized.get(key, ()))} out)"
-            )
-    return tokenized
 
 
 def _meteor(gts: dict[int, list[str]], res: dict[int, list[str]]) -> tuple[float, list[float]]:

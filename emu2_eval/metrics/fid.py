@@ -113,7 +113,7 @@ def inception_extractor(
     weights: str | None = None, device: str = "auto", backbone: str = "inception_tf"
 ) -> Extractor:
     """The FID Inception (2048-d pool3), weights from a local file (see :func:`resolve_weights`)."""
-    from emu2_eval.models.hf_vlm import resolve_device
+    from emu2_eval.devices import resolve_device
 
     path = resolve_weights(weights)
     if backbone == "inception_tf":

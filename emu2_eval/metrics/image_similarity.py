@@ -89,7 +89,7 @@ def _normalise(features: Any) -> np.ndarray:
 
 
 def _device(device: str) -> str:
-    from emu2_eval.models.hf_vlm import resolve_device
+    from emu2_eval.devices import resolve_device
 
     return resolve_device(device)
 
@@ -248,8 +248,9 @@ def dino_backbone(backbone: str, resize: int, crop: int, device: str, batch_size
 
 
 # -- scoring helpers ------------------------------------------------------------------------
-class MeanScoresResampler(Resampler):
-    """Every key is the mean of a stored per-document score: exact bootstrap."""
+class SimilarityResampler(Resampler):
+    """Image-similarity keys (CLIP-T, CLIP-I, DINO): each the mean of a stored per-document score,
+    clamped at 0 under ``x100_clamp_mean``: exact bootstrap (one score key: MeanScoreResampler)."""
 
     sample_label: ClassVar[str] = "cosine similarity"
 
@@ -305,7 +306,7 @@ class _SimilarityMetric(Metric):
 
     scorer_options = ("backbone", "pairs")
 
-    resampler = MeanScoresResampler
+    resampler = SimilarityResampler
     units_label = "cosine"
 
     def _scale(self, cosines: np.ndarray) -> np.ndarray:

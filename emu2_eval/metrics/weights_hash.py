@@ -9,19 +9,16 @@ backbone shared by several metrics is read once per process.
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
+
+from emu2_eval.hashing import sha256_file
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
 
 
 @functools.lru_cache(maxsize=32)
 def _digest(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def sha256_of(path: str | Path) -> str:

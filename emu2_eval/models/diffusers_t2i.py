@@ -20,6 +20,7 @@ from typing import Any
 
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
+from emu2_eval.models.hub import local_or_hub
 from emu2_eval.requests import Request
 
 PIPELINE_LOADERS = ("auto", "generic")
@@ -27,20 +28,18 @@ FALLBACK_STEPS, FALLBACK_GUIDANCE = 50, 7.5
 
 
 def _resolve(pretrained: str, revision: str | None, variant: str | None) -> Path:
-    local = Path(pretrained).expanduser()
-    if local.is_dir():
-        return local
-    if local.exists() or str(pretrained).startswith((".", "/", "~")):
-        raise FileNotFoundError(f"{pretrained} is not a diffusers pipeline directory")
-    from diffusers import DiffusionPipeline
+    def fetch(hub_id: str) -> str:
+        from diffusers import DiffusionPipeline
 
-    try:
-        return Path(DiffusionPipeline.download(pretrained, revision=revision, variant=variant))
-    except Exception as exc:
-        raise FileNotFoundError(
-            f"{pretrained!r} is neither a local directory nor a pipeline in the local hub cache "
-            f"({type(exc).__name__}: {exc}); download it first or run with --online"
-        ) from None
+        return DiffusionPipeline.download(hub_id, revision=revision, variant=variant)
+
+    return local_or_hub(
+        pretrained,
+        fetch,
+        "diffusers pipeline directory",
+        "a pipeline in the local hub cache",
+        hint="; download it first or run with --online",
+    )
 
 
 class DiffusersT2IAdapter(ModelAdapter):
@@ -62,7 +61,7 @@ class DiffusersT2IAdapter(ModelAdapter):
     ) -> None:
         from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 
-        from emu2_eval.models.emu2.placement import resolve_device
+        from emu2_eval.devices import resolve_device
         from emu2_eval.models.emu2.pretrained import resolve_dtype
 
         if pipeline not in PIPELINE_LOADERS:

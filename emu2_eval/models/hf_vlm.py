@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.devices import resolve_device
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
@@ -33,14 +34,6 @@ from emu2_eval.requests import Request
 logger = logging.getLogger(__name__)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 PROMPT_FORMATS = ("raw", "chat")
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 class HFVisionLanguageAdapter(ModelAdapter):
@@ -93,7 +86,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
         if max_memory and device_map in (None, "auto"):
             device_map = self._device_map(max_memory, load_kwargs)
         elif max_memory:  # another transformers strategy ("balanced"...) within this budget
-            from emu2_eval.engine.topology import parse_model_max_memory
+            from emu2_eval.devices import parse_model_max_memory
 
             load_kwargs["max_memory"] = parse_model_max_memory(max_memory)
         if device_map:
@@ -161,7 +154,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
         from accelerate import init_empty_weights
         from transformers import AutoConfig, AutoModelForImageTextToText
 
-        from emu2_eval.engine.topology import build_device_map, parse_model_max_memory
+        from emu2_eval.devices import parse_model_max_memory
+        from emu2_eval.engine.topology import build_device_map
 
         config = AutoConfig.from_pretrained(
             self.pretrained,

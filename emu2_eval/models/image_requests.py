@@ -8,22 +8,13 @@ has its own seed, a pure function of (task, doc id, image index, seed), drawn in
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from emu2_eval.hashing import hash_seed
 from emu2_eval.prompts import ImagePart, Part, TextPart
 from emu2_eval.requests import Request
-
-SETTING_KEYS = (
-    "height",
-    "width",
-    "num_inference_steps",
-    "guidance_scale",
-    "num_images_per_prompt",
-    "seed",
-)
 
 
 @dataclass(frozen=True)
@@ -57,14 +48,17 @@ class ImageSettings:
         return asdict(self)
 
 
+# The ``generation:`` keys an image request reads: the fields above (listed once).
+SETTING_KEYS = tuple(f.name for f in fields(ImageSettings))
+
+
 def image_seed(task: str, doc_id: str, index: int, seed: int) -> int:
     """A 63-bit seed that depends only on (task, doc id, image index, seed).
 
     Hashing (not ``seed + index``) keeps each image's noise fixed when the dataset is sharded,
     batched differently, limited or reordered.
     """
-    blob = f"image\x1f{task}\x1f{doc_id}\x1f{index}\x1f{seed}".encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") >> 1
+    return hash_seed("image", task, doc_id, index, seed) >> 1
 
 
 def image_generators(request: Request, settings: ImageSettings) -> list[Any]:

@@ -16,11 +16,11 @@ are rare in evaluation. Greedy and beam search stay batched.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from emu2_eval.hashing import hash_seed
 from emu2_eval.requests import Request
 
 
@@ -32,8 +32,7 @@ def is_seeded_sampling(options: dict[str, Any]) -> bool:
 def request_seed(request: Request) -> int:
     """A 63-bit seed of (request content hash, seed option): never of batch, rank or order."""
     seed = request.options_dict.get("seed")
-    blob = f"sample\x1f{request.content_hash()}\x1f{seed}".encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big") >> 1
+    return hash_seed("sample", request.content_hash(), seed, byteorder="big") >> 1
 
 
 @contextmanager

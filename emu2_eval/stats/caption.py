@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from pycocoevalcap.bleu.bleu_scorer import cook_refs, cook_test
+from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
 from emu2_eval.stats.cider import CiderD
 from emu2_eval.stats.resamplers import EXACT, Resampler, ScoredDoc, weighted_mean
@@ -37,14 +38,35 @@ ALL_KEYS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"
 MEAN_KEYS = ("ROUGE_L", "SPICE")
 
 
+def ptb_tokenize(captions: dict[int, list[str]]) -> dict[int, list[str]]:
+    """Run pycocoevalcap's PTBTokenizer with line breaks inside captions turned into spaces.
+
+    Shared by the caption metric and its resampler (so the statistics never import metrics).
+
+    The Java tokenizer reads one caption per line; an embedded line break (any of those
+    ``str.splitlines`` knows, a superset of what Java splits on) would shift every later caption
+    to the wrong id, so they are replaced first and the output is checked for alignment.
+    """
+    cleaned = {
+        key: [{"caption": " ".join(text.splitlines())} for text in texts]
+        for key, texts in captions.items()
+    }
+    tokenized = PTBTokenizer().tokenize(cleaned)
+    for key, texts in captions.items():
+        if len(tokenized.get(key, ())) != len(texts):
+            raise RuntimeError(
+                "PTBTokenizer output is not aligned with its input (id "
+                f"{key}: {len(texts)} caption(s) in, {len(tokenized.get(key, ()))} out)"
+            )
+    return tokenized
+
+
 def tokenize_captions(
     predictions: Sequence[str], references: Sequence[Sequence[str]]
 ) -> tuple[list[str], list[list[str]]]:
     """PTB-tokenise as ``caption_metrics_detailed`` does (two calls: references, predictions)."""
-    from emu2_eval.metrics.caption_metrics import _tokenize
-
-    gts = _tokenize({i: list(refs) for i, refs in enumerate(references)})
-    res = _tokenize({i: [pred] for i, pred in enumerate(predictions)})
+    gts = ptb_tokenize({i: list(refs) for i, refs in enumerate(references)})
+    res = ptb_tokenize({i: [pred] for i, pred in enumerate(predictions)})
     return [res[i][0] for i in range(len(predictions))], [gts[i] for i in range(len(references))]
 
 

@@ -1,15 +1,7 @@
-"""Bootstrap settings, and a context that sets them for code paths we do not own.
-
-``emu2-eval run`` and ``emu2-eval score`` reach the interval step through the engine, whose
-signatures carry no bootstrap options; :func:`using` sets them for everything inside a ``with``
-block (a ``ContextVar``, so threads and async tasks do not leak settings into each other).
-"""
+"""Bootstrap settings: resamples, seed and confidence of every interval, recorded beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,21 +27,8 @@ class BootstrapSettings:
         return {**asdict(self), "interval": INTERVAL_KIND}
 
 
-_CURRENT: ContextVar[BootstrapSettings | None] = ContextVar(
-    "emu2_eval_bootstrap_settings", default=None
-)
-
-
 def current() -> BootstrapSettings:
-    """The settings in force (defaults: 1000 resamples, seed 0, 95 %)."""
-    return _CURRENT.get() or BootstrapSettings()
+    """The settings the engine's scoring uses: the defaults (1000 resamples, seed 0, 95 %).
 
-
-@contextmanager
-def using(settings: BootstrapSettings) -> Iterator[BootstrapSettings]:
-    """Use ``settings`` for every interval computed inside the block."""
-    token = _CURRENT.set(settings)
-    try:
-        yield settings
-    finally:
-        _CURRENT.reset(token)
+    ``emu2-eval report`` recomputes intervals with other settings, passed explicitly."""
+    return BootstrapSettings()

@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from emu2_eval.errors import UserError
 from emu2_eval.registry import (
     DATA_LOADERS,
     DEMO_ANSWERS,
@@ -26,13 +23,14 @@ from emu2_eval.registry import (
     SUBMISSION_WRITERS,
 )
 from emu2_eval.requests import REQUEST_KINDS, stable_hash
-from emu2_eval.safe_yaml import safe_load_bounded
 from emu2_eval.tasks.checks import (
+    GENERATION_RULES,
     check_encoder_args,
     check_generation,
     check_metric_options,
     check_task_name,
 )
+from emu2_eval.tasks.files import TaskConfigError, read_yaml
 
 TASK_KEYS = {
     "task",
@@ -62,36 +60,9 @@ FEWSHOT_KEYS = {
     "one_example_per_image",
     "demo_answer",
 }
-GENERATION_KEYS = {
-    "max_new_tokens",
-    "num_beams",
-    "min_length",
-    "min_new_tokens",
-    "length_penalty",
-    "do_sample",
-    "temperature",
-    "top_p",
-    "top_k",
-    "repetition_penalty",
-    "no_repeat_ngram_size",
-    # generate_images (emu2_eval.models.image_requests)
-    "height",
-    "width",
-    "num_inference_steps",
-    "guidance_scale",
-    "num_images_per_prompt",
-    "seed",
-}
+# Keys of a task's ``generation:`` block: those the checks table has a rule for (listed once).
+GENERATION_KEYS = frozenset(GENERATION_RULES)
 ROOT_PATTERN = re.compile(r"\{(\w+)\}")
-
-
-class TaskConfigError(UserError, ValueError):
-    """One or more problems in a task file; ``problems`` lists them, the message names the file."""
-
-    def __init__(self, path: str | Path, problems: list[str]) -> None:
-        self.path = str(path)
-        self.problems = problems
-        super().__init__(f"{path}: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -430,18 +401,6 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
         labels=labels,
         submission=submission,
     )
-
-
-def read_yaml(path: str | Path) -> Any:
-    """``yaml.safe_load`` a file, naming the file (and line) on a syntax error or an alias
-    bomb (refused before anything walks the data: :mod:`emu2_eval.safe_yaml`)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return safe_load_bounded(handle)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise TaskConfigError(path, [f"invalid YAML{where}: {exc}"]) from None
 
 
 def load_task_config(path: str | Path) -> TaskConfig:

@@ -145,7 +145,7 @@ class ProfileRegistry:
 
     def _index(self) -> dict[str, Path]:
         if self._files is None:
-            from emu2_eval.tasks.config import read_yaml
+            from emu2_eval.tasks.files import read_yaml
             from emu2_eval.tasks.locations import yaml_files
 
             self._files = {}
@@ -154,9 +154,6 @@ class ProfileRegistry:
                 if isinstance(raw, dict) and isinstance(raw.get("profile"), str):
                     self._files.setdefault(raw["profile"], path)
         return self._files
-
-    def reset(self) -> None:
-        self._files = None
 
     def __contains__(self, name: object) -> bool:
         return name in self._index()
@@ -168,7 +165,7 @@ class ProfileRegistry:
         return check_profile(raw)
 
     def get(self, spec: str | dict[str, Any]) -> PromptProfile:
-        from emu2_eval.tasks.config import TaskConfigError, read_yaml
+        from emu2_eval.tasks.files import TaskConfigError, read_yaml
 
         if isinstance(spec, dict):
             return build_profile(spec, spec.get("profile", "inline"))

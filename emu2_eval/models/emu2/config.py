@@ -17,6 +17,8 @@ from typing import Any
 
 CONFIG_NAME = "config.json"
 VARIANTS = ("base", "chat")
+# Modules a device map keeps whole (one EVA block, one LLaMA decoder layer).
+NO_SPLIT_MODULES = ["EvaBlock", "LlamaDecoderLayer"]
 
 
 class Emu2ConfigError(ValueError):

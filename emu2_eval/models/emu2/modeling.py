@@ -18,12 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emu2_eval.models.emu2.config import Emu2Config
+from emu2_eval.models.emu2.config import NO_SPLIT_MODULES, Emu2Config
 from emu2_eval.models.emu2.visual import EvaVisionTransformer
 
 IMAGE_TOKEN_ID = 32003  # <image>, fixed by the published special-token order
 VIDEO_TOKEN_ID = 32004  # [gIMG], borrowed as the video-frame slot
-NO_SPLIT_MODULES = ["EvaBlock", "LlamaDecoderLayer"]
 
 
 class Emu2Decoder(nn.Module):
@@ -79,14 +78,6 @@ class Emu2ForCausalLM(nn.Module):
         self.model = Emu2Model(config, attn_implementation)
         self.project_down = nn.Linear(config.hidden_size, config.d_model, bias=False)
         self.project_up = nn.Linear(config.d_model, config.hidden_size, bias=False)
-
-    @classmethod
-    def from_pretrained(cls, path_or_hub_id: str, **kwargs: Any) -> Emu2ForCausalLM:
-        """Load published weights; see :func:`emu2_eval.models.emu2.pretrained.from_pretrained`."""
-        from emu2_eval.models.emu2.pretrained import from_pretrained
-
-        model, _ = from_pretrained(path_or_hub_id, **kwargs)
-        return model
 
     @property
     def lm(self) -> Any:

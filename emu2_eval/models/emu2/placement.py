@@ -11,47 +11,10 @@ from typing import Any
 
 import torch
 
-from emu2_eval.models.emu2.modeling import NO_SPLIT_MODULES
+from emu2_eval.models.emu2.config import NO_SPLIT_MODULES
 
 EMBED = "model.decoder.lm.model.embed_tokens"
 LM_HEAD = "model.decoder.lm.lm_head"
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def parse_max_memory(spec: str | dict[Any, Any] | None) -> dict[Any, str] | None:
-    """``"0:70GiB;1:70GiB;cpu:100GiB"`` -> ``{0: "70GiB", 1: "70GiB", "cpu": "100GiB"}``.
-
-    Entries are separated by ``;`` because ``,`` already separates ``--model-args``.
-    """
-    if spec is None or spec == "":
-        return None
-    if isinstance(spec, dict):
-        items = list(spec.items())
-    else:
-        items = []
-        for entry in str(spec).split(";"):
-            if not entry.strip():
-                continue
-            key, sep, value = entry.partition(":")
-            if not sep or not value.strip():
-                raise ValueError(
-                    f"max_memory: expected entries like '0:70GiB;1:70GiB;cpu:100GiB', got {entry!r}"
-                )
-            items.append((key.strip(), value.strip()))
-    budget: dict[Any, str] = {}
-    for key, value in items:
-        key = str(key)
-        budget[int(key) if key.isdigit() else key] = str(value)
-    bad = [k for k in budget if not isinstance(k, int) and k not in ("cpu", "mps")]
-    if bad:
-        raise ValueError(f"max_memory: unknown device(s) {bad}; use GPU indices, 'cpu' or 'mps'")
-    return budget
 
 
 def device_of(device_map: dict[str, Any], name: str) -> Any:

@@ -15,16 +15,12 @@ from typing import Any
 
 import torch
 
+from emu2_eval.devices import parse_model_max_memory, resolve_device
 from emu2_eval.models.emu2.config import Emu2Config
 from emu2_eval.models.emu2.loading import load_weights
 from emu2_eval.models.emu2.modeling import Emu2ForCausalLM
-from emu2_eval.models.emu2.placement import (
-    device_of,
-    infer_device_map,
-    main_device,
-    parse_max_memory,
-    resolve_device,
-)
+from emu2_eval.models.emu2.placement import device_of, infer_device_map, main_device
+from emu2_eval.models.hub import local_or_hub, snapshot_fetch
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 HUB_PATTERNS = ["*.json", "*.model", "*.bin", "*.safetensors", "*.py"]
@@ -48,22 +44,12 @@ class LoadReport:
 
 def resolve_checkpoint(path_or_hub_id: str | Path, revision: str | None = None) -> Path:
     """A local directory as is; otherwise a Hugging Face hub id fetched into the local cache."""
-    local = Path(path_or_hub_id).expanduser()
-    if local.is_dir():
-        return local
-    if local.exists() or str(path_or_hub_id).startswith((".", "/", "~")):
-        raise FileNotFoundError(f"{path_or_hub_id} is not a checkpoint directory")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(
-            snapshot_download(str(path_or_hub_id), revision=revision, allow_patterns=HUB_PATTERNS)
-        )
-    except Exception as exc:
-        raise FileNotFoundError(
-            f"{path_or_hub_id!r} is neither a local directory nor a downloadable hub repository "
-            f"({type(exc).__name__}: {exc})"
-        ) from None
+    return local_or_hub(
+        path_or_hub_id,
+        snapshot_fetch(revision, HUB_PATTERNS),
+        "checkpoint directory",
+        "a downloadable hub repository",
+    )
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
@@ -110,7 +96,7 @@ def from_pretrained(
         raise ValueError("choose one of load_in_8bit and load_in_4bit")
     path = resolve_checkpoint(path_or_hub_id, revision)
     config = config or Emu2Config.from_pretrained(path)
-    budget = parse_max_memory(max_memory)
+    budget = parse_model_max_memory(max_memory)
     if budget is not None and device_map is None:
         device_map = "auto"
     target = resolve_device(device)

@@ -10,19 +10,19 @@ the same whatever the device map. Answers are meaningless; never report them as 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from emu2_eval.hashing import digest_seed
 
 INIT_STD = 0.02
 
 
 def tensor_seed(seed: int, name: str) -> int:
     """A 63-bit seed of (seed, tensor name), independent of creation order and placement."""
-    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+    return digest_seed(f"{seed}:{name}".encode()) & (2**63 - 1)
 
 
 def random_tensor(

@@ -77,7 +77,7 @@ class Emu2RemoteAdapter(ModelAdapter):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from emu2_eval.models.emu2.placement import parse_max_memory
+        from emu2_eval.devices import parse_model_max_memory
         from emu2_eval.models.emu2.prompting import system_message as named_system_message
 
         self.pretrained = pretrained
@@ -86,7 +86,7 @@ class Emu2RemoteAdapter(ModelAdapter):
         self.system_message = system_message
         self.tokenizer = AutoTokenizer.from_pretrained(pretrained)
         self.tokenizer.padding_side = "left"
-        budget = parse_max_memory(max_memory)
+        budget = parse_model_max_memory(max_memory)
         if budget is None:
             self.model = AutoModelForCausalLM.from_pretrained(
                 pretrained, torch_dtype=self.dtype, low_cpu_mem_usage=True, trust_remote_code=True

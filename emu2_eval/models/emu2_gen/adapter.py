@@ -51,8 +51,8 @@ class Emu2GenAdapter(ModelAdapter):
     ) -> None:
         from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 
+        from emu2_eval.devices import resolve_device
         from emu2_eval.models.emu2.config import Emu2Config
-        from emu2_eval.models.emu2.placement import resolve_device
         from emu2_eval.models.emu2.pretrained import from_pretrained, resolve_dtype
         from emu2_eval.models.emu2.tokenization import Emu2Tokenizer
         from emu2_eval.models.emu2_gen.layout import (

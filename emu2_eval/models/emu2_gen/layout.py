@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.models.hub import local_or_hub, snapshot_fetch
+
 REQUIRED = ("multimodal_encoder", "tokenizer", "unet", "vae", "scheduler")
 HUB_PATTERNS = [
     "model_index.json",
@@ -34,22 +36,14 @@ class Emu2GenLayoutError(FileNotFoundError):
 
 def resolve_pipeline_dir(path_or_hub_id: str | Path, revision: str | None = None) -> Path:
     """A local pipeline directory, or the hub snapshot of ``path_or_hub_id``."""
-    local = Path(path_or_hub_id).expanduser()
-    if local.is_dir():
-        return local
-    if local.exists() or str(path_or_hub_id).startswith((".", "/", "~")):
-        raise Emu2GenLayoutError(f"{path_or_hub_id} is not an Emu2-Gen pipeline directory")
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(
-            snapshot_download(str(path_or_hub_id), revision=revision, allow_patterns=HUB_PATTERNS)
-        )
-    except Exception as exc:
-        raise Emu2GenLayoutError(
-            f"{path_or_hub_id!r} is neither a local directory nor a hub repository in the local "
-            f"cache ({type(exc).__name__}: {exc}); download it first or run with --online"
-        ) from None
+    return local_or_hub(
+        path_or_hub_id,
+        snapshot_fetch(revision, HUB_PATTERNS),
+        "Emu2-Gen pipeline directory",
+        "a hub repository in the local cache",
+        error=Emu2GenLayoutError,
+        hint="; download it first or run with --online",
+    )
 
 
 def check_layout(root: Path) -> dict[str, Any]:
