@@ -117,6 +117,22 @@ def tiny_emu2_chat_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_emu2_chat_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny Emu2-Chat with the real LLaMA tokenizer (``../shared``): for token ids compared with
+    golden files of the published code, which tokenised with it. Skips, saying so, without it."""
+    from tests.emu2_factories import TOKENIZER_DIR, TinyEmu2
+
+    if not (TOKENIZER_DIR / "tokenizer.model").is_file():
+        pytest.skip(f"the real LLaMA/Emu2 tokenizer is not at {TOKENIZER_DIR} (../shared)")
+    return TinyEmu2("chat").save(
+        tmp_path_factory.mktemp("tiny_emu2_chat_llama"),
+        safe_serialization=True,
+        split_qkv_bias=True,
+        real_tokenizer=True,
+    )
+
+
+@pytest.fixture(scope="session")
 def tiny_emu2_adapter(tiny_emu2_dir: Path):
     from emu2_eval.models.emu2.adapter import Emu2Adapter
 

@@ -16,7 +16,7 @@ import pytest
 from emu2_eval.data.docs import Doc
 from emu2_eval.models.emu2.prompting import chat_prompt, parts_to_text, system_message
 from emu2_eval.prompts import ImagePart, TextPart
-from tests.emu2_factories import requires_emu2_assets, tiny_emu2_chat_dir_fixture  # noqa: F401
+from tests.emu2_factories import requires_emu2_assets
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "emu2_chat_prompt_golden.json").read_text())
 IMAGE = ImagePart.from_bytes(b"picture")
@@ -93,18 +93,25 @@ def test_mmmu_loader_fields_fill_the_official_mmmu_prompt() -> None:
     }
     doc = _doc(record, Path("x.parquet"), None, RecordIds("x.parquet", "id"))
     text, _ = parts_to_text(get_task("chat_mmmu_val").profile.render(doc))
-    wanted = _golden("Which shape is in <image 1>?\n\n(A) circle\n(B) square\n(C) triangle\n\n\n"
-                     "Answer with the option's letter from the given choices directly.", "detailed")
+    wanted = _golden(
+        "Which shape is in <image 1>?\n\n(A) circle\n(B) square\n(C) triangle\n\n\n"
+        "Answer with the option's letter from the given choices directly.",
+        "detailed",
+    )
     assert chat_prompt(text, system_message("detailed")) == wanted
 
 
 @requires_emu2_assets
-def test_emu2_chat_adapter_renders_the_published_string(tiny_emu2_chat_dir: Path) -> None:
+def test_emu2_chat_adapter_renders_the_published_string(tiny_emu2_chat_llama_dir: Path) -> None:
     """The adapter's default (native layout) equals chat.py; the hf layout is a recorded option
     with the same reference token ids."""
     from emu2_eval.models.base import build_adapter
 
-    args = {"pretrained": str(tiny_emu2_chat_dir), "device": "cpu", "system_message": "detailed"}
+    args = {
+        "pretrained": str(tiny_emu2_chat_llama_dir),
+        "device": "cpu",
+        "system_message": "detailed",
+    }
     native = build_adapter("emu2", args)
     hf = build_adapter("emu2", {**args, "chat_layout": "hf"})
     case = GOLDEN["cases"][0]

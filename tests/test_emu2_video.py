@@ -28,7 +28,6 @@ from emu2_eval.models.emu2.prompting import (
 )
 from emu2_eval.models.emu2.reference_decoding import SpecialIds
 from emu2_eval.prompts import ImagePart, Part, TextPart, VideoPart
-from tests.emu2_factories import tiny_emu2_chat_dir_fixture  # noqa: F401
 
 GOLDEN = json.loads(
     (Path(__file__).parent / "data" / "emu2_video_golden.json").read_text(encoding="utf-8")
@@ -155,13 +154,13 @@ def test_video_generation_equals_the_published_code(name, decoding, chat_model) 
 @requires_emu2_assets
 @pytest.mark.parametrize("name", CASES)
 def test_adapter_token_ids_of_a_video_prompt_equal_the_published_ids(
-    name: str, tiny_emu2_chat_dir: Path, tmp_path: Path
+    name: str, tiny_emu2_chat_llama_dir: Path, tmp_path: Path
 ) -> None:
     """The must-show: the Emu2-Chat adapter's ids for a video prompt, on the tiny checkpoint."""
     from emu2_eval.models.emu2.adapter import Emu2Adapter
 
     adapter = Emu2Adapter(
-        pretrained=str(tiny_emu2_chat_dir), device="cpu", system_message="detailed"
+        pretrained=str(tiny_emu2_chat_llama_dir), device="cpu", system_message="detailed"
     )
     case = GOLDEN["cases"][name]
     ids, _ = adapter.encode_prompt(_parts(case["message"], tmp_path))
@@ -172,14 +171,14 @@ def test_adapter_token_ids_of_a_video_prompt_equal_the_published_ids(
 
 @requires_emu2_assets
 def test_adapter_generates_from_a_video_as_the_model_does_from_its_frames(
-    tiny_emu2_chat_dir: Path, tmp_path: Path
+    tiny_emu2_chat_llama_dir: Path, tmp_path: Path
 ) -> None:
     """The adapter's video path: frames preprocessed like images, encoded with v_query tokens
     each and written at the ``[gIMG]`` slots; its answer is the model's on those inputs."""
     from emu2_eval.models.emu2.adapter import Emu2Adapter
     from emu2_eval.requests import Request
 
-    adapter = Emu2Adapter(pretrained=str(tiny_emu2_chat_dir), device="cpu")
+    adapter = Emu2Adapter(pretrained=str(tiny_emu2_chat_llama_dir), device="cpu")
     video = VideoPart.from_path(_frame_dir(tmp_path, "clip", 6), key="clip", frames=3)
     prompt = (video, TextPart("What happens?"))
     options = (("max_new_tokens", 4), ("num_beams", 1))

@@ -21,13 +21,7 @@ from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.requests import Request
 from emu2_eval.tasks.profiles import check_profile
 from emu2_eval.tasks.registry import get_task
-from tests.emu2_factories import (  # noqa: F401
-    TinyEmu2,
-    requires_emu2_assets,
-    tiny_emu2_adapter_fixture,
-    tiny_emu2_chat_dir_fixture,
-    tiny_emu2_dir_fixture,
-)
+from tests.emu2_factories import TinyEmu2, requires_emu2_assets
 
 GOLDEN = json.loads(
     (Path(__file__).parent / "data" / "emu2_grounding_golden.json").read_text(encoding="utf-8")
@@ -83,11 +77,11 @@ def _parts(expression: str) -> tuple:
 
 
 @requires_emu2_assets
-def test_grounding_token_ids_equal_the_published_code(tiny_emu2_chat_dir: Path) -> None:
+def test_grounding_token_ids_equal_the_published_code(tiny_emu2_chat_llama_dir: Path) -> None:
     from emu2_eval.models.emu2.adapter import Emu2Adapter
 
     assert TinyEmu2("chat").config().vision_config.n_query == GOLDEN["n_query"]
-    adapter = Emu2Adapter(str(tiny_emu2_chat_dir), device="cpu", system_message="detailed")
+    adapter = Emu2Adapter(str(tiny_emu2_chat_llama_dir), device="cpu", system_message="detailed")
     for case in GOLDEN["prompts"]:
         mode = "grounding" if case["is_grounding"] else ""
         ids, images = adapter.encode_prompt(_parts(case["expression"]), mode)
@@ -108,11 +102,11 @@ def test_base_emu2_refuses_the_grounding_mode(tiny_emu2_adapter) -> None:
 
 @requires_emu2_assets
 def test_emu2_chat_generates_a_grounding_answer_with_its_special_tokens(
-    tiny_emu2_chat_dir: Path,
+    tiny_emu2_chat_llama_dir: Path,
 ) -> None:
     from emu2_eval.models.emu2.adapter import Emu2Adapter
 
-    adapter = Emu2Adapter(str(tiny_emu2_chat_dir), device="cpu")
+    adapter = Emu2Adapter(str(tiny_emu2_chat_llama_dir), device="cpu")
     request = Request(
         "generate",
         _parts("the dog"),

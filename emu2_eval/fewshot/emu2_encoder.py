@@ -89,8 +89,8 @@ class Emu2VisualEncoder(FeatureEncoder):
         dtype: str = "auto",
         batch_size: int = 16,
     ) -> None:
+        from emu2_eval.devices import resolve_device
         from emu2_eval.models.emu2.pretrained import resolve_checkpoint, resolve_dtype
-        from emu2_eval.models.hf_vlm import resolve_device
 
         if pooling not in POOLINGS:
             raise ValueError(
