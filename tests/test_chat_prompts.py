@@ -134,6 +134,10 @@ TABLE2 = {  # task: (profile, paper split, measured split, metric)
     "chat_mmmu_val": ("chat_mmmu", "test", "validation", "accuracy"),
     "chat_mmvet": ("chat_open", "test", None, "gpt4_score"),
     "chat_touchstone": ("chat_open", "test", None, "gpt4_score"),
+    # the paper's own splits, predict-only: EvalAI/MMMU files (tests/test_predict_only.py)
+    "chat_vqav2_testdev": ("chat_vqa_short", "test-dev", "test-dev", "vqa_accuracy"),
+    "chat_vizwiz_test": ("chat_vqa_unanswerable", "test-dev", "test-dev", "vqa_accuracy"),
+    "chat_mmmu_test": ("chat_mmmu", "test", None, "accuracy"),
 }
 
 
@@ -151,6 +155,8 @@ def test_table2_tasks_pin_the_paper_protocol(name: str) -> None:
     reference = config.reference
     assert reference["split"] == split and reference.get("measured_split") == measured
     assert reference["metric"] == metric and reference["tables"] == ["Table 2"]
+    if name.endswith(("_testdev", "_test")):
+        assert config.labels is False and config.submission is not None
     table = paper_tables()
     row = table[(table.model == "Emu2-Chat") & (table.benchmark == reference["benchmark"])]
     assert list(row.split) == [split] and list(row.metric) == [metric]
