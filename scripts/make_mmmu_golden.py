@@ -90,8 +90,12 @@ def _commit(repo: Path) -> str:
     ).stdout.strip()  # fmt: skip
 
 
-def collect_cases(repo: Path) -> list[dict]:
-    """Example outputs with their ground truth, then the hand-written cases."""
+def collect_cases(repo: Path, per_subject: int = 6) -> list[dict]:
+    """Example outputs with their ground truth, then the hand-written cases.
+
+    Every open question is kept (the rarer format) and at most ``per_subject`` multiple-choice
+    responses per (model, subject), in file order: enough for every answer format while the
+    golden file stays small (it is test data, not a copy of the outputs)."""
     answers = json.loads(_git_show(repo, "mmmu/answer_dict_val.json"))
     listing = subprocess.run(
         ["git", "--git-dir", str(_git_dir(repo)), "ls-tree", "-r", "--name-only", "HEAD",
@@ -99,11 +103,17 @@ def collect_cases(repo: Path) -> list[dict]:
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     cases = []
+    kept: dict[tuple[str, str], int] = {}
     for path in sorted(listing):
         parts = path.split("/")
         if len(parts) != 5 or parts[2] not in MODELS or parts[4] != "output.json":
             continue
         for item in json.loads(_git_show(repo, path)):
+            if item["question_type"] == "multiple-choice":
+                key = (parts[2], parts[3])
+                if kept.get(key, 0) >= per_subject:
+                    continue
+                kept[key] = kept.get(key, 0) + 1
             case = {
                 "id": item["id"],
                 "source": parts[2],
@@ -155,6 +165,7 @@ def main() -> None:
     parser.add_argument("--stage", choices=("all", "reference"), default="all")
     parser.add_argument("--work", type=Path)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--per-subject", type=int, default=6)
     args = parser.parse_args()
     if args.stage == "reference":
         cases = json.loads((args.work / "cases.json").read_text())
@@ -163,7 +174,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "eval_utils.py").write_text(_git_show(args.mmmu_repo, "mmmu/utils/eval_utils.py"))
-        cases = collect_cases(args.mmmu_repo)
+        cases = collect_cases(args.mmmu_repo, args.per_subject)
         (work / "cases.json").write_text(json.dumps(cases))
         subprocess.run(
             [args.reference_python, __file__, "--stage", "reference", "--mmmu-repo",
@@ -180,6 +191,7 @@ def main() -> None:
         "commit": _commit(args.mmmu_repo),
         "generator": "scripts/make_mmmu_golden.py",
         "fallback": "the official random.choice replaced by the sentinel '<random>'",
+        "selection": f"every open question, {args.per_subject} multiple-choice per model/subject",
         "cases": [
             {**case, **result}
             for case, result in zip(cases, ref["results"], strict=True)
