@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from emu2_eval.fewshot.encoders import FeatureEncoder, _normalise
-from emu2_eval.prompts import ImageLoadError, ImagePart
+from emu2_eval.fewshot.encoders import FeatureEncoder, _normalise, loadable_batches
+from emu2_eval.prompts import ImagePart
 
 logger = logging.getLogger(__name__)
 
@@ -120,17 +119,8 @@ class Emu2VisualEncoder(FeatureEncoder):
         from emu2_eval.models.emu2.preprocess import preprocess_images
 
         out = np.full((len(images), self.tower.config.width), np.nan, dtype=np.float32)
-        starts = range(0, len(images), self.batch_size)
-        for start in tqdm(starts, desc="emu2 visual features", disable=not progress):
-            rows, pixels = [], []
-            for row in range(start, min(start + self.batch_size, len(images))):
-                try:
-                    pixels.append(images[row].load())
-                    rows.append(row)
-                except ImageLoadError as exc:
-                    logger.warning("no features for %s: %s", images[row].key, exc.reason)
-            if not rows:
-                continue
+        batches = loadable_batches(images, self.batch_size, "emu2 visual features", progress)
+        for rows, pixels in batches:
             batch = preprocess_images(pixels, self.image_size).to(self.device, self.dtype)
             with torch.inference_mode():
                 tokens = self.tower(batch).float()

@@ -10,8 +10,9 @@ fingerprint that keys the on-disk feature cache.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -20,6 +21,24 @@ from emu2_eval.engine.timing import bar_label
 from emu2_eval.prompts import ImageLoadError, ImagePart
 
 logger = logging.getLogger(__name__)
+
+
+def loadable_batches(
+    images: Sequence[ImagePart], batch_size: int, label: str, progress: bool
+) -> Iterator[tuple[list[int], list[Any]]]:
+    """Batches of (row indices, decoded images) with a progress bar; an image that cannot be
+    read is left out with a warning, so its row keeps NaN features (never a neighbour)."""
+    starts = range(0, len(images), batch_size)
+    for start in tqdm(starts, desc=bar_label(label), disable=not progress):
+        rows, pixels = [], []
+        for row in range(start, min(start + batch_size, len(images))):
+            try:
+                pixels.append(images[row].load())
+                rows.append(row)
+            except ImageLoadError as exc:
+                logger.warning("no features for %s: %s", images[row].key, exc.reason)
+        if rows:
+            yield rows, pixels
 
 
 def _normalise(features: np.ndarray) -> np.ndarray:
@@ -107,17 +126,7 @@ class CLIPImageEncoder(FeatureEncoder):
 
         dim = self.model.config.projection_dim
         out = np.full((len(images), dim), np.nan, dtype=np.float32)
-        starts = range(0, len(images), self.batch_size)
-        for start in tqdm(starts, desc=bar_label("clip features"), disable=not progress):
-            rows, pixels = [], []
-            for row in range(start, min(start + self.batch_size, len(images))):
-                try:
-                    pixels.append(images[row].load())
-                    rows.append(row)
-                except ImageLoadError as exc:
-                    logger.warning("no features for %s: %s", images[row].key, exc.reason)
-            if not rows:
-                continue
+        for rows, pixels in loadable_batches(images, self.batch_size, "clip features", progress):
             inputs = self.processor(images=pixels, return_tensors="pt").to(self.device)
             with torch.inference_mode():
                 features = self.model.get_image_features(**inputs)
