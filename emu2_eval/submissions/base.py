@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from emu2_eval.atomic import write_atomic
+from emu2_eval.data.docs import DataFormatError
 from emu2_eval.registry import SUBMISSION_WRITERS
 from emu2_eval.tasks.config import TaskConfig, resolve_roots
 
@@ -22,6 +23,31 @@ def answer_of(row: dict[str, Any]) -> str:
     """The submitted answer of a row: its filtered prediction; "" for a failed request."""
     value = row.get("filtered")
     return value if isinstance(value, str) else ""
+
+
+def answers_by_id(
+    rows: Sequence[dict[str, Any]],
+    expected: Sequence[Any],
+    key_of: Callable[[dict[str, Any]], Any],
+    answer: Callable[[dict[str, Any]], str],
+    source: str | Path,
+    fix: str,
+) -> dict[Any, str]:
+    """``{id: answer}`` of the run's rows; a row whose id the server's full list (``expected``,
+    read from ``source``) lacks is refused, naming it and ``fix``: the file would be rejected."""
+    known = set(expected)
+    answers: dict[Any, str] = {}
+    for row in rows:
+        key = key_of(row)
+        if key not in known:
+            raise DataFormatError(source, f"question {key} of the run is not in this file: {fix}")
+        answers[key] = answer(row)
+    return answers
+
+
+def coverage(n_entries: int, n_run: int) -> dict[str, int]:
+    """The counts results.json records beside a submission file."""
+    return {"n_entries": n_entries, "n_run": n_run, "n_filled_empty": n_entries - n_run}
 
 
 def submission_name(task: str) -> str:

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from emu2_eval.data.docs import DataFormatError
 from emu2_eval.metrics.mmmu import fallback_letter
 from emu2_eval.metrics.mmmu_parsing import parse_choice
-from emu2_eval.submissions.base import answer_of
+from emu2_eval.submissions.base import answer_of, answers_by_id, coverage
 
 FALLBACKS = ("random", "empty")
 
@@ -49,25 +48,19 @@ def mmmu_submission(
     if fallback not in FALLBACKS:
         raise ValueError(f"mmmu submission fallback {fallback!r}; valid: {', '.join(FALLBACKS)}")
     ids = [doc.doc_id for doc in load_mmmu(path, split, images).docs]
-    known = set(ids)
-    answers: dict[str, str] = {}
-    fell_back = 0
-    for row in rows:
-        doc_id = str(row["doc_id"])
-        if doc_id not in known:
-            raise DataFormatError(
-                path,
-                f"question {doc_id} of the run is not in MMMU {split}: submission.args "
-                "must name the files the task loads",
-            )
-        answers[doc_id], used = mmmu_answer(row, fallback)
-        fell_back += used
+    used: list[bool] = []
+
+    def answer(row: dict[str, Any]) -> str:
+        text, fell_back = mmmu_answer(row, fallback)
+        used.append(fell_back)
+        return text
+
+    fix = f"submission.args must name the MMMU {split} files the task loads"
+    answers = answers_by_id(rows, ids, lambda r: str(r["doc_id"]), answer, path, fix)
     payload = {doc_id: answers.get(doc_id, "") for doc_id in ids}
     return payload, {
-        "n_entries": len(payload),
-        "n_run": len(answers),
-        "n_filled_empty": len(payload) - len(answers),
-        "n_fallback": fell_back,
+        **coverage(len(payload), len(answers)),
+        "n_fallback": sum(used),
         "fallback": fallback,
         "questions": str(path),
     }

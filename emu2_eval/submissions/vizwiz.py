@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.data.docs import DataFormatError, read_json
-from emu2_eval.submissions.base import answer_of
+from emu2_eval.submissions.base import answer_of, answers_by_id, coverage
 
 
 def _images(path: Path) -> list[str]:
@@ -35,20 +35,12 @@ def vizwiz_evalai(
     path = Path(annotations)
     names = _images(path)
     by_stem = {Path(name).stem: name for name in names}
-    answers: dict[str, str] = {}
-    for row in rows:
-        name = by_stem.get(str(row["doc_id"]))
-        if name is None:
-            raise DataFormatError(
-                path,
-                f"image {row['doc_id']} of the run is not in this file: submission.args."
-                "annotations must be the split's own records (test.json)",
-            )
-        answers[name] = answer_of(row)
+    fix = "submission.args.annotations must be the split's own records (test.json)"
+    answers = answers_by_id(
+        rows, names, lambda r: by_stem.get(str(r["doc_id"]), r["doc_id"]), answer_of, path, fix
+    )
     payload = [{"image": name, "answer": answers.get(name, "")} for name in names]
     return payload, {
-        "n_entries": len(payload),
-        "n_run": len(answers),
-        "n_filled_empty": len(payload) - len(answers),
+        **coverage(len(payload), len(answers)),
         "annotations": str(path),
     }

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.data.docs import DataFormatError, read_json
-from emu2_eval.submissions.base import answer_of
+from emu2_eval.submissions.base import answer_of, answers_by_id, coverage
 
 
 def _question_ids(path: Path) -> list[int]:
@@ -38,21 +38,13 @@ def vqav2_evalai(
     """``questions``: the full test2015 questions file the server expects answers for."""
     path = Path(questions)
     all_ids = _question_ids(path)
-    known = set(all_ids)
-    answers: dict[int, str] = {}
-    for row in rows:
-        qid = int(row["doc_id"])
-        if qid not in known:
-            raise DataFormatError(
-                path,
-                f"question {qid} of the run is not in this file: submission.args.questions must "
-                "be the full test2015 questions file (v2_OpenEnded_mscoco_test2015_questions.json)",
-            )
-        answers[qid] = answer_of(row)
+    fix = (
+        "submission.args.questions must be the full test2015 questions file "
+        "(v2_OpenEnded_mscoco_test2015_questions.json)"
+    )
+    answers = answers_by_id(rows, all_ids, lambda r: int(r["doc_id"]), answer_of, path, fix)
     payload = [{"question_id": qid, "answer": answers.get(qid, "")} for qid in all_ids]
     return payload, {
-        "n_entries": len(payload),
-        "n_run": len(answers),
-        "n_filled_empty": len(payload) - len(answers),
+        **coverage(len(payload), len(answers)),
         "questions": str(path),
     }
