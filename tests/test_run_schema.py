@@ -8,6 +8,7 @@ the file, by every command that reads a run directory (sweep, report, compare, c
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def test_a_bad_results_json_is_one_error_naming_the_file(run: Path, case: str) -
     assert str(caught.value).startswith(str(path)) and EXPECTED[case] in str(caught.value)
     if case == "newer":
         assert "upgrade emu2_eval" in str(caught.value)
-    with pytest.raises(RunResultsError, match="not found: .* is not a run directory"):
+    with pytest.raises(RunResultsError, match=r"not found: .* is not a run directory"):
         read_run_results(run / "elsewhere")
 
 
@@ -195,3 +196,15 @@ def test_sweep_refuses_a_damaged_cell_and_runs_a_missing_one(tmp_path: Path, cas
     rerun = CliRunner().invoke(main, args)
     assert rerun.exit_code == 0, rerun.output
     assert read_run_results(cell).tasks[TASK].n_samples == 2
+
+
+def test_grids_name_a_damaged_samples_line(tmp_path: Path) -> None:
+    """The grids read samples through the run-directory reader: a cut line is named (file,
+    line), not a bare JSONDecodeError."""
+    from emu2_eval.grids import write_grids
+
+    path = tmp_path / "samples_gen.jsonl"
+    path.write_text('{"doc_id": "a", "doc": {}, "response": null, "error": null}\n{"doc_id": "b"')
+    results = {"tasks": {"gen": {"config": {"request": "generate_images"}}}}
+    with pytest.raises(RunResultsError, match=re.escape(f"{path}, line 2: invalid JSON")):
+        write_grids(results, tmp_path)
