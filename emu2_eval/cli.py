@@ -949,7 +949,7 @@ def _refresh_intervals(
     run_dir: Path, resamples: int | None, seed: int | None, confidence: float | None
 ) -> dict[str, Any]:
     """results.json of the run, with intervals recomputed when asked for or missing."""
-    from emu2_eval.atomic import write_json_atomic
+    from emu2_eval.run_schema import write_run_results
     from emu2_eval.rundir import load_run
     from emu2_eval.stats.intervals import task_intervals
 
@@ -964,8 +964,7 @@ def _refresh_intervals(
         block["intervals"] = task_intervals(
             block.get("metric_options", {}), block.get("metrics", {}), run.samples(task), settings
         )
-    write_json_atomic(run_dir / "results.json", run.results)
-    return run.results
+    return write_run_results(run_dir, run.results)
 
 
 def _add_judge_command() -> None:

@@ -8,7 +8,6 @@ wherever the run directory is copied.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from emu2_eval.atomic import save_image_atomic
 from emu2_eval.engine.image_store import GeneratedImageError, load_generated, references
 from emu2_eval.prompts import ImageLoadError, ImagePart
+from emu2_eval.rundir import read_samples
 
 THUMB = 128
 LABEL_WIDTH = 320
@@ -31,8 +31,7 @@ def _records(run_dir: Path, task: str) -> list[dict[str, Any]]:
     path = run_dir / f"samples_{task}.jsonl"
     if not path.is_file():
         return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return read_samples(path)  # a damaged line is named (file and line), not a JSON traceback
 
 
 def _thumb(image: Image.Image) -> Image.Image:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.run_schema import RunResults, RunResultsError, SampleRecord, read_run_results
+
 logger = logging.getLogger(__name__)
 _warned: set[str] = set()
 
@@ -35,7 +37,8 @@ class RunDir:
     """A run directory's results and, loaded on demand, its per-sample records."""
 
     path: Path
-    results: dict[str, Any]
+    results: dict[str, Any]  # the raw mapping of ``typed`` (mutable: score/report rewrite it)
+    typed: RunResults | None = None
     _samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
@@ -64,22 +67,12 @@ class RunDir:
 
 
 def load_run(path: str | Path, verify: bool = False) -> RunDir:
-    """Open a run directory; raises FileNotFoundError/ValueError naming what is wrong.
+    """Open a run directory; :class:`RunResultsError` names what is wrong with results.json.
 
     ``verify``: check every samples file against results.json now, rather than when read."""
     path = Path(path)
-    results_path = path / "results.json"
-    if not results_path.is_file():
-        raise FileNotFoundError(
-            f"{results_path} not found: {path} is not a run directory (made by `emu2-eval run`)"
-        )
-    try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{results_path} is not valid JSON ({exc})") from None
-    if not isinstance(results, dict) or not isinstance(results.get("tasks"), dict):
-        raise ValueError(f"{results_path} has no 'tasks' object: not a results file")
-    run = RunDir(path=path, results=results)
+    typed = read_run_results(path)  # RunResultsError naming the file and the fix
+    run = RunDir(path=path, results=typed.raw, typed=typed)
     if verify:
         run.verify()
     return run
@@ -100,17 +93,16 @@ def _parse_samples(path: Path, data: bytes) -> list[dict[str, Any]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text ({exc})") from None
+        raise RunResultsError(f"{path} is not UTF-8 text ({exc})") from None
     records = []
     for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            raw = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}, line {line_no}: invalid JSON ({exc.msg})") from None
-        if not isinstance(records[-1], dict) or "doc_id" not in records[-1]:
-            raise ValueError(f"{path}, line {line_no}: not a sample record (no doc_id)")
+            raise RunResultsError(f"{path}, line {line_no}: invalid JSON ({exc.msg})") from None
+        records.append(SampleRecord.from_mapping(raw, f"{path}, line {line_no}").raw)
     return records
 
 

@@ -66,7 +66,7 @@ def test_duplicate_model_arg_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b"[]", "has no 'tasks' object: not a results file"),
+        (b"[]", "is a JSON list, not an object: not a results file"),
         (b"\xff\xfe{}", "is not valid JSON ('utf-8' codec can't decode"),
     ],
 )

@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.atomic import write_json_atomic, write_jsonl_atomic
+from emu2_eval.atomic import write_jsonl_atomic
 from emu2_eval.engine.batching import DEFAULT_PREFETCH_WORKERS, BatchSettings
 from emu2_eval.engine.cache import ResponseCache
 from emu2_eval.engine.coordination import Coordinator
@@ -37,7 +37,13 @@ from emu2_eval.environment import check_environment
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.registry import RUN_OUTPUTS
 from emu2_eval.run_lock import run_dir_lock
-from emu2_eval.rundir import load_run, read_verified_samples, samples_record
+from emu2_eval.run_schema import (
+    RunResultsError,
+    read_run_results,
+    results_path,
+    write_run_results,
+)
+from emu2_eval.rundir import read_verified_samples, samples_record
 from emu2_eval.submissions.base import write_submission
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.labels import UnlabelledSplitError
@@ -65,13 +71,12 @@ def _previous_tasks(
 
     A run directory belongs to one model: results of another fingerprint are never mixed in.
     """
-    path = output / "results.json"
-    if not path.is_file():
+    if not results_path(output).is_file():
         return {}
     try:
-        previous = load_run(output).results
-    except ValueError as exc:
-        raise ValueError(f"{exc}; move it aside or choose another --output") from None
+        previous = read_run_results(output).raw
+    except RunResultsError as exc:
+        raise RunResultsError(f"{exc}; move it aside or choose another --output") from None
     if previous.get("model", {}).get("fingerprint") != fingerprint:
         raise ValueError(
             f"{output} holds results of another model or settings "
@@ -381,7 +386,7 @@ def _evaluate(
     }
     if not absolute_paths:
         results = portable_results(results, output)
-    write_json_atomic(output / "results.json", results)
+    results = write_run_results(output, results)
     write_run_outputs(results, output, written)
     if coordinator is not None:
         coordinator.finish()
@@ -418,9 +423,7 @@ def rescore(run_dir: Path) -> dict[str, Any]:
     The task configs recorded in results.json are used (not today's files), so a re-score
     reproduces the run unless the scoring code itself changed.
     """
-    results_path = run_dir / "results.json"
-    if not results_path.is_file():
-        raise FileNotFoundError(f"{results_path} not found: {run_dir} is not a run directory")
+    read_run_results(run_dir)  # a missing or damaged results.json is named before the lock
     with run_dir_lock(run_dir):
         return _rescore(run_dir)
 
@@ -446,8 +449,8 @@ def refuse_predict_only(run_dir: Path, results: dict[str, Any]) -> None:
 
 
 def _rescore(run_dir: Path) -> dict[str, Any]:
-    results_path = run_dir / "results.json"
-    results = load_run(run_dir).results  # names the file when missing, not JSON or not results
+    path = results_path(run_dir)
+    results = read_run_results(run_dir).raw  # names the file when missing, damaged or newer
     refuse_predict_only(run_dir, results)
     written: dict[str, list[dict[str, Any]]] = {}
     # every samples file is checked before anything is rewritten: a damaged one stops it all
@@ -456,13 +459,13 @@ def _rescore(run_dir: Path) -> dict[str, Any]:
         for name, block in results["tasks"].items()
     }
     for name, block in results["tasks"].items():
-        config = parse_task(block["config"], f"{results_path} (task {name})")
+        config = parse_task(block["config"], f"{path} (task {name})")
         with using_run_dir(run_dir):
             new_block, rows = finalize_task(config, loaded[name])
         block.update(new_block)
         digest = write_jsonl_atomic(run_dir / f"samples_{name}.jsonl", rows)
         block["samples_file"] = samples_record(digest, rows)
         written[name] = rows
-    write_json_atomic(results_path, results)
+    results = write_run_results(run_dir, results)
     write_run_outputs(results, run_dir, written)
     return results

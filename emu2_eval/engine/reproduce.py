@@ -13,7 +13,6 @@ reproduction.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 
 from emu2_eval.errors import UserError
 from emu2_eval.references import results_dir
+from emu2_eval.run_schema import read_run_results
 
 logger = logging.getLogger(__name__)
 
@@ -323,4 +323,5 @@ def run_reproduction(
 
 
 def cell_results(path: Path) -> dict[str, Any]:
-    return json.loads((path / "results.json").read_text(encoding="utf-8"))
+    """A cell's results.json (:class:`RunResultsError` naming the file when damaged)."""
+    return read_run_results(path).raw

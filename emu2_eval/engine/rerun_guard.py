@@ -65,19 +65,17 @@ def refuse_smaller_limit_before_loading(
     is said in seconds rather than after the model load. Another model, or an unreadable
     results.json, is left to the checks after loading (they name what differs, or the file).
     """
-    import json
+    from emu2_eval.run_schema import RunResultsError, read_run_results, results_path
 
-    path = output / "results.json"
-    if limit is None or not path.is_file():
+    if limit is None or not results_path(output).is_file():
         return
     try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        recorded, earlier = previous.get("tasks", {}), previous.get("model", {})
-        same_model = (earlier.get("name"), earlier.get("args")) == (model, model_args)
-    except (OSError, ValueError, AttributeError):
-        return
-    if same_model and isinstance(recorded, dict):
-        refuse_smaller_limit(output, tasks, recorded, limit)
+        previous = read_run_results(output)
+    except RunResultsError:
+        return  # named, with "move it aside", by the check after loading (_previous_tasks)
+    same_model = (previous.model_name, previous.model.get("args")) == (model, model_args)
+    if same_model:
+        refuse_smaller_limit(output, tasks, previous.raw["tasks"], limit)
 
 
 def model_difference(

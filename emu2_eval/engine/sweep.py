@@ -8,7 +8,6 @@ ddof=0, as open_flamingo reports it) beside the paper's numbers.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from emu2_eval.engine.seed_notes import seed_warnings
 from emu2_eval.engine.timing import bar_prefix, say
 from emu2_eval.engine.topology import Topology
 from emu2_eval.references import paper_fewshot_table, paper_value
+from emu2_eval.run_schema import read_run_results, results_path
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
 
@@ -50,18 +50,17 @@ def preflight_grid(
 
 
 def _cell_complete(path: Path, task: str, config_hash: str, fingerprint: str, limit: Any) -> bool:
-    results_path = path / "results.json"
-    if not results_path.is_file():
+    """A cell without results.json is not run yet; a damaged one (not JSON, not a results file,
+    a newer schema) is refused naming the file, never silently re-run over."""
+    if not results_path(path).is_file():
         return False
-    try:
-        results = json.loads(results_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        return False
-    block = results.get("tasks", {}).get(task, {})
+    results = read_run_results(path)
+    block = results.tasks.get(task)
     return (
-        block.get("config_hash") == config_hash
-        and results.get("model", {}).get("fingerprint") == fingerprint
-        and results.get("run", {}).get("limit") == limit
+        block is not None
+        and block.config_hash == config_hash
+        and results.fingerprint == fingerprint
+        and results.limit == limit
     )
 
 
@@ -145,9 +144,7 @@ def collect_cells(
     for task in task_names:
         for shots in shots_list:
             for seed in seeds:
-                results = json.loads(
-                    (cell_dir(output, task, shots, seed) / "results.json").read_text()
-                )
+                results = read_run_results(cell_dir(output, task, shots, seed)).raw
                 block = results["tasks"][task]
                 for metric, value in block["metrics"].items():
                     rows.append(
