@@ -155,11 +155,9 @@ def tiny_emu2_llama_adapter(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def tiny_emu2_gen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny Emu2-Gen in the BAAI/Emu2-Gen layout (needs the published configs in ../shared)."""
-    from tests.gen_factories import GEN_CONFIGS, TinyEmu2Gen
+    """Tiny Emu2-Gen in the BAAI/Emu2-Gen layout (the published configs, shrunk)."""
+    from tests.gen_factories import TinyEmu2Gen
 
-    if not (GEN_CONFIGS / "unet_config.json").is_file():
-        pytest.skip(f"Emu2-Gen configs not found at {GEN_CONFIGS} (../shared/emu2_assets)")
     return TinyEmu2Gen().save(tmp_path_factory.mktemp("tiny_emu2_gen"))
 
 

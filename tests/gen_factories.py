@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import torch
 
 from emu2_eval.models import tiny_gen
@@ -35,14 +34,67 @@ GEN_CONFIGS = EMU2_ASSETS / "gen_configs"
 TINY_WIDTH = 32  # TinyEmu2's d_model: the UNet's cross-attention width
 TIME_EMBED = 8
 
-requires_gen_assets = pytest.mark.skipif(
-    not (GEN_CONFIGS / "unet_config.json").is_file(),
-    reason=f"the published Emu2-Gen configs are not at {GEN_CONFIGS} (../shared/emu2_assets)",
-)
+# The published Emu2-Gen component configs (BAAI/Emu2-Gen, diffusers 0.21.2), written out so the
+# Emu2-Gen tests run on a clone without ../shared; with ../shared present,
+# tests/test_gen_emu2_gen.py::test_in_code_configs_equal_the_published_files checks them.
+PUBLISHED_CONFIGS: dict[str, dict] = {
+    "unet_config.json": {
+        "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.21.2", "act_fn": "silu",
+        "addition_embed_type": "text_time", "addition_embed_type_num_heads": 64,
+        "addition_time_embed_dim": 256, "attention_head_dim": [5, 10, 20],
+        "attention_type": "default", "block_out_channels": [320, 640, 1280],
+        "center_input_sample": False, "class_embed_type": None,
+        "class_embeddings_concat": False, "conv_in_kernel": 3, "conv_out_kernel": 3,
+        "cross_attention_dim": 1792, "cross_attention_norm": None,
+        "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+        "downsample_padding": 1, "dropout": 0.0, "dual_cross_attention": False,
+        "encoder_hid_dim": None, "encoder_hid_dim_type": None, "flip_sin_to_cos": True,
+        "freq_shift": 0, "in_channels": 4, "layers_per_block": 2,
+        "mid_block_only_cross_attention": None, "mid_block_scale_factor": 1,
+        "mid_block_type": "UNetMidBlock2DCrossAttn", "norm_eps": 1e-05, "norm_num_groups": 32,
+        "num_attention_heads": None, "num_class_embeds": None, "only_cross_attention": False,
+        "out_channels": 4, "projection_class_embeddings_input_dim": 3328,
+        "resnet_out_scale_factor": 1.0, "resnet_skip_time_act": False,
+        "resnet_time_scale_shift": "default", "sample_size": 128, "time_cond_proj_dim": None,
+        "time_embedding_act_fn": None, "time_embedding_dim": None,
+        "time_embedding_type": "positional", "timestep_post_act": None,
+        "transformer_layers_per_block": [1, 2, 10],
+        "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+        "upcast_attention": None, "use_linear_projection": True,
+    },
+    "vae_config.json": {
+        "_class_name": "AutoencoderKL", "_diffusers_version": "0.21.2", "act_fn": "silu",
+        "block_out_channels": [128, 256, 512, 512],
+        "down_block_types": ["DownEncoderBlock2D"] * 4, "force_upcast": True, "in_channels": 3,
+        "latent_channels": 4, "layers_per_block": 2, "norm_num_groups": 32, "out_channels": 3,
+        "sample_size": 1024, "scaling_factor": 0.13025, "up_block_types": ["UpDecoderBlock2D"] * 4,
+    },
+    "scheduler_scheduler_config.json": {
+        "_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.21.2",
+        "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+        "clip_sample": False, "interpolation_type": "linear", "num_train_timesteps": 1000,
+        "prediction_type": "epsilon", "sample_max_value": 1.0, "set_alpha_to_one": False,
+        "skip_prk_steps": True, "steps_offset": 1, "timestep_spacing": "leading",
+        "trained_betas": None, "use_karras_sigmas": False,
+    },
+    "feature_extractor_preprocessor_config.json": {
+        "crop_size": {"height": 224, "width": 224}, "do_center_crop": True,
+        "do_convert_rgb": True, "do_normalize": True, "do_rescale": True, "do_resize": True,
+        "feature_extractor_type": "CLIPFeatureExtractor",
+        "image_mean": [0.48145466, 0.4578275, 0.40821073],
+        "image_processor_type": "CLIPImageProcessor",
+        "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3,
+        "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 224},
+    },
+}  # fmt: skip
 
 
 def _published(name: str) -> dict:
-    return json.loads((GEN_CONFIGS / name).read_text(encoding="utf-8"))
+    """A published Emu2-Gen config: the file in ../shared when present, else the in-code copy."""
+    path = GEN_CONFIGS / name
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(json.dumps(PUBLISHED_CONFIGS[name]))
 
 
 def tiny_unet_config() -> dict:
@@ -144,6 +196,4 @@ def save_tiny_sd(directory: Path, seed: int = 0) -> Path:
 
 
 def _scheduler_config() -> dict:
-    if (GEN_CONFIGS / "scheduler_scheduler_config.json").is_file():
-        return _published("scheduler_scheduler_config.json")
-    return dict(tiny_gen.DEFAULT_SCHEDULER)
+    return _published("scheduler_scheduler_config.json")

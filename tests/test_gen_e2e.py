@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from tests.gen_factories import requires_gen_assets
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,7 +44,6 @@ def _responses(out: Path, task: str) -> dict[str, list[dict]]:
     return {r["doc_id"]: r["response"] for r in rows}
 
 
-@requires_gen_assets
 def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, gen_task_dir, tmp_path) -> None:
     out = tmp_path / "run"
     tasks = "tiny_dreambench,tiny_coco"
@@ -107,7 +105,6 @@ def test_emu2_gen_dreambench_and_coco_end_to_end(tiny_emu2_gen_dir, gen_task_dir
     assert stored["metrics"] == pytest.approx(dreambench["metrics"])
 
 
-@requires_gen_assets
 def test_emu2_gen_coco_autoencoding_end_to_end(tiny_emu2_gen_dir, gen_task_dir, tmp_path) -> None:
     """Image in, image out: the request is the real image alone, CLIP-I against that image."""
     out = tmp_path / "autoencode"

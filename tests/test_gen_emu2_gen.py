@@ -21,9 +21,7 @@ from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.registry import MODELS
 from emu2_eval.requests import Request
 from emu2_eval.tasks.profiles import PromptError
-from tests.gen_factories import requires_gen_assets
 
-pytestmark = requires_gen_assets
 SMALL = (
     ("guidance_scale", 3.0),
     ("height", 32),
@@ -222,3 +220,16 @@ def test_random_weights_need_only_the_configs(adapter, tiny_emu2_gen_dir, tmp_pa
     image = first.generate_images([_request("a red dog")])[0][0]
     assert image.size == (32, 32)
     assert _png(image) == _png(second.generate_images([_request("a red dog")])[0][0])
+
+
+def test_in_code_configs_equal_the_published_files() -> None:
+    """The Emu2-Gen configs written in tests/gen_factories.py (so these tests run without
+    ../shared) are the published files, key for key (only the publisher's local path differs)."""
+    from tests.gen_factories import GEN_CONFIGS, PUBLISHED_CONFIGS
+
+    if not (GEN_CONFIGS / "unet_config.json").is_file():
+        pytest.skip(f"the published Emu2-Gen configs are not at {GEN_CONFIGS} (../shared)")
+    for name, ours in PUBLISHED_CONFIGS.items():
+        published = json.loads((GEN_CONFIGS / name).read_text(encoding="utf-8"))
+        published.pop("_name_or_path", None)
+        assert ours == published, name

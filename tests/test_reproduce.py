@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from emu2_eval.cli import main
 from emu2_eval.engine.reproduce import RecipeError, load_recipe, plan
 from emu2_eval.reporting.paper import paper_tables
-from tests.gen_factories import requires_gen_assets
 
 
 def _reproduce(*args: str):
@@ -180,7 +179,6 @@ def test_reproduce_table3_demo_with_tiny_vlm(tmp_path: Path) -> None:
     assert table.reason.str.contains("model: tiny-vlm is not the paper's model").all()
 
 
-@requires_gen_assets
 def test_reproduce_table5_demo_with_tiny_emu2_gen(
     tiny_emu2_gen_dir: Path,
     gen_task_dir: Path,
@@ -230,7 +228,6 @@ def test_reproduce_checks_every_task_before_the_model_loads(tmp_path: Path, monk
     assert not out.exists()
 
 
-@requires_gen_assets
 def test_reproduce_table4_demo_with_tiny_emu2_gen(
     tiny_emu2_gen_dir: Path,
     gen_task_dir: Path,

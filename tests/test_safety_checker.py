@@ -12,7 +12,6 @@ import torch
 
 from emu2_eval.errors import UserError
 from emu2_eval.models.safety_checker import SafetyChecker, SafetyCheckerUnavailable
-from tests.gen_factories import requires_gen_assets
 
 
 def save_tiny_checker(root: Path, threshold: float) -> Path:
@@ -76,7 +75,6 @@ def test_flagged_images_are_blacked_out_as_the_pipeline_does(
     assert "flagged images are replaced by black ones" in checker.describe()
 
 
-@requires_gen_assets
 def test_emu2_gen_safety_checker_option(tiny_emu2_gen_dir: Path, tmp_path: Path) -> None:
     from emu2_eval.models.emu2_gen.adapter import Emu2GenAdapter
     from emu2_eval.prompts import TextPart
