@@ -277,10 +277,9 @@ def run_reproduction(
     main process, which writes the measured-versus-paper table
     (:func:`emu2_eval.reporting.reproduction.write_reproduction`); None elsewhere."""
     from emu2_eval.engine.distributed import current_context
-    from emu2_eval.engine.evaluate import evaluate, load_adapter
+    from emu2_eval.engine.evaluate import load_adapter
     from emu2_eval.engine.runner import FewShotSettings
-    from emu2_eval.engine.sweep import _cell_complete, cell_dir, cell_label
-    from emu2_eval.engine.timing import bar_prefix
+    from emu2_eval.engine.sweep import run_cell
 
     recipe = the_plan.recipe
     check_before_loading(the_plan, model, model_args)
@@ -296,27 +295,22 @@ def run_reproduction(
         config_hash = _cell_task_hash(name, the_plan.gen_kwargs)
         for shots in entry.shots:
             for seed in recipe.seeds:
-                path = cell_dir(output, name, shots, seed)
+                path = run_cell(
+                    model,
+                    model_args,
+                    output,
+                    name,
+                    FewShotSettings(shots=shots, seed=seed),
+                    config_hash,
+                    fingerprint,
+                    limit,
+                    batch_size=batch_size,
+                    progress=progress,
+                    adapter=adapter,
+                    gen_kwargs=the_plan.gen_kwargs,
+                    **engine,
+                )
                 cells.append((entry.task, name, shots, seed, path))
-                if _cell_complete(path, name, config_hash, fingerprint, limit):
-                    logger.info("skip complete cell %s", path)
-                    continue
-                with bar_prefix(cell_label(name, shots, seed)):
-                    evaluate(
-                        model,
-                        model_args,
-                        [name],
-                        path,
-                        limit=limit,
-                        batch_size=batch_size,
-                        cache_path=output / "cache.sqlite",
-                        seed=seed,
-                        progress=progress,
-                        adapter=adapter,
-                        fewshot=FewShotSettings(shots=shots, seed=seed),
-                        gen_kwargs=the_plan.gen_kwargs,
-                        **engine,
-                    )
     if not context.is_main:
         return None
     return cells

@@ -64,6 +64,38 @@ def _cell_complete(path: Path, task: str, config_hash: str, fingerprint: str, li
     )
 
 
+def run_cell(
+    model: str,
+    model_args: dict[str, Any],
+    output: Path,
+    name: str,
+    fewshot: FewShotSettings,
+    config_hash: str,
+    fingerprint: str,
+    limit: Any,
+    **evaluate_kwargs: Any,
+) -> Path:
+    """Evaluate one (task, shots, seed) cell of a sweep or reproduction into its own run
+    directory, sharing ``output``'s response cache; a complete cell is skipped."""
+    path = cell_dir(output, name, fewshot.shots, fewshot.seed)
+    if _cell_complete(path, name, config_hash, fingerprint, limit):
+        logger.info("skip complete cell %s", path)
+        return path
+    with bar_prefix(cell_label(name, fewshot.shots, fewshot.seed)):
+        evaluate(
+            model,
+            model_args,
+            [name],
+            path,
+            limit=limit,
+            cache_path=output / "cache.sqlite",
+            seed=fewshot.seed,
+            fewshot=fewshot,
+            **evaluate_kwargs,
+        )
+    return path
+
+
 def run_sweep(
     model: str,
     model_args: dict[str, Any],
@@ -104,29 +136,22 @@ def run_sweep(
     for name, task in tasks.items():
         for shots in shots_list:
             for seed in seeds:
-                path = cell_dir(output, name, shots, seed)
-                if _cell_complete(path, name, task.config.config_hash, fingerprint, limit):
-                    logger.info("skip complete cell %s", path)
-                    continue
-                with bar_prefix(cell_label(name, shots, seed)):
-                    evaluate(
-                        model,
-                        model_args,
-                        [name],
-                        path,
-                        limit=limit,
-                        batch_size=batch_size,
-                        cache_path=output / "cache.sqlite",
-                        seed=seed,
-                        progress=progress,
-                        adapter=adapter,
-                        fewshot=FewShotSettings(
-                            shots=shots, seed=seed, context_policy=context_policy
-                        ),
-                        max_batch_size=max_batch_size,
-                        prefetch_workers=prefetch_workers,
-                        topology=topology,
-                    )
+                run_cell(
+                    model,
+                    model_args,
+                    output,
+                    name,
+                    FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+                    task.config.config_hash,
+                    fingerprint,
+                    limit,
+                    batch_size=batch_size,
+                    progress=progress,
+                    adapter=adapter,
+                    max_batch_size=max_batch_size,
+                    prefetch_workers=prefetch_workers,
+                    topology=topology,
+                )
     if not context.is_main:
         return None
     cells = collect_cells(output, task_names, shots_list, seeds)
