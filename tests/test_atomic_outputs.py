@@ -96,10 +96,21 @@ def test_report_command_on_a_file_size_limit_fails_cleanly(run_dir, tmp_path) ->
 
 
 def _state(run: Path) -> dict[str, tuple[int, int]]:
-    """Names, times and sizes of the run directory's files (the lock file aside)."""
-    return {
-        p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in run.iterdir() if p.name != ".lock"
-    }
+    """Names, times and sizes of the run directory's files (the lock file aside).
+
+    The writer under test renames its temporaries while this looks, so a file listed a moment
+    ago may be gone when it is stat'ed: a vanished file counts as a change (absent)."""
+    state: dict[str, tuple[int, int]] = {}
+    for path in run.iterdir():
+        if path.name == ".lock":
+            continue
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            state[path.name] = (-1, -1)
+            continue
+        state[path.name] = (info.st_mtime_ns, info.st_size)
+    return state
 
 
 @pytest.mark.slow
