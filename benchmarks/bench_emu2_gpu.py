@@ -196,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not torch.cuda.is_available():
         return _fail("CUDA is not available: this benchmark only runs on a GPU (nothing measured)")
+    from emu2_eval.core.registry import MODELS, UnknownNameError
     from emu2_eval.models.base import build_adapter, parse_model_args
     from emu2_eval.models.feature_cache import FeatureCache
-    from emu2_eval.registry import MODELS, UnknownNameError
 
     try:
         MODELS.get("emu2")

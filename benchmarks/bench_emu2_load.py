@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeats):
             for side in runs:
                 runs[side].append(run_child(side, directory))
+
     def above(side: str, key: str) -> float:
         base = statistics.median(r[key] for r in runs["import-only"])
         return (statistics.median(r[key] for r in runs[side]) - base) / 1024
@@ -167,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{side:9s} {seconds:6.2f} s   above imports: peak RSS {rss:6.0f} MiB, "
               f"peak anonymous {anon:6.0f} MiB")  # fmt: skip
     (ns, nr, na), (ss, sr, sa) = table["naive"], table["streamed"]
-    print(f"ratio naive/streamed: time {ns / ss:.2f}x, peak RSS {nr / max(sr, 1):.2f}x, "
-          f"peak anonymous {na / max(sa, 1):.2f}x (bf16 model: {n * 2 / 2**20:.0f} MiB)")
+    print(
+        f"ratio naive/streamed: time {ns / ss:.2f}x, peak RSS {nr / max(sr, 1):.2f}x, "
+        f"peak anonymous {na / max(sa, 1):.2f}x (bf16 model: {n * 2 / 2**20:.0f} MiB)"
+    )
     return 0
 
 

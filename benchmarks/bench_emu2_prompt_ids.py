@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args(argv)
 
+    from emu2_eval.core.prompts import ImagePart, TextPart
     from emu2_eval.models.emu2.adapter import Emu2Adapter
-    from emu2_eval.prompts import ImagePart, TextPart
     from tests.emu2_factories import TinyEmu2
 
     directory = TinyEmu2().save(Path(tempfile.mkdtemp(prefix="emu2-ids-")))

@@ -8,9 +8,9 @@ times, checks that they agree, and prints the ratio of the median times (referen
   ``--official-repo /tmp/VQA_checkout``.
 * ``caption``: pycocoevalcap called directly, the way ``COCOEvalCap.evaluate()`` does it without
   SPICE (PTBTokenizer on references then predictions, then Bleu(4), Meteor, Rouge, Cider) vs
-  ``emu2_eval.metrics.caption_metrics.caption_metrics``; needs Java.
+  ``emu2_eval.scoring.metrics.caption_metrics.caption_metrics``; needs Java.
 * ``frechet``: the pytorch-fid formula with ``scipy.linalg.sqrtm`` vs the eigenvalue-based
-  ``emu2_eval.metrics.frechet.frechet_distance`` at Inception's 2048 dimensions.
+  ``emu2_eval.scoring.metrics.frechet.frechet_distance`` at Inception's 2048 dimensions.
 
     .venv/bin/python benchmarks/bench_metrics.py all --official-repo /tmp/VQA_checkout
 """
@@ -74,7 +74,7 @@ def bench_vqa(official_repo: Path, questions: int, repeats: int) -> bool:
 
     from bench_vqa_scoring import _load_py2_module, _write_official_files, make_run
 
-    from emu2_eval.metrics.vqa_accuracy import normalize_answer, score_many
+    from emu2_eval.scoring.metrics.vqa_accuracy import normalize_answer, score_many
 
     run = make_run(questions, seed=0)
     vqa_mod = _load_py2_module(official_repo / "PythonHelperTools/vqaTools/vqa.py", "vqa", {})
@@ -126,7 +126,7 @@ def bench_caption(images: int, repeats: int) -> bool:
     from pycocoevalcap.rouge.rouge import Rouge
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
-    from emu2_eval.metrics.caption_metrics import caption_metrics
+    from emu2_eval.scoring.metrics.caption_metrics import caption_metrics
 
     rng = random.Random(0)
     references = {i: [_caption(rng) for _ in range(5)] for i in range(images)}
@@ -166,7 +166,7 @@ def bench_frechet(dim: int, repeats: int) -> bool:
     import numpy as np
     from scipy import linalg
 
-    from emu2_eval.metrics.frechet import frechet_distance
+    from emu2_eval.scoring.metrics.frechet import frechet_distance
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((dim, dim + 32))

@@ -113,8 +113,8 @@ def preprocessor(name: str):
 
 def instant_adapter(preprocess):
     """A model that decodes and preprocesses its images (as any VLM must) and answers at once."""
+    from emu2_eval.core.prompts import images_of
     from emu2_eval.models.base import ModelAdapter
-    from emu2_eval.prompts import images_of
 
     class Instant(ModelAdapter):
         name = "instant"
@@ -138,10 +138,10 @@ def instant_adapter(preprocess):
 def bare_loop(task, preprocess) -> float:
     """Read the docs, decode, preprocess, build prompts, answer, filter, score: nothing else.
     Returns the accuracy (to check both sides agree)."""
+    from emu2_eval.core.prompts import ImagePart
+    from emu2_eval.core.registry import METRICS
     from emu2_eval.engine.scoring import apply_filters
-    from emu2_eval.metrics.base import Sample
-    from emu2_eval.prompts import ImagePart
-    from emu2_eval.registry import METRICS
+    from emu2_eval.scoring.metrics.base import Sample
 
     data = task.load()
     samples = []

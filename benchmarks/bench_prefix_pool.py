@@ -117,9 +117,9 @@ def prefix_emu2(repeats: int, shots: int) -> None:
 
 
 def prefix_tiny_vlm(repeats: int) -> None:
+    from emu2_eval.core.prompts import ImagePart, TextPart
+    from emu2_eval.core.requests import Request
     from emu2_eval.models.tiny_vlm import TinyVLMAdapter
-    from emu2_eval.prompts import ImagePart, TextPart
-    from emu2_eval.requests import Request
     from tests.test_prefix_scoring import _png
 
     adapter = TinyVLMAdapter()

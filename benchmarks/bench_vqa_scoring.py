@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emu2_eval.metrics.vqa_accuracy import (
+from emu2_eval.scoring.metrics.vqa_accuracy import (
     grouped_accuracy,
     normalize_answer,
     score_many,

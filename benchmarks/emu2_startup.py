@@ -38,14 +38,14 @@ def main() -> None:
 
     import torch
 
+    from emu2_eval.core.prompts import ImagePart, TextPart
+    from emu2_eval.core.requests import Request
     from emu2_eval.models.emu2.adapter import Emu2Adapter
     from emu2_eval.models.emu2.config import Emu2Config
     from emu2_eval.models.emu2.placement import infer_device_map
     from emu2_eval.models.emu2.pretrained import build_empty
     from emu2_eval.models.emu2.prompting import expand_placeholders
     from emu2_eval.models.emu2.tokenization import Emu2Tokenizer
-    from emu2_eval.prompts import ImagePart, TextPart
-    from emu2_eval.requests import Request
     from tests.emu2_factories import TOKENIZER_DIR, TinyEmu2
 
     report: dict[str, float] = {}

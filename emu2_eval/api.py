@@ -45,12 +45,12 @@ def evaluate(
     ``limit`` is a doc count or a fraction; ``device`` is the adapter's device argument.
     ``predict_only`` writes responses and submission files without scoring (splits without
     labels); give ``output`` to keep the submission files.
-    Errors a user can fix raise :class:`emu2_eval.errors.UserError` subclasses.
+    Errors a user can fix raise :class:`emu2_eval.core.errors.UserError` subclasses.
     """
+    from emu2_eval.core.plugins import load_entry_points
     from emu2_eval.engine.evaluate import evaluate as run_evaluation
     from emu2_eval.engine.limits import parse_limit
     from emu2_eval.engine.runner import FewShotSettings
-    from emu2_eval.plugins import load_entry_points
     from emu2_eval.tasks.checks import check_generation
     from emu2_eval.tasks.overrides import GenKwargsError, parse_gen_kwargs
     from emu2_eval.tasks.selection import expand_task_names

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from emu2_eval.atomic import (
+from emu2_eval.core.atomic import (
     OutputWriteError,
     write_bytes_atomic,
     write_csv_atomic,
     write_text_atomic,
 )
-from emu2_eval.errors import UserError
-from emu2_eval.registry import UnknownNameError
+from emu2_eval.core.errors import UserError
+from emu2_eval.core.registry import UnknownNameError
 
 USER_ERRORS = (UserError, UnknownNameError, ValueError, FileNotFoundError, OutputWriteError)
 
@@ -124,9 +124,7 @@ model_options = [
         default=None,
         help="Registered model adapter (`emu2-eval models`); required unless --tasks list.",
     ),
-    _option(
-        "--model-args", "--model_args", default="", help="Adapter arguments as k=v,k2=v2."
-    ),
+    _option("--model-args", "--model_args", default="", help="Adapter arguments as k=v,k2=v2."),
     click.option(
         "--device",
         default=None,
@@ -208,7 +206,7 @@ def _parallel_kwargs(
     dist_timeout: float,
 ) -> dict:
     """Throughput and topology options as keyword arguments of evaluate/run_sweep."""
-    from emu2_eval.engine.topology import Topology, parse_max_memory
+    from emu2_eval.models.topology import Topology, parse_max_memory
 
     return {
         "max_batch_size": max_batch_size,
@@ -243,17 +241,17 @@ def with_options(options):
     "plugins",
     multiple=True,
     help="A .py file or module to import first, e.g. one registering a model adapter "
-    "(emu2_eval.registry.MODELS.register). Installed entry points (group emu2_eval.models) "
+    "(emu2_eval.core.registry.MODELS.register). Installed entry points (group emu2_eval.models) "
     "are found without it.",
 )
 @click.pass_context
 def main(ctx: click.Context, verbose: bool, online: bool, plugins: tuple[str, ...]) -> None:
     """Evaluate Emu2 and other multimodal models on VQA, captioning and generation tasks."""
-    from emu2_eval.plugins import PluginError, load_entry_points, load_plugin
+    from emu2_eval.core.plugins import PluginError, load_entry_points, load_plugin
 
     ctx.obj = {"verbose": verbose}
     if not online:
-        from emu2_eval.offline import go_offline
+        from emu2_eval.core.offline import go_offline
 
         go_offline()
     logging.basicConfig(
@@ -272,7 +270,7 @@ def main(ctx: click.Context, verbose: bool, online: bool, plugins: tuple[str, ..
 @include_option
 def list_tasks(include_path: tuple[str, ...]) -> None:
     """List the tasks: request kind, few-shot support, whether the data is present, file."""
-    from emu2_eval.listing import task_listing_table
+    from emu2_eval.reporting.listing import task_listing_table
     from emu2_eval.tasks.registry import task_index
 
     _include(include_path)
@@ -282,7 +280,7 @@ def list_tasks(include_path: tuple[str, ...]) -> None:
 @main.command("models")
 def list_models() -> None:
     """List the model adapters: built in, from installed entry points, or from --plugin."""
-    from emu2_eval.listing import model_listing
+    from emu2_eval.reporting.listing import model_listing
 
     click.echo(model_listing())
 
@@ -426,7 +424,7 @@ def run(
         raise _user_error(exc) from None
     if results is None:  # another process of a data-parallel run: the main one reports
         return
-    from emu2_eval.reports import predict_only_lines, results_table
+    from emu2_eval.reporting.tables import predict_only_lines, results_table
 
     scored = {n: b for n, b in results["tasks"].items() if not b.get("predict_only")}
     if scored:
@@ -444,7 +442,7 @@ def _echo_task_groups(results: dict[str, Any], output: Path) -> None:
         return
     import pandas as pd
 
-    from emu2_eval.reports import confidence_label, task_groups_markdown
+    from emu2_eval.reporting.tables import confidence_label, task_groups_markdown
 
     table = pd.read_csv(path, keep_default_na=False, na_values=[""])
     table = table.astype(object).where(table.notna(), None)
@@ -661,7 +659,7 @@ def reproduce(
 def score(run_dir: Path) -> None:
     """Re-score a run directory from its raw responses (no model needed)."""
     from emu2_eval.engine.evaluate import rescore
-    from emu2_eval.reports import results_table
+    from emu2_eval.reporting.tables import results_table
 
     try:
         results = rescore(run_dir)
@@ -674,7 +672,7 @@ def score(run_dir: Path) -> None:
 
 
 if TYPE_CHECKING:
-    from emu2_eval.stats.settings import BootstrapSettings
+    from emu2_eval.scoring.stats.settings import BootstrapSettings
 
 
 class _Refused(click.ClickException):
@@ -709,7 +707,7 @@ def _bootstrap_settings(
     recorded: dict[str, Any] | None = None,
 ) -> BootstrapSettings:
     """Settings from the options; unset ones from ``recorded`` (earlier intervals) or defaults."""
-    from emu2_eval.stats.settings import BootstrapSettings
+    from emu2_eval.scoring.stats.settings import BootstrapSettings
 
     recorded = recorded or {}
     try:
@@ -762,8 +760,8 @@ def compare(
     """
     import pandas as pd
 
-    from emu2_eval.compare import compare_runs
-    from emu2_eval.rundir import load_run
+    from emu2_eval.analysis.compare import compare_runs
+    from emu2_eval.rundir.read import load_run
 
     if len(runs) < 2:
         raise click.UsageError("give at least two run directories: RUN_A RUN_B [RUN_C ...]")
@@ -778,9 +776,7 @@ def compare(
     click.echo("\n".join(c.to_markdown() for c in comparisons))
     if csv_path is not None:
         frames = [c.metrics_frame().assign(run_a=c.run_a, run_b=c.run_b) for c in comparisons]
-        _write_or_fail(
-            lambda: write_csv_atomic(csv_path, pd.concat(frames, ignore_index=True))
-        )
+        _write_or_fail(lambda: write_csv_atomic(csv_path, pd.concat(frames, ignore_index=True)))
     if json_path is not None:
         import json
 
@@ -816,8 +812,8 @@ def baseline(
     """Write a score baseline of a run: values, intervals, tolerances, documents, fingerprints."""
     import json
 
-    from emu2_eval.gate import make_baseline
-    from emu2_eval.rundir import load_run
+    from emu2_eval.analysis.gate import make_baseline
+    from emu2_eval.rundir.read import load_run
 
     settings = _bootstrap_settings(resamples, bootstrap_seed, confidence)
     try:
@@ -846,14 +842,14 @@ def check(run_dir: Path, baseline_path: Path) -> None:
 
     Exit 2 when the run is not on the baseline's documents (other --limit, ids or dataset).
     """
-    from emu2_eval.gate import (
+    from emu2_eval.analysis.gate import (
         BaselineMismatchError,
         check_markdown,
         check_run,
         read_baseline,
         verify_same_documents,
     )
-    from emu2_eval.rundir import load_run
+    from emu2_eval.rundir.read import load_run
 
     try:
         run = load_run(run_dir)
@@ -919,9 +915,9 @@ def report(
     """
     from emu2_eval.reporting.html import sweep_html_report
     from emu2_eval.reporting.loggers import TrackerUnavailableError, log_tensorboard, log_wandb
+    from emu2_eval.reporting.tables import markdown_report
     from emu2_eval.reporting.write import write_reports
-    from emu2_eval.reports import markdown_report
-    from emu2_eval.run_lock import run_dir_lock
+    from emu2_eval.rundir.lock import run_dir_lock
 
     try:
         if not (run_dir / "results.json").is_file() and (run_dir / "sweep_summary.csv").is_file():
@@ -949,9 +945,9 @@ def _refresh_intervals(
     run_dir: Path, resamples: int | None, seed: int | None, confidence: float | None
 ) -> dict[str, Any]:
     """results.json of the run, with intervals recomputed when asked for or missing."""
-    from emu2_eval.run_schema import write_run_results
-    from emu2_eval.rundir import load_run
-    from emu2_eval.stats.intervals import task_intervals
+    from emu2_eval.rundir.read import load_run
+    from emu2_eval.rundir.schema import write_run_results
+    from emu2_eval.scoring.stats.intervals import task_intervals
 
     run = load_run(run_dir, verify=True)  # a damaged samples file is refused before any write
     asked = any(v is not None for v in (resamples, seed, confidence))

@@ -90,15 +90,17 @@ def reference(official_repo: Path, tokenizer_dir: Path, work: Path) -> dict:
     (llama_dir / "config.json").write_text(json.dumps(TINY_LLAMA))
     for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copyfile(tokenizer_dir / name, llama_dir / name)
-    decoder = EmuForClsAndRegression(types.SimpleNamespace(llama_config_path=str(llama_dir),
-                                                           instruct=True))
+    decoder = EmuForClsAndRegression(
+        types.SimpleNamespace(llama_config_path=str(llama_dir), instruct=True)
+    )
     tokenizer = decoder.tokenizer
 
     # the chat pipeline without its model: _prepare_inputs only needs the image transform
     prep = types.SimpleNamespace(transform=lambda image: torch.zeros(3, 2, 2))
     prep._prepare_inputs = lambda *a, **k: EmuChatGeneration._prepare_inputs(prep, *a, **k)
     image_run = (
-        constants.DEFAULT_IMG_TOKEN + constants.DEFAULT_IMAGE_TOKEN * N_QUERY
+        constants.DEFAULT_IMG_TOKEN
+        + constants.DEFAULT_IMAGE_TOKEN * N_QUERY
         + constants.DEFAULT_IMG_END_TOKEN
     )
     prompts = []

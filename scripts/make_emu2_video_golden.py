@@ -59,8 +59,9 @@ def build(work: Path) -> None:
     # the LLaMA config below is the one make_emu2_golden.py writes
     tiny = TinyEmu2("chat")
     model = tiny.build()
-    torch.save(tiny.published_state_dict(model, split_qkv_bias=True, inv_freq=False),
-               work / "chat.pt")
+    torch.save(
+        tiny.published_state_dict(model, split_qkv_bias=True, inv_freq=False), work / "chat.pt"
+    )
     config = tiny.config()
     (work / "chat_llama.json").write_text(json.dumps({
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "bos_token_id": 1,
@@ -146,8 +147,9 @@ def reference(work: Path, official_repo: Path) -> dict:
             [items], False, torch.device("cpu"), torch.float32
         )
         expanded = [
-            t.replace(image_plh, model.image_placeholder)
-            .replace(video_plh, model.video_placeholder)
+            t.replace(image_plh, model.image_placeholder).replace(
+                video_plh, model.video_placeholder
+            )
             for t in text
         ]
         ids = tokenizer(expanded, padding="longest", return_tensors="pt").input_ids
@@ -181,9 +183,11 @@ def reference(work: Path, official_repo: Path) -> dict:
             embeds = seen["inputs_embeds"][0]
             case["video_rows"] = embeds[case["video_positions"]].tolist()
             with torch.no_grad():
-                logits = lm(
-                    inputs_embeds=seen["inputs_embeds"], attention_mask=seen["attention_mask"]
-                ).logits[0, -1].float()
+                logits = (
+                    lm(inputs_embeds=seen["inputs_embeds"], attention_mask=seen["attention_mask"])
+                    .logits[0, -1]
+                    .float()
+                )
             case["last_logits_top"] = logits.topk(5).indices.tolist()
         out[name] = case
     head = subprocess.run(

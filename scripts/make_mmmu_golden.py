@@ -192,10 +192,7 @@ def main() -> None:
         "generator": "scripts/make_mmmu_golden.py",
         "fallback": "the official random.choice replaced by the sentinel '<random>'",
         "selection": f"every open question, {args.per_subject} multiple-choice per model/subject",
-        "cases": [
-            {**case, **result}
-            for case, result in zip(cases, ref["results"], strict=True)
-        ],
+        "cases": [{**case, **result} for case, result in zip(cases, ref["results"], strict=True)],
         "accuracy": ref["accuracy"],
     }
     args.out.write_text(json.dumps(golden, ensure_ascii=False, separators=(",", ":")) + "\n")

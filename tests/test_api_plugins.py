@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 ECHO_ADAPTER = '''
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.registry import MODELS
+from emu2_eval.core.registry import MODELS
 
 
 class EchoAdapter(ModelAdapter):
@@ -165,8 +165,11 @@ def test_cpu_launch_of_two_processes_is_refused(monkeypatch: pytest.MonkeyPatch)
     assert distributed.current_context().world_size == 1
 
 
-@pytest.mark.skipif(shutil.which("accelerate") is None and not Path(
-    sys.executable).with_name("accelerate").exists(), reason="needs the accelerate launcher")
+@pytest.mark.skipif(
+    shutil.which("accelerate") is None
+    and not Path(sys.executable).with_name("accelerate").exists(),
+    reason="needs the accelerate launcher",
+)
 def test_accelerate_cpu_two_processes_stops_with_the_recipe(tmp_path: Path) -> None:
     launcher = shutil.which("accelerate") or str(Path(sys.executable).with_name("accelerate"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -1,4 +1,4 @@
-"""Every output file, reports included, is written atomically through ``emu2_eval.atomic``:
+"""Every output file, reports included, is written atomically through ``emu2_eval.core.atomic``:
 a full disk or a kill while reports are written leaves the previous file, never an empty or
 half-written one, and the error names the file."""
 
@@ -40,9 +40,9 @@ def test_full_disk_during_reports_names_the_file_and_keeps_the_old_one(
 ) -> None:
     """ENOSPC while writing report.csv: OutputWriteError naming it, the previous report.csv
     intact, no 0-byte file, no temporary. Before, pandas wrote report.csv in place."""
-    from emu2_eval import atomic
+    from emu2_eval.core import atomic
     from emu2_eval.reporting.write import write_reports
-    from emu2_eval.rundir import load_run
+    from emu2_eval.rundir.read import load_run
 
     run = _copy(run_dir, tmp_path / "run")
     before = {name: (run / name).read_bytes() for name in REPORTS}

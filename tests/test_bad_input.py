@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from emu2_eval.cli import main
+from emu2_eval.core.prompts import ImageLoadError, ImagePart
 from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.hateful_memes import load_hateful_memes
 from emu2_eval.data.vqa import load_vqa_official
 from emu2_eval.engine.evaluate import evaluate
-from emu2_eval.prompts import ImageLoadError, ImagePart
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -145,8 +145,8 @@ def test_corrupt_results_json_in_run_directory_is_named(tmp_path: Path) -> None:
 
 
 def test_nan_loglikelihoods_are_a_clear_error() -> None:
-    from emu2_eval.metrics.base import Sample
-    from emu2_eval.metrics.roc_auc import RocAucMetric
+    from emu2_eval.scoring.metrics.base import Sample
+    from emu2_eval.scoring.metrics.roc_auc import RocAucMetric
 
     samples = [
         Sample(str(i), {"label": i % 2}, [float("nan") if i == 2 else -1.0 * i, -1.0])
@@ -210,7 +210,7 @@ def test_checksum_manifest_fails_loudly_on_mismatch(task_dir, demo_dir, tmp_path
         )
     )
     (task_dir / "checked.yaml").write_text(source)
-    from emu2_eval.integrity import ChecksumMismatchError
+    from emu2_eval.data.integrity import ChecksumMismatchError
     from emu2_eval.tasks.registry import get_task
 
     assert len(get_task("checked").load().docs) == 96
@@ -224,7 +224,7 @@ def test_full_disk_keeps_the_previous_output_and_names_the_file(tmp_path, monkey
     """ENOSPC while writing results: a clear error, the old results.json intact, no temp file."""
     import errno
 
-    from emu2_eval import atomic
+    from emu2_eval.core import atomic
 
     out = tmp_path / "o"
     first = evaluate("tiny-vlm", {}, ["demo_vqa"], out, limit=2, progress=False)

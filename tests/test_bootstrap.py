@@ -9,22 +9,22 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from emu2_eval.metrics.roc_auc import roc_auc
-from emu2_eval.stats import bootstrap
-from emu2_eval.stats.bootstrap import (
+from emu2_eval.scoring.metrics.roc_auc import roc_auc
+from emu2_eval.scoring.stats import bootstrap
+from emu2_eval.scoring.stats.bootstrap import (
     distribution,
     percentile_interval,
     resample_weights,
     two_sided_p_value,
 )
-from emu2_eval.stats.resamplers import (
+from emu2_eval.scoring.stats.resamplers import (
     RocAucResampler,
     ScoredDoc,
     VQAAccuracyResampler,
     higher_is_better,
     resampler_class,
 )
-from emu2_eval.stats.settings import BootstrapSettings
+from emu2_eval.scoring.stats.settings import BootstrapSettings
 
 
 def vqa_docs(values) -> list[ScoredDoc]:
@@ -121,7 +121,7 @@ def test_cider_matches_pycocoevalcap_on_every_resample() -> None:
     """CIDEr-D with df recomputed = pycocoevalcap on the corpus with the drawn copies."""
     from pycocoevalcap.cider.cider import Cider
 
-    from emu2_eval.stats.cider import CiderD
+    from emu2_eval.scoring.stats.cider import CiderD
 
     hyps, refs = _sentences(1, 30)
     cider = CiderD(hyps, refs)
@@ -142,7 +142,7 @@ def test_cider_matches_pycocoevalcap_on_every_resample() -> None:
 def test_bleu_totals_match_pycocoevalcap_on_every_resample() -> None:
     from pycocoevalcap.bleu.bleu import Bleu
 
-    from emu2_eval.stats.caption import BleuTotals
+    from emu2_eval.scoring.stats.caption import BleuTotals
 
     hyps, refs = _sentences(2, 25)
     totals = BleuTotals(hyps, refs)
@@ -159,8 +159,8 @@ def test_bleu_totals_match_pycocoevalcap_on_every_resample() -> None:
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="pycocoevalcap's tokenizer needs java")
 def test_caption_resampler_reproduces_the_metric_and_names_its_approximation() -> None:
-    from emu2_eval.metrics.caption_metrics import caption_metrics_detailed
-    from emu2_eval.stats.caption import CaptionResampler
+    from emu2_eval.scoring.metrics.caption_metrics import caption_metrics_detailed
+    from emu2_eval.scoring.stats.caption import CaptionResampler
 
     hyps, refs = _sentences(3, 12)
     hyps = [h.capitalize() + "." for h in hyps]  # the tokenizer lower-cases, drops the '.'
@@ -198,8 +198,8 @@ def test_scoring_records_the_default_settings(demo_dir) -> None:
 
 
 def test_direction_and_resampler_come_from_the_metric_class(monkeypatch) -> None:
-    from emu2_eval.metrics.base import Metric
-    from emu2_eval.registry import METRICS
+    from emu2_eval.core.registry import METRICS
+    from emu2_eval.scoring.metrics.base import Metric
 
     class ToyFid(Metric):
         name = "toy_fid"

@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
+from emu2_eval.core.environment import EnvironmentSettingError
+from emu2_eval.core.prompts import ImageLoadError, ImagePart
 from emu2_eval.engine.evaluate import evaluate
-from emu2_eval.environment import EnvironmentSettingError
-from emu2_eval.prompts import ImageLoadError, ImagePart
 from emu2_eval.reporting.images import thumbnail_uri
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,7 +109,7 @@ def test_thumbnails_refuse_a_bomb_instead_of_crashing(tmp_path: Path) -> None:
 def test_generated_images_use_the_same_guard(tmp_path: Path) -> None:
     import hashlib
 
-    from emu2_eval.engine.image_store import GeneratedImageError, load_generated
+    from emu2_eval.rundir.images import GeneratedImageError, load_generated
 
     bomb = png_bomb(tmp_path / "generated.png")
     reference = {"path": "generated.png", "sha256": hashlib.sha256(bomb.read_bytes()).hexdigest()}
@@ -216,7 +216,7 @@ def test_a_yaml_alias_bomb_is_refused_before_it_is_walked(command, tmp_path) -> 
 
 
 def test_recursive_aliases_are_refused_and_small_ones_kept() -> None:
-    from emu2_eval.safe_yaml import YAMLBombError, safe_load_bounded
+    from emu2_eval.core.safe_yaml import YAMLBombError, safe_load_bounded
 
     with pytest.raises(YAMLBombError, match=r"recursive alias \(line 1\)"):
         safe_load_bounded("a: &a [1, *a]\n")
@@ -267,8 +267,8 @@ def test_a_bomb_among_a_metrics_real_images_is_a_clear_error(tmp_path, tiny_clip
 
     from PIL import Image
 
-    from emu2_eval.engine.image_store import ImageStore, using_run_dir
     from emu2_eval.engine.scoring import MetricImageError, score_records
+    from emu2_eval.rundir.images import ImageStore, using_run_dir
     from emu2_eval.tasks.config import MetricSpec
     from emu2_eval.tasks.registry import get_task
 
@@ -286,14 +286,18 @@ def test_a_bomb_among_a_metrics_real_images_is_a_clear_error(tmp_path, tiny_clip
     records = [{"doc_id": "a", "doc": fields, "response": refs, "error": None}]
     spec = MetricSpec("clip_i", {"backbone": str(tiny_clip_dir), "device": "cpu"})
     config = dataclasses.replace(get_task("demo_vqa").config, filters=(), metrics=(spec,))
-    with using_run_dir(run), pytest.raises(
-        MetricImageError, match=r"task 'demo_vqa', metric 'clip_i': cannot read image .*bomb\.png"
+    with (
+        using_run_dir(run),
+        pytest.raises(
+            MetricImageError,
+            match=r"task 'demo_vqa', metric 'clip_i': cannot read image .*bomb\.png",
+        ),
     ):
         score_records(config, records)
 
 
 def test_images_are_opened_in_one_place_only() -> None:
-    """Every decode goes through emu2_eval/image_files.py, so no caller can skip its guards."""
+    """Every decode goes through emu2_eval/core/image_files.py, so no caller can skip its guards."""
     import re
 
     pattern = re.compile(r"\bImage\.open\(|\bPIL\.Image\.open\(|from PIL\.Image import open")
@@ -303,4 +307,4 @@ def test_images_are_opened_in_one_place_only() -> None:
         for path in package.rglob("*.py")
         if pattern.search(path.read_text(encoding="utf-8"))
     )
-    assert openers == ["image_files.py"]
+    assert openers == ["core/image_files.py"]

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from emu2_eval.core.errors import UserError
 from emu2_eval.engine import cache as cache_module
 from emu2_eval.engine.cache import ResponseCache
 from emu2_eval.engine.cache_errors import CacheError
-from emu2_eval.errors import UserError
 
 ROWS = [(f"k{i}", "model", "generate", "x" * 5000) for i in range(20)]
 
@@ -140,10 +140,10 @@ def test_sqlite_file_of_another_schema_is_not_our_cache(tmp_path: Path, schema, 
 
 
 def test_damaged_feature_cache_is_named_and_recomputed(tmp_path: Path, caplog) -> None:
+    from emu2_eval.core.prompts import ImagePart
     from emu2_eval.data.docs import Doc
     from emu2_eval.fewshot.encoders import ColorHistogramEncoder
     from emu2_eval.fewshot.feature_store import FeatureStore
-    from emu2_eval.prompts import ImagePart
 
     docs = []
     for i, colour in enumerate(["red", "blue", "green"]):

@@ -1,4 +1,4 @@
-"""Tests for emu2_eval.metrics.caption_metrics.
+"""Tests for emu2_eval.scoring.metrics.caption_metrics.
 
 The expensive part is METEOR's JVM (~6 s to load its paraphrase table), so one module-scoped
 fixture runs pycocoevalcap's own ``COCOEvalCap.evaluate()`` and our implementation once each on
@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from emu2_eval.metrics import caption_metrics as cm
-from emu2_eval.metrics.caption_metrics import (
+from emu2_eval.scoring.metrics import caption_metrics as cm
+from emu2_eval.scoring.metrics.caption_metrics import (
     CORPUS_KEYS,
     JavaNotFoundError,
     SpiceUnavailableError,

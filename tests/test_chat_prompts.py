@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.data.docs import Doc
 from emu2_eval.models.emu2.prompting import chat_prompt, parts_to_text, system_message
-from emu2_eval.prompts import ImagePart, TextPart
 from tests.emu2_factories import requires_emu2_assets
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "emu2_chat_prompt_golden.json").read_text())

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from emu2_eval.analysis.compare import compare_runs
 from emu2_eval.cli import main
-from emu2_eval.compare import compare_runs
-from emu2_eval.rundir import load_run
-from emu2_eval.stats.settings import BootstrapSettings
+from emu2_eval.rundir.read import load_run
+from emu2_eval.scoring.stats.settings import BootstrapSettings
 
 BASE_RESULTS: dict[str, Any] = {
     "model": {"name": "toy", "args": {}, "fingerprint": "f" * 64},
@@ -74,7 +74,7 @@ def write_run(
     }
     _write_samples(path / "samples_toy_vqa.jsonl", rows)
     if auc_scores is not None:
-        from emu2_eval.metrics.roc_auc import roc_auc
+        from emu2_eval.scoring.metrics.roc_auc import roc_auc
 
         labels = auc_labels or [i % 2 for i in range(len(auc_scores))]
         auc_rows = [

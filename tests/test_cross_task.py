@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.requests import Request
 from emu2_eval.engine.evaluate import evaluate
-from emu2_eval.requests import Request
 
 TASKS = ["demo_vqa", "demo_textvqa", "demo_hateful_memes"]
 #: what legitimately differs between runs: when, how (batching, work per rank) and where

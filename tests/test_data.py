@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.prompts import ImageLoadError, ImagePart
 from emu2_eval.data.coco_captions import load_coco_karpathy
 from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.hf_datasets import load_hf_dataset
 from emu2_eval.data.vqa import load_vqa_official
-from emu2_eval.prompts import ImageLoadError, ImagePart
 
 
 def _vqa(demo: Path, **kw):

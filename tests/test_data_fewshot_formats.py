@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.prompts import ImagePart
 from emu2_eval.data.demo import MEME_BADGE_BOX
 from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.hateful_memes import load_hateful_memes
 from emu2_eval.data.textvqa import load_textvqa
 from emu2_eval.data.vizwiz import load_vizwiz
-from emu2_eval.prompts import ImagePart
 
 NEW_DEMO_DIRS = ("vizwiz", "textvqa", "hateful_memes")
 

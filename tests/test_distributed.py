@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.requests import Request
 from emu2_eval.engine.coordination import Coordinator
 from emu2_eval.engine.distributed import DistributedContext, DistributedError
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.requests import Request
 
 #: The results.json fields a launch may change, and nothing else may differ.
 LAUNCH_FIELDS = {("manifest", "created"), ("manifest", "execution")}
@@ -142,7 +142,7 @@ class ScriptedAdapter(ModelAdapter):
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         if self.how == "data-error" and any(r.doc_id == "11" for r in requests):
-            from emu2_eval.prompts import ImageLoadError
+            from emu2_eval.core.prompts import ImageLoadError
 
             raise ImageLoadError("COCO_val2014_000000000001.jpg", "truncated file")
         if self.rank == self.fail_rank:

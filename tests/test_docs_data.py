@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from emu2_eval.listing import data_status
+from emu2_eval.reporting.listing import data_status
 from emu2_eval.tasks.config import load_task_config
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.registry import MODELS
-from emu2_eval.requests import Request
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.registry import MODELS
+from emu2_eval.core.requests import Request
 from tests.emu2_factories import TinyEmu2
 
 

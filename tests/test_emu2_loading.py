@@ -205,7 +205,7 @@ def test_bad_index_names_the_missing_shard(tmp_path: Path) -> None:
 
 
 def test_device_map_keeps_blocks_whole_and_head_beside_embeddings() -> None:
-    from emu2_eval.devices import parse_model_max_memory
+    from emu2_eval.core.devices import parse_model_max_memory
     from emu2_eval.models.emu2.placement import (
         EMBED,
         LM_HEAD,

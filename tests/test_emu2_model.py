@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.requests import Request
 from emu2_eval.models.emu2.config import Emu2VisionConfig
 from emu2_eval.models.emu2.constants import CLIP_MEAN, CLIP_STD
 from emu2_eval.models.emu2.preprocess import preprocess_image
 from emu2_eval.models.emu2.visual import EvaBlock
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.requests import Request
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.requests import Request
 from emu2_eval.models.emu2.reference_decoding import SearchSettings, SpecialIds
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.requests import Request
 from tests.emu2_factories import TinyEmu2, requires_emu2_assets, synthetic_pixels
 
 GOLDEN = json.loads(

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.models.emu2.constants import special_tokens
 from emu2_eval.models.emu2.prompting import chat_prompt, expand_placeholders, parts_to_text
 from emu2_eval.models.emu2.tokenization import Emu2Tokenizer, Emu2TokenizerError
-from emu2_eval.prompts import ImagePart, TextPart
 from tests.emu2_factories import (
     TOKENIZER_DIR,
     copy_tokenizer,

@@ -19,6 +19,7 @@ import torch
 from emu2_factories import TinyEmu2, requires_emu2_assets, synthetic_pixels
 from PIL import Image
 
+from emu2_eval.core.prompts import ImagePart, Part, TextPart, VideoPart
 from emu2_eval.models.emu2.modeling import VIDEO_TOKEN_ID
 from emu2_eval.models.emu2.prompting import (
     chat_prompt,
@@ -27,7 +28,6 @@ from emu2_eval.models.emu2.prompting import (
     system_message,
 )
 from emu2_eval.models.emu2.reference_decoding import SpecialIds
-from emu2_eval.prompts import ImagePart, Part, TextPart, VideoPart
 
 GOLDEN = json.loads(
     (Path(__file__).parent / "data" / "emu2_video_golden.json").read_text(encoding="utf-8")
@@ -175,8 +175,8 @@ def test_adapter_generates_from_a_video_as_the_model_does_from_its_frames(
 ) -> None:
     """The adapter's video path: frames preprocessed like images, encoded with v_query tokens
     each and written at the ``[gIMG]`` slots; its answer is the model's on those inputs."""
+    from emu2_eval.core.requests import Request
     from emu2_eval.models.emu2.adapter import Emu2Adapter
-    from emu2_eval.requests import Request
 
     adapter = Emu2Adapter(pretrained=str(tiny_emu2_chat_llama_dir), device="cpu")
     video = VideoPart.from_path(_frame_dir(tmp_path, "clip", 6), key="clip", frames=3)

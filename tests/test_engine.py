@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.requests import Request
 from emu2_eval.engine.evaluate import evaluate, rescore
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.requests import Request
-from emu2_eval.rundir import SamplesMismatchError, samples_record
+from emu2_eval.rundir.read import SamplesMismatchError, samples_record
 
 
 class EmptyAnswerAdapter(ModelAdapter):

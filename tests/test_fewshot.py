@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.data.docs import Doc, LoadedData
 from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.engine.runner import ContextLengthError, FewShotSettings
 from emu2_eval.fewshot.encoders import ColorHistogramEncoder
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.fewshot.selection import RandomSelector, RicesSelector
-from emu2_eval.prompts import ImagePart, TextPart
 from emu2_eval.tasks.registry import get_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -237,7 +237,7 @@ def test_drop_demonstrations_policy_is_recorded(tmp_path) -> None:
     rows = [
         json.loads(x) for x in (tmp_path / "o" / "samples_demo_vqa.jsonl").read_text().splitlines()
     ]
-    from emu2_eval.requests import Request
+    from emu2_eval.core.requests import Request
 
     for row in rows:
         assert 0 < len(row["demonstrations"]) < 8
@@ -255,7 +255,7 @@ def test_drop_demonstrations_policy_is_recorded(tmp_path) -> None:
 
 def test_count_tokens_matches_the_processor(tiny_adapter, demo_dir) -> None:
     """The budget check counts exactly what the model will see (text + expanded images)."""
-    from emu2_eval.requests import Request
+    from emu2_eval.core.requests import Request
 
     images = sorted((demo_dir / "images" / "val2014").glob("*.jpg"))[:2]
     parts = (
@@ -296,7 +296,7 @@ def test_paper_reference_numbers_match_shared_copy() -> None:
         for r in csv.DictReader(shared.open())
         if r["source"].endswith("Table 1")
     }
-    from emu2_eval.references import paper_fewshot_table
+    from emu2_eval.tasks.paper_numbers import paper_fewshot_table
 
     table = paper_fewshot_table()
     ours = {

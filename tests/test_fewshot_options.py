@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.data.docs import Doc, LoadedData
-from emu2_eval.engine.image_store import request_identity
 from emu2_eval.fewshot.answers import DemoAnswerError, most_common_answer, with_demo_answer
 from emu2_eval.fewshot.encoders import CLIPImageEncoder, ColorHistogramEncoder
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.fewshot.selection import RandomSelector, RicesSelector
-from emu2_eval.prompts import ImagePart, TextPart
+from emu2_eval.rundir.images import request_identity
 from emu2_eval.tasks.config import TaskConfigError
 from emu2_eval.tasks.registry import get_task
 
@@ -376,8 +376,9 @@ def test_openflamingo_hateful_memes_demo_runs_end_to_end(tmp_path) -> None:
             .splitlines()]  # fmt: skip
     for row in rows:
         demo = row["demonstration_docs"][0]
-        assert f"written on it. Is it hateful? Answer:{demo['answer']}<|endofchunk|>" in (
-            row["prompt"]
+        assert (
+            f"written on it. Is it hateful? Answer:{demo['answer']}<|endofchunk|>"
+            in (row["prompt"])
         )
         assert row["prompt"].endswith(f"is an image with: '{row['doc']['text']}' written on it. "
                                       "Is it hateful? Answer:")  # fmt: skip
@@ -388,7 +389,7 @@ def test_options_are_recorded_in_results_and_every_report(task_dir, tmp_path) ->
     from emu2_eval.engine.evaluate import evaluate
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.reporting.html import html_report
-    from emu2_eval.reports import latex_report, markdown_report, results_table
+    from emu2_eval.reporting.tables import latex_report, markdown_report, results_table
 
     text = (REPO / "tasks/demo/demo_vqa.yaml").read_text()
     (task_dir / "opts.yaml").write_text(

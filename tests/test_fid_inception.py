@@ -25,17 +25,17 @@ import torch
 from PIL import Image
 from scipy import linalg
 
-from emu2_eval.engine.image_store import ImageStore, using_run_dir
-from emu2_eval.metrics.base import Sample
-from emu2_eval.metrics.fid import FIDMetric, FIDWeightsError, extract_features
-from emu2_eval.metrics.inception import (
+from emu2_eval.rundir.images import ImageStore, using_run_dir
+from emu2_eval.scoring.metrics.base import Sample
+from emu2_eval.scoring.metrics.fid import FIDMetric, FIDWeightsError, extract_features
+from emu2_eval.scoring.metrics.inception import (
     InceptionWeightsError,
     load_fid_inception,
     published_layout,
     resize_tf1_bilinear,
 )
-from emu2_eval.stats.intervals import metric_intervals
-from emu2_eval.stats.resamplers import ScoredDoc
+from emu2_eval.scoring.stats.intervals import metric_intervals
+from emu2_eval.scoring.stats.resamplers import ScoredDoc
 from tests.fid_fixtures import fixed_images, random_published_weights
 
 # -- figures from torch-fidelity 0.4.0 (FeatureExtractorInceptionV3, strict load) ------------
@@ -108,7 +108,7 @@ def weights_file(tmp_path_factory) -> Path:
 def scored(weights_file: Path, tmp_path_factory):
     """The fid metric end to end on the two fixed sets (generated: set 1, real: set 2), saved as
     PNGs, with the features its extractor produced captured on the way."""
-    from emu2_eval.metrics import fid as fid_module
+    from emu2_eval.scoring.metrics import fid as fid_module
 
     run, data = tmp_path_factory.mktemp("run"), tmp_path_factory.mktemp("real")
     store = ImageStore(run)

@@ -1,4 +1,4 @@
-"""Tests for emu2_eval.filters: one case per rule of each source, plus combinations."""
+"""Tests for emu2_eval.scoring.filters: one case per rule of each source, plus combinations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from emu2_eval.filters import (
+from emu2_eval.core.registry import FILTERS
+from emu2_eval.scoring.filters import (
     first_line,
     lowercase,
     openflamingo_caption,
@@ -14,7 +15,6 @@ from emu2_eval.filters import (
     short_answer,
     strip,
 )
-from emu2_eval.registry import FILTERS
 
 
 @pytest.mark.parametrize("name", sorted(FILTERS))

@@ -9,10 +9,10 @@ from typing import ClassVar
 import pytest
 from click.testing import CliRunner
 
+from emu2_eval.analysis.gate import check_run, make_baseline
 from emu2_eval.cli import main
-from emu2_eval.gate import check_run, make_baseline
-from emu2_eval.rundir import load_run
-from emu2_eval.stats.settings import BootstrapSettings
+from emu2_eval.rundir.read import load_run
+from emu2_eval.scoring.stats.settings import BootstrapSettings
 from tests.test_compare import write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,9 +100,9 @@ def test_check_refuses_runs_on_other_documents(tmp_path) -> None:
 
 def test_direction_comes_from_the_metric_class(tmp_path, monkeypatch) -> None:
     """A lower-is-better metric (FID-like) fails when it rises, passes when it falls."""
-    from emu2_eval.metrics.base import Metric
-    from emu2_eval.registry import METRICS
-    from emu2_eval.stats.resamplers import VQAAccuracyResampler
+    from emu2_eval.core.registry import METRICS
+    from emu2_eval.scoring.metrics.base import Metric
+    from emu2_eval.scoring.stats.resamplers import VQAAccuracyResampler
 
     class ToyDistance(Metric):
         name = "toy_distance"

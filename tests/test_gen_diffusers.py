@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from emu2_eval.engine.image_store import png_bytes
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.requests import Request
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.requests import Request
+from emu2_eval.rundir.images import png_bytes
 
 OPTIONS = (("height", 32), ("num_images_per_prompt", 2), ("num_inference_steps", 2), ("width", 32))
 

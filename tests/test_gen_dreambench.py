@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.prompts import ImagePart
 from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.dreambench import (
     emu2_rewrite,
@@ -15,7 +16,6 @@ from emu2_eval.data.dreambench import (
     parse_prompts_file,
     write_prompts_file,
 )
-from emu2_eval.prompts import ImagePart
 from tests.conftest import SHARED
 
 SUBSET = SHARED / "dreambench_subset" / "dataset"

@@ -12,14 +12,14 @@ import pytest
 import torch
 from PIL import Image
 
-from emu2_eval.engine.image_store import png_bytes
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.registry import MODELS
+from emu2_eval.core.requests import Request
 from emu2_eval.models.emu2_gen.layout import Emu2GenLayoutError, check_layout, weights_variant
 from emu2_eval.models.emu2_gen.regression import regress_embeddings
 from emu2_eval.models.emu2_gen.sampling import denoise, time_ids
 from emu2_eval.models.image_requests import ImageSettings
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.registry import MODELS
-from emu2_eval.requests import Request
+from emu2_eval.rundir.images import png_bytes
 from emu2_eval.tasks.profiles import PromptError
 
 SMALL = (

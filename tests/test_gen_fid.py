@@ -15,9 +15,9 @@ import torch
 from PIL import Image
 from scipy import linalg
 
-from emu2_eval.engine.image_store import ImageStore, using_run_dir
-from emu2_eval.metrics.base import Sample
-from emu2_eval.metrics.fid import (
+from emu2_eval.rundir.images import ImageStore, using_run_dir
+from emu2_eval.scoring.metrics.base import Sample
+from emu2_eval.scoring.metrics.fid import (
     INCEPTION_FILE,
     INCEPTION_URL,
     KID_SAMPLING,
@@ -26,7 +26,7 @@ from emu2_eval.metrics.fid import (
     fid_pipeline,
     kid_from_features,
 )
-from emu2_eval.metrics.frechet import frechet_distance
+from emu2_eval.scoring.metrics.frechet import frechet_distance
 
 N = 24
 

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emu2_eval.engine.image_store import (
+from emu2_eval.core.prompts import TextPart
+from emu2_eval.core.requests import Request
+from emu2_eval.models.image_requests import ImageSettings, image_generators, image_seed
+from emu2_eval.rundir.images import (
     GeneratedImageError,
     ImageStore,
     load_generated,
@@ -18,9 +21,6 @@ from emu2_eval.engine.image_store import (
     store_images,
     using_run_dir,
 )
-from emu2_eval.models.image_requests import ImageSettings, image_generators, image_seed
-from emu2_eval.prompts import TextPart
-from emu2_eval.requests import Request
 
 
 def _image(value: int) -> Image.Image:

@@ -10,17 +10,17 @@ import pytest
 import torch
 from PIL import Image
 
-from emu2_eval.engine.image_store import ImageStore, using_run_dir
-from emu2_eval.metrics.base import Sample
-from emu2_eval.metrics.image_similarity import (
+from emu2_eval.rundir.images import ImageStore, using_run_dir
+from emu2_eval.scoring.metrics.base import Sample
+from emu2_eval.scoring.metrics.image_similarity import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     CLIPImageMetric,
     CLIPTextMetric,
     DINOMetric,
 )
-from emu2_eval.stats.intervals import metric_intervals
-from emu2_eval.stats.resamplers import ScoredDoc
+from emu2_eval.scoring.stats.intervals import metric_intervals
+from emu2_eval.scoring.stats.resamplers import ScoredDoc
 
 TEXTS = ["a red dog", "the cat in the snow", "a blue mug", "an orange", "green grass", "sky"]
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from emu2_eval.data.docs import DataFormatError
-from emu2_eval.metrics.base import Sample
+from emu2_eval.scoring.metrics.base import Sample
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "mmmu_parse_golden.json").read_text())
 
@@ -81,13 +81,13 @@ EXACT_MATCH_CASES = [
 
 @pytest.mark.parametrize(("prediction", "gold", "normalize", "expected"), EXACT_MATCH_CASES)
 def test_exact_match_variants(prediction: str, gold: str, normalize: str, expected: bool) -> None:
-    from emu2_eval.metrics.exact_match import exact_match
+    from emu2_eval.scoring.metrics.exact_match import exact_match
 
     assert exact_match(prediction, gold, normalize) is expected
 
 
 def test_exact_match_metric_groups_and_records_its_variant() -> None:
-    from emu2_eval.metrics.exact_match import ExactMatchMetric
+    from emu2_eval.scoring.metrics.exact_match import ExactMatchMetric
 
     samples = [
         Sample("1", {"answer": "yes", "structural_type": "verify"}, "Yes."),
@@ -111,7 +111,7 @@ def _sort(values: list) -> list:
 
 @pytest.mark.parametrize("source", ["llava1.5_13b", "qwen_vl", "hand"])
 def test_mmmu_parsing_matches_the_official_code(source: str) -> None:
-    from emu2_eval.metrics.mmmu_parsing import open_correct, parse_choice, parse_open
+    from emu2_eval.scoring.metrics.mmmu_parsing import open_correct, parse_choice, parse_open
 
     cases = [c for c in GOLDEN["cases"] if c["source"] == source]
     kinds = {c["question_type"] for c in cases}  # MMMU: anything not multiple-choice is open
@@ -128,7 +128,7 @@ def test_mmmu_parsing_matches_the_official_code(source: str) -> None:
 
 def test_golden_covers_every_answer_format() -> None:
     """The public examples hold letters, bracketed letters, option text and no answer at all."""
-    from emu2_eval.metrics.mmmu_parsing import parse_choice
+    from emu2_eval.scoring.metrics.mmmu_parsing import parse_choice
 
     choice = [c for c in GOLDEN["cases"] if c["question_type"] == "multiple-choice"]
     bracketed = [c for c in choice if any(f"({x})" in c["response"] for x in c["index2ans"])]
@@ -159,7 +159,7 @@ def _samples(source: str) -> dict[str, list[Sample]]:
 @pytest.mark.parametrize("source", ["llava1.5_13b", "qwen_vl"])
 def test_mmmu_accuracy_per_subject_equals_the_official_evaluate(source: str) -> None:
     """fallback: wrong reproduces MMMU's evaluate() with its random draw never right."""
-    from emu2_eval.metrics.mmmu import MMMUAccuracyMetric
+    from emu2_eval.scoring.metrics.mmmu import MMMUAccuracyMetric
 
     metric = MMMUAccuracyMetric(fallback="wrong")
     all_samples = []
@@ -175,7 +175,7 @@ def test_mmmu_accuracy_per_subject_equals_the_official_evaluate(source: str) -> 
 
 
 def test_mmmu_random_fallback_is_seeded_by_the_doc_and_recorded() -> None:
-    from emu2_eval.metrics.mmmu import MMMUAccuracyMetric, fallback_letter
+    from emu2_eval.scoring.metrics.mmmu import MMMUAccuracyMetric, fallback_letter
 
     fields = {"answer": "B", "question_type": "multiple-choice", "options": ["x", "y", "z", "w"],
               "subject": "Math"}  # fmt: skip

@@ -16,9 +16,9 @@ import emu2_eval
 from emu2_eval.data.demo_grounding import demo_grounding_root
 from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.refcoco import load_refcoco
-from emu2_eval.metrics.boxes import parse_box
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.reporting.paper import paper_tables, reproduction_table
+from emu2_eval.scoring.metrics.boxes import parse_box
 
 
 @pytest.fixture
@@ -145,8 +145,11 @@ def test_demo_refcoco_runs_end_to_end_on_tiny_vlm(tmp_path: Path) -> None:
     assert block["metrics"]["iou_accuracy"] == pytest.approx(100 * right / 24)
     assert block["prompt_profile"]["mode"] == "grounding"
     assert block["metric_options"]["iou_accuracy"]["box_format"] == "emu2_224"
-    assert block["dataset"]["protocol"] == {"unit": "sentence", "sentence_field": "sent",
-                                            "split": "val"}
+    assert block["dataset"]["protocol"] == {
+        "unit": "sentence",
+        "sentence_field": "sent",
+        "split": "val",
+    }
     assert {"iou_accuracy", "unparseable"} <= set(block["intervals"])
     report = (out / "report.md").read_text()
     assert "iou_accuracy" in report and "emu2_chat_grounding" in report
@@ -177,8 +180,12 @@ class OracleAdapter(ModelAdapter):
             x, y, w, h = doc["bbox"]
             sx, sy = 224 / doc["width"], 224 / doc["height"]
             shift = 0 if int(request.doc_id) % 2 == 0 else w
-            box = [round((x + shift) * sx), round(y * sy), round((x + shift + w) * sx),
-                   round((y + h) * sy)]
+            box = [
+                round((x + shift) * sx),
+                round(y * sy),
+                round((x + shift + w) * sx),
+                round((y + h) * sy),
+            ]
             text = f"<phrase>it</phrase><object>[{', '.join(map(str, box))}]</object>"
             answers.append("no idea" if int(request.doc_id) % 5 == 0 else text)
         return answers
@@ -200,15 +207,25 @@ def test_table3_numbers_and_their_comparison() -> None:
     table3 = table[table.table == "Table 3"]
     emu2 = table3[table3.model == "Emu2-Chat"].set_index(["benchmark", "split"]).value.to_dict()
     assert emu2 == {
-        ("RefCOCO", "val"): 90.40, ("RefCOCO", "testA"): 93.88, ("RefCOCO", "testB"): 85.97,
-        ("RefCOCO+", "val"): 87.05, ("RefCOCO+", "testA"): 91.43, ("RefCOCO+", "testB"): 80.47,
-        ("RefCOCOg", "val"): 87.64, ("RefCOCOg", "test"): 88.11,
+        ("RefCOCO", "val"): 90.40,
+        ("RefCOCO", "testA"): 93.88,
+        ("RefCOCO", "testB"): 85.97,
+        ("RefCOCO+", "val"): 87.05,
+        ("RefCOCO+", "testA"): 91.43,
+        ("RefCOCO+", "testB"): 80.47,
+        ("RefCOCOg", "val"): 87.64,
+        ("RefCOCOg", "test"): 88.11,
     }
     assert set(table3.model) == {"Emu2-Chat", "Qwen-VL-7B", "Shikra-13B", "OFA-L"}
     assert table3.source.str.contains("baaivision/Emu Emu2/README.md").all()
     block = {
-        "reference": {"benchmark": "RefCOCO", "split": "testB", "metric": "iou_accuracy",
-                      "measured_split": "testB", "tables": ["Table 3"]},
+        "reference": {
+            "benchmark": "RefCOCO",
+            "split": "testB",
+            "metric": "iou_accuracy",
+            "measured_split": "testB",
+            "tables": ["Table 3"],
+        },
         "metrics": {"iou_accuracy": 86.5, "unparseable": 3.0},
         "intervals": {"iou_accuracy": {"low": 85.0, "high": 88.0}},
         "units": {"iou_accuracy": "percent"},

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from emu2_eval.metrics.base import Sample
-from emu2_eval.metrics.boxes import coco_to_xyxy, iou, parse_box
-from emu2_eval.metrics.grounding import GroundingAccuracyMetric
-from emu2_eval.stats.intervals import metric_intervals
-from emu2_eval.stats.resamplers import ScoredDoc, higher_is_better
+from emu2_eval.scoring.metrics.base import Sample
+from emu2_eval.scoring.metrics.boxes import coco_to_xyxy, iou, parse_box
+from emu2_eval.scoring.metrics.grounding import GroundingAccuracyMetric
+from emu2_eval.scoring.stats.intervals import metric_intervals
+from emu2_eval.scoring.stats.resamplers import ScoredDoc, higher_is_better
 
 # (box a, box b, mode, IoU worked out on paper)
 HAND_IOUS = [

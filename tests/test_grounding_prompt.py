@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.requests import Request
 from emu2_eval.engine.preflight import _unsupported
 from emu2_eval.models.emu2.prompting import grounding_chat_prompt
 from emu2_eval.models.hf_vlm import HFVisionLanguageAdapter
 from emu2_eval.models.tiny_vlm import TinyVLMAdapter
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.requests import Request
 from emu2_eval.tasks.profiles import check_profile
 from emu2_eval.tasks.registry import get_task
 from tests.emu2_factories import TinyEmu2, requires_emu2_assets

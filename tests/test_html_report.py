@@ -19,7 +19,7 @@ from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.reporting.html import html_report, sweep_html_report
 from emu2_eval.reporting.latex import latex_escape, latex_table
 from emu2_eval.reporting.paper import paper_tables, reproduction_table
-from emu2_eval.reports import comparison_verdict, reproduction_markdown
+from emu2_eval.reporting.tables import comparison_verdict, reproduction_markdown
 from tests.test_compare import write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -241,7 +241,7 @@ def test_generated_images_are_embedded_in_a_grid(tmp_path) -> None:
 
 
 def test_sweep_report_embeds_the_plot_and_cell_tables(tmp_path) -> None:
-    from emu2_eval.plots import plot_sweep
+    from emu2_eval.reporting.plots import plot_sweep
 
     sweep = tmp_path / "sweep"
     for shots in (0, 4):
@@ -395,14 +395,16 @@ def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable
     assert base.loc["vqav2_val", "reason"] == "split: measured on val, the paper on test-dev"
     assert base.loc["okvqa_val", "comparable"] and base.loc["okvqa_val", "paper_in_interval"]
     chat = reproduction_table(results, "Emu2-Chat").set_index("task")
-    assert "prompt/model variant: the task follows Table 1 (prompt emu2_vqa_zeroshot)" in (
-        chat.loc["vqav2_val", "reason"]
-    ) and "from Table 2" in chat.loc["vqav2_val", "reason"]
+    assert (
+        "prompt/model variant: the task follows Table 1 (prompt emu2_vqa_zeroshot)"
+        in (chat.loc["vqav2_val", "reason"])
+        and "from Table 2" in chat.loc["vqav2_val", "reason"]
+    )
     assert not chat.loc["okvqa_val", "comparable"]
     text = reproduction_markdown(results, "Emu2-37B")
     assert "| vqav2_val | VQAv2 | val | test-dev | vqa_accuracy | 0 |" in text
     assert "not comparable: split: measured on val, the paper on test-dev" in text
-    from emu2_eval.reports import latex_report
+    from emu2_eval.reporting.tables import latex_report
 
     latex = latex_report({"model": {"name": "m"}, **results}, "Emu2-37B")
     assert "vqav2\\_val & vqa\\_accuracy & 0 &" in latex
@@ -410,7 +412,7 @@ def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable
 
 
 def test_reports_name_the_data_protocol_each_loader_recorded(tmp_path) -> None:
-    from emu2_eval.reports import markdown_report
+    from emu2_eval.reporting.tables import markdown_report
 
     protocol = {
         "reference_image": "kosmos_g",

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from emu2_eval.cli import main
 from emu2_eval.engine.evaluate import evaluate, rescore
-from emu2_eval.rundir import SamplesMismatchError, load_run
+from emu2_eval.rundir.read import SamplesMismatchError, load_run
 
 TASK = "demo_hateful_memes"
 
@@ -113,7 +113,7 @@ def test_a_run_directory_without_checksums_is_read_with_a_warning(
     results = json.loads((run / "results.json").read_text())
     del results["tasks"][TASK]["samples_file"]
     (run / "results.json").write_text(json.dumps(results))
-    with caplog.at_level(logging.WARNING, logger="emu2_eval.rundir"):
+    with caplog.at_level(logging.WARNING, logger="emu2_eval.rundir.read"):
         assert len(load_run(run).samples(TASK)) == 24
     assert f"{_samples(run)}: results.json records no checksum" in caplog.text
     rescore(run)

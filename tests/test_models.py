@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.registry import UnknownNameError
+from emu2_eval.core.requests import Request
 from emu2_eval.models.base import build_adapter, parse_model_args
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.registry import UnknownNameError
-from emu2_eval.requests import Request
 from tests.model_factories import build_tiny_idefics3
 
 
@@ -116,7 +116,7 @@ def test_model_args_parsing() -> None:
 
 
 def test_unknown_model_and_arguments_are_named() -> None:
-    from emu2_eval.registry import MODELS
+    from emu2_eval.core.registry import MODELS
 
     with pytest.raises(UnknownNameError) as info:
         build_adapter("tiny-vml", {})

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
+from emu2_eval.core.requests import Request
 from emu2_eval.engine.evaluate import evaluate, rescore
 from emu2_eval.engine.scoring import score_records
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.requests import Request
 from emu2_eval.tasks.config import TaskConfigError, parse_task
 from emu2_eval.tasks.labels import UnlabelledSplitError
 
@@ -269,7 +269,7 @@ def test_vqav2_writer_refuses_a_question_list_without_the_run_ids(tmp_path) -> N
 
 def test_a_submission_writer_is_added_by_name(task_dir, tmp_path) -> None:
     """Another benchmark (MMMU test...) registers its writer; a task names it."""
-    from emu2_eval.registry import SUBMISSION_WRITERS
+    from emu2_eval.core.registry import SUBMISSION_WRITERS
 
     def answers_by_id(rows, prefix: str = ""):
         return {prefix + r["doc_id"]: r["filtered"] for r in rows}, {"n_entries": len(rows)}
@@ -307,7 +307,7 @@ def test_missing_submission_question_list_is_found_before_the_model(task_dir, tm
 
 def test_mmmu_submission_answers_each_question_as_mmmu_submits_it() -> None:
     """Multiple choice: the parsed letter (or the recorded fallback); open: the response."""
-    from emu2_eval.metrics.mmmu import fallback_letter
+    from emu2_eval.scoring.metrics.mmmu import fallback_letter
     from emu2_eval.submissions.mmmu import mmmu_answer
 
     choice = {"question_type": "multiple-choice", "options": ["cat", "dog", "cow"]}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.requests import Request
 from emu2_eval.models.prefix_scoring import shared_prefix_scores
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.requests import Request
 from tests.emu2_factories import TinyEmu2, synthetic_pixels
 
 ATOL = 1e-4
@@ -193,8 +193,6 @@ def test_hf_vlm_shared_prefix_equals_per_request(tiny_adapter) -> None:
 
 
 def test_a_candidate_that_tokenizes_to_nothing_is_named(tiny_adapter) -> None:
-    request = Request(
-        "loglikelihood", (TextPart("answer:"),), "t", "7", continuations=("red", "")
-    )
+    request = Request("loglikelihood", (TextPart("answer:"),), "t", "7", continuations=("red", ""))
     with pytest.raises(ValueError, match="continuation '' tokenizes to nothing"):
         tiny_adapter.loglikelihood([request])

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from emu2_eval.reporting.html import html_report
+from emu2_eval.reporting.tables import latex_report, markdown_report, results_table
 from emu2_eval.reporting.write import write_reports
-from emu2_eval.reports import latex_report, markdown_report, results_table
 
 
 def _block(variant: str = "official", group: str | None = None) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def test_every_table_format_shows_the_scorer_variant(tmp_path: Path) -> None:
 
 def test_scorer_is_recorded_by_scoring_and_derived_for_older_runs() -> None:
     from emu2_eval.engine.scoring import score_records
-    from emu2_eval.metrics.base import scorer_label
+    from emu2_eval.scoring.metrics.base import scorer_label
     from emu2_eval.tasks.config import parse_task
 
     config = parse_task(

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.reporting.html import html_report
+from emu2_eval.reporting.tables import latex_report, markdown_report, results_table
 from emu2_eval.reporting.write import write_reports
-from emu2_eval.reports import latex_report, markdown_report, results_table
 
 
 def _results(shots: int = 4) -> dict[str, Any]:
@@ -87,8 +87,8 @@ def _flat_summary(unit: str) -> Any:
 
 
 def test_sweep_plot_has_a_unit_and_a_sensible_range_for_a_flat_line(tmp_path, monkeypatch):
-    import emu2_eval.atomic
-    from emu2_eval.plots import plot_sweep
+    import emu2_eval.core.atomic
+    from emu2_eval.reporting.plots import plot_sweep
 
     drawn: list[tuple[str, tuple[float, float]]] = []
 
@@ -96,7 +96,7 @@ def test_sweep_plot_has_a_unit_and_a_sensible_range_for_a_flat_line(tmp_path, mo
         axis = fig.axes[0]
         drawn.append((axis.get_ylabel(), axis.get_ylim()))
 
-    monkeypatch.setattr(emu2_eval.atomic, "save_figure_atomic", capture)
+    monkeypatch.setattr(emu2_eval.core.atomic, "save_figure_atomic", capture)
     plot_sweep(_flat_summary("x100"), tmp_path / "sweep.png", "Emu2-37B")
     plot_sweep(_flat_summary("%"), tmp_path / "sweep.png", "Emu2-37B")
     (label, (low, high)), (pct_label, pct_range) = drawn
@@ -245,7 +245,7 @@ def _ink_rows(image: Any, left: int, right: int, top: int, bottom: int) -> list[
 def test_grid_captions_are_large_wrapped_and_stay_in_their_row() -> None:
     from PIL import Image
 
-    from emu2_eval.grids import LABEL_WIDTH, THUMB, grid_image
+    from emu2_eval.reporting.grids import LABEL_WIDTH, THUMB, grid_image
 
     tile = Image.new("RGB", (32, 32), "white")
     canvas = grid_image([("HHHH", [tile]), ("word " * 200, [tile]), ("next row", [tile])])

@@ -23,9 +23,7 @@ def test_reproduce_refuses_a_recipe_with_missing_tasks(tmp_path: Path, monkeypat
     import emu2_eval.engine.reproduce as reproduce
 
     recipe = tmp_path / "table2.yaml"
-    recipe.write_text(
-        "table: Table 2\npaper_model: Emu2-Chat\nmissing: [a GQA task]\ntasks: []\n"
-    )
+    recipe.write_text("table: Table 2\npaper_model: Emu2-Chat\nmissing: [a GQA task]\ntasks: []\n")
     monkeypatch.setattr(reproduce, "recipe_path", lambda name: recipe)
     result = _reproduce("table2", "--model", "tiny-vlm", "--output", str(tmp_path / "out"))
     assert result.exit_code != 0
@@ -310,7 +308,7 @@ def test_recipe_scorer_pins_agree_with_their_tasks(table: str) -> None:
     task's metric options (TextVQA pinned `official`, run `always_normalize`), or keyed by a
     metric key the comparison cannot find (`clip_i_vitl` of metric `clip_i`), would mark the
     paper run itself "not comparable"."""
-    from emu2_eval.registry import METRICS
+    from emu2_eval.core.registry import METRICS
     from emu2_eval.reporting.paper import scorer_mismatches
     from emu2_eval.tasks.registry import get_task
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from emu2_eval.metrics.base import Sample
-from emu2_eval.metrics.roc_auc import RocAucMetric, candidate_log_odds, roc_auc
-from emu2_eval.registry import METRICS
+from emu2_eval.core.registry import METRICS
+from emu2_eval.scoring.metrics.base import Sample
+from emu2_eval.scoring.metrics.roc_auc import RocAucMetric, candidate_log_odds, roc_auc
 
 
 def brute_force_auc(scores: list[float], labels: list[int]) -> float:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from emu2_eval.run_lock import RunDirLockedError, read_owner, run_dir_lock
+from emu2_eval.rundir.lock import RunDirLockedError, read_owner, run_dir_lock
 
 HOLD = """
 import sys, time
-from emu2_eval.run_lock import run_dir_lock
+from emu2_eval.rundir.lock import run_dir_lock
 with run_dir_lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(float(sys.argv[2]))

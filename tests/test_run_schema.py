@@ -16,15 +16,15 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from emu2_eval.errors import UserError
-from emu2_eval.run_schema import (
+from emu2_eval.core.errors import UserError
+from emu2_eval.rundir.read import load_run
+from emu2_eval.rundir.schema import (
     SCHEMA_VERSION,
     RunResultsError,
     SampleRecord,
     read_run_results,
     write_run_results,
 )
-from emu2_eval.rundir import load_run
 
 TASK = "demo_vqa"
 
@@ -201,7 +201,7 @@ def test_sweep_refuses_a_damaged_cell_and_runs_a_missing_one(tmp_path: Path, cas
 def test_grids_name_a_damaged_samples_line(tmp_path: Path) -> None:
     """The grids read samples through the run-directory reader: a cut line is named (file,
     line), not a bare JSONDecodeError."""
-    from emu2_eval.grids import write_grids
+    from emu2_eval.reporting.grids import write_grids
 
     path = tmp_path / "samples_gen.jsonl"
     path.write_text('{"doc_id": "a", "doc": {}, "response": null, "error": null}\n{"doc_id": "b"')

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 from emu2_eval.models.safety_checker import SafetyChecker, SafetyCheckerUnavailable
 
 
@@ -76,9 +76,9 @@ def test_flagged_images_are_blacked_out_as_the_pipeline_does(
 
 
 def test_emu2_gen_safety_checker_option(tiny_emu2_gen_dir: Path, tmp_path: Path) -> None:
+    from emu2_eval.core.prompts import TextPart
+    from emu2_eval.core.requests import Request
     from emu2_eval.models.emu2_gen.adapter import Emu2GenAdapter
-    from emu2_eval.prompts import TextPart
-    from emu2_eval.requests import Request
 
     off = Emu2GenAdapter(str(tiny_emu2_gen_dir), device="cpu")
     assert off.describe()["safety_checker"].startswith("off (default)")

@@ -78,8 +78,8 @@ def test_unseeded_sampling_is_not_cached_and_marks_the_run(task_dir, demo_dir, t
 
 def test_an_adapter_that_does_not_seed_per_request_is_not_cached() -> None:
     """Seeded sampling counts as reproducible only for adapters that declare per-request seeds."""
+    from emu2_eval.core.requests import Request
     from emu2_eval.models.base import ModelAdapter
-    from emu2_eval.requests import Request
 
     request = Request(
         "generate", (), "t", "1", options=(("do_sample", True), ("seed", 1)), continuations=()

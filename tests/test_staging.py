@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from emu2_eval.staging import PREFIX, _host, staging_dir, sweep
+from emu2_eval.core.staging import PREFIX, _host, staging_dir, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_TINY = "from emu2_eval.models.tiny_vlm import tiny_checkpoint; tiny_checkpoint()"

@@ -101,7 +101,7 @@ def test_sweep_labels_bars_by_cell_warns_on_idle_seeds_and_reports_resume(task_d
 
 
 def test_sweep_plot_labels_each_cell_and_names_the_axes() -> None:
-    from emu2_eval.plots import sweep_figure
+    from emu2_eval.reporting.plots import sweep_figure
 
     summary = pd.DataFrame(
         {"task": ["toy"] * 2, "metric": ["vqa_accuracy"] * 2, "shots": [0, 4],

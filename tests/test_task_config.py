@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from emu2_eval.registry import UnknownNameError
+from emu2_eval.core.registry import UnknownNameError
 from emu2_eval.tasks.config import TaskConfigError, load_task_config
 from emu2_eval.tasks.profiles import PromptError
 from emu2_eval.tasks.registry import get_task, task_index, validate_all
@@ -138,6 +138,6 @@ def test_cli_run_rejects_unknown_task_and_model(tmp_path: Path) -> None:
         main, ["run", "--model", "emu3", "--tasks", "demo_vqa", "--output", str(tmp_path / "o")]
     )
     assert result.exit_code == 1 and "unknown model 'emu3'" in result.output
-    from emu2_eval.registry import MODELS
+    from emu2_eval.core.registry import MODELS
 
     assert "valid models: " + ", ".join(MODELS.names()) in result.output

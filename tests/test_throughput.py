@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.requests import Request
 from emu2_eval.engine.batching import (
     BatchSettings,
     BatchSizer,
@@ -19,17 +21,15 @@ from emu2_eval.engine.batching import (
 from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.engine.ordering import estimate_length, length_order, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
-from emu2_eval.engine.topology import (
+from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.feature_cache import FeatureCache, image_content_key
+from emu2_eval.models.topology import (
     Topology,
     apply_placement,
     build_device_map,
     parse_max_memory,
     placement,
 )
-from emu2_eval.models.base import ModelAdapter
-from emu2_eval.models.feature_cache import FeatureCache, image_content_key
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.requests import Request
 
 
 def _samples(run: Path, task: str) -> list[dict]:
@@ -199,7 +199,7 @@ def test_prefetcher_decodes_ahead_once_per_image_and_leaves_failures_to_the_adap
     recorder = Recorder()
     with recorder.using_images(first):
         assert recorder.load_image(good) is first[good.key]
-        from emu2_eval.prompts import ImageLoadError
+        from emu2_eval.core.prompts import ImageLoadError
 
         with pytest.raises(ImageLoadError, match="file not found"):
             recorder.load_image(broken)
@@ -293,7 +293,7 @@ def test_hf_feature_cache_gives_the_same_answers(tiny_model_dir, demo_dir) -> No
 
 
 def test_image_content_key_follows_bytes_not_names(tmp_path, demo_dir) -> None:
-    from emu2_eval.prompts import ImageLoadError
+    from emu2_eval.core.prompts import ImageLoadError
 
     images = sorted((demo_dir / "images" / "val2014").glob("*.jpg"))
     (tmp_path / "a").mkdir()
@@ -370,9 +370,9 @@ def test_max_memory_parsing() -> None:
 
 
 def test_the_max_memory_model_argument_has_the_same_grammar_without_a_bare_size() -> None:
-    """One parser (emu2_eval/devices.py) for ``--max-memory`` and the ``max_memory`` model
+    """One parser (emu2_eval/core/devices.py) for ``--max-memory`` and the ``max_memory`` model
     argument of every adapter; the argument goes to accelerate, so it names every device."""
-    from emu2_eval.devices import parse_model_max_memory
+    from emu2_eval.core.devices import parse_model_max_memory
 
     assert parse_model_max_memory("0:30GiB;1:30GiB;cpu:90GiB") == {
         0: "30GiB",
@@ -458,7 +458,7 @@ def _reference_frechet(mu1, sigma1, mu2, sigma2) -> float:
 def test_frechet_distance_agrees_with_sqrtm() -> None:
     """Sizes 8 to 256 are also checked in test_gen_fid.py; here: the zero distance of a set to
     itself and the refused mismatched covariances (the full 2048-d size added minutes only)."""
-    from emu2_eval.metrics.frechet import frechet_distance
+    from emu2_eval.scoring.metrics.frechet import frechet_distance
 
     dim = 64
     rng = np.random.default_rng(dim)

@@ -8,7 +8,7 @@ import re
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from emu2_eval.engine.timing import TotalEstimate, format_seconds
+from emu2_eval.core.timing import TotalEstimate, format_seconds
 
 
 def test_format_seconds() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emu2_eval.metrics.base import Sample
-from emu2_eval.metrics.exact_match import ExactMatchMetric, exact_match
-from emu2_eval.metrics.multiple_choice import SeedAccuracyMetric, parse_choice
-from emu2_eval.registry import METRICS
-from emu2_eval.stats.intervals import metric_intervals
-from emu2_eval.stats.resamplers import ScoredDoc, resampler_class
+from emu2_eval.core.registry import METRICS
+from emu2_eval.scoring.metrics.base import Sample
+from emu2_eval.scoring.metrics.exact_match import ExactMatchMetric, exact_match
+from emu2_eval.scoring.metrics.multiple_choice import SeedAccuracyMetric, parse_choice
+from emu2_eval.scoring.stats.intervals import metric_intervals
+from emu2_eval.scoring.stats.resamplers import ScoredDoc, resampler_class
 
 
 def test_exact_match_normalisations_by_hand() -> None:

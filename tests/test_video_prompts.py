@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 from emu2_eval.cli import main
+from emu2_eval.core.prompts import TextPart, VideoPart, prompt_text, videos_as_frames
+from emu2_eval.core.requests import Request
+from emu2_eval.core.video_frames import VideoLoadError, sample_indices
 from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.video_qa import load_video_qa
 from emu2_eval.engine import evaluate as evaluate_module
 from emu2_eval.engine.evaluate import evaluate
-from emu2_eval.prompts import TextPart, VideoPart, prompt_text, videos_as_frames
-from emu2_eval.requests import Request
-from emu2_eval.video_frames import VideoLoadError, sample_indices
 
 SIXTEEN_OF_TWENTY = [0, 1, 3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16, 18, 19]
 

@@ -1,4 +1,5 @@
-"""Tests for emu2_eval.metrics.vqa_accuracy (port of the official GT-Vision-Lab/VQA accuracy)."""
+"""Tests for emu2_eval.scoring.metrics.vqa_accuracy (port of the official GT-Vision-Lab/VQA
+accuracy)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emu2_eval.metrics.vqa_accuracy import (
+from emu2_eval.scoring.metrics.vqa_accuracy import (
     VQA_ACCURACY_VARIANTS,
     grouped_accuracy,
     normalize_answer,
@@ -321,8 +322,8 @@ def test_okvqa_stemmed_stems_the_whole_string() -> None:
 
 
 def test_metric_records_the_variant() -> None:
-    from emu2_eval.metrics.base import Sample
-    from emu2_eval.metrics.task_metrics import VQAAccuracyMetric
+    from emu2_eval.scoring.metrics.base import Sample
+    from emu2_eval.scoring.metrics.task_metrics import VQAAccuracyMetric
 
     samples = [Sample("1", {"answers": ["dog", "dog", "dog", "dogs"]}, "dogs")]
     result = VQAAccuracyMetric(variant="okvqa_stemmed").score(samples)

@@ -18,8 +18,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.roots import cache_home
-from emu2_eval.staging import staging_dir
 
 DEMO_VERSION = "v2"
 COLORS = {

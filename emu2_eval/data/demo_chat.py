@@ -22,9 +22,9 @@ import os
 import random
 from pathlib import Path
 
+from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.demo import COLORS, NUMBER_WORDS, SHAPES, _draw
 from emu2_eval.data.roots import cache_home
-from emu2_eval.staging import staging_dir
 
 DEMO_CHAT_VERSION = "v2"
 GQA_IMAGES = 6

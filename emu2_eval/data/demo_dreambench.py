@@ -14,9 +14,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.dreambench import write_prompts_file
 from emu2_eval.data.roots import cache_home
-from emu2_eval.staging import staging_dir
 
 DEMO_DREAMBENCH_VERSION = "v1"
 SUBJECTS = {  # subject -> (class noun, shape, colour)

@@ -18,8 +18,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.roots import cache_home
-from emu2_eval.staging import staging_dir
 
 DEMO_GROUNDING_VERSION = "v1"
 SPLITS = {"val": 6, "testA": 2}
@@ -72,8 +72,12 @@ def generate_demo_grounding(root: Path, seed: int = 0) -> None:
                 )
                 texts = [f"the {colour} {shape}", f"{shape} on the {side}"]
                 sentences = [
-                    {"sent_id": sent_id + k, "sent": t, "raw": t.capitalize() + ".",
-                     "tokens": t.split()}
+                    {
+                        "sent_id": sent_id + k,
+                        "sent": t,
+                        "raw": t.capitalize() + ".",
+                        "tokens": t.split(),
+                    }
                     for k, t in enumerate(texts)
                 ]
                 refs.append(

@@ -17,9 +17,9 @@ import os
 import random
 from pathlib import Path
 
+from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.demo import COLORS, SHAPES, _draw
 from emu2_eval.data.roots import cache_home
-from emu2_eval.staging import staging_dir
 
 DEMO_UNLABELLED_VERSION = "v1"
 TEST_IMAGES = 6  # test2015 images; each has 2 questions

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.roots import cache_home
-from emu2_eval.staging import staging_dir
 
 DEMO_VIDEO_VERSION = "v1"
 FRAMES = 8

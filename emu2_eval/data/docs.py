@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.prompts import ImagePart
+from emu2_eval.core.prompts import ImagePart
 
 
 class DataFormatError(ValueError):

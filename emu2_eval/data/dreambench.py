@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.environment import DREAMBENCH
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData, image_under
 from emu2_eval.data.dreambench_references import describe_rule, named_map
 from emu2_eval.data.roots import data_root
-from emu2_eval.environment import DREAMBENCH
 
 PROMPTS_FILE = "prompts_and_classes.txt"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from emu2_eval.core.prompts import ImagePart
 from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData
-from emu2_eval.prompts import ImagePart
 
 #: Fields that become prompt text: a None or a number there is a data error, not "None".
 TEXT_FIELDS = ("question", "text", "caption", "prompt")

@@ -26,6 +26,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.prompts import ImagePart
 from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
@@ -36,7 +37,6 @@ from emu2_eval.data.docs import (
     read_json,
     require_keys,
 )
-from emu2_eval.prompts import ImagePart
 
 CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 OPEN_INSTRUCTION = "Answer the question using a single word or phrase."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emu2_eval.environment import DATA, HOME
+from emu2_eval.core.environment import DATA, HOME
 
 
 def data_root() -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emu2_eval.core.video_frames import DEFAULT_FRAMES
 from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
@@ -25,8 +26,7 @@ from emu2_eval.data.docs import (
     require_keys,
 )
 from emu2_eval.data.videos import VideoParts
-from emu2_eval.metrics.multiple_choice import LETTERS
-from emu2_eval.video_frames import DEFAULT_FRAMES
+from emu2_eval.scoring.metrics.multiple_choice import LETTERS
 
 DATA_TYPES = ("image", "video")
 KEYS = ("question_id", "question", "answer", "data_id", "data_type", "question_type_id")

@@ -15,9 +15,9 @@ import csv
 import sys
 from pathlib import Path
 
+from emu2_eval.core.prompts import ImagePart
 from emu2_eval.data.checks import RecordIds
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData, fingerprint_files
-from emu2_eval.prompts import ImagePart
 
 COLUMNS = ("index", "image", "question", "human_annotation", "gpt4_ha_answer", "category",
            "task_name")  # fmt: skip

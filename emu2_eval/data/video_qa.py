@@ -6,7 +6,7 @@ by path roots in task files): MSRVTT-QA ``video$video_id.mp4``; MSVD-QA names it
 ``youtube_mapping.txt`` (lines ``<youtube clip name> vid<N>``), given as ``mapping``, with the
 pattern ``$video_name.avi``. A pattern may name a directory of frame
 images instead of a file. ``frames`` (16, Emu2-Chat's) are sampled by ``sampling``
-(:mod:`emu2_eval.video_frames`); both are recorded.
+(:mod:`emu2_eval.core.video_frames`); both are recorded.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
+from emu2_eval.core.video_frames import DEFAULT_FRAMES
 from emu2_eval.data.checks import RecordIds, require_str
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData, fingerprint_files, read_json
 from emu2_eval.data.videos import VideoParts
-from emu2_eval.video_frames import DEFAULT_FRAMES
 
 QUESTION_WORDS = ("what", "who", "how", "when", "where", "which", "why")
 

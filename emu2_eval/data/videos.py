@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.prompts import VideoPart
+from emu2_eval.core.video_frames import DEFAULT_FRAMES, SAMPLING_RULES, VideoLoadError
 from emu2_eval.data.docs import DataFormatError
-from emu2_eval.prompts import VideoPart
-from emu2_eval.video_frames import DEFAULT_FRAMES, SAMPLING_RULES, VideoLoadError
 
 
 class VideoParts:

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from emu2_eval.core.requests import Request, stable_hash
 from emu2_eval.engine.cache_errors import CacheError, describe_failure, lock_holders
-from emu2_eval.requests import Request, stable_hash
 
 T = TypeVar("T")
 SCHEMA = """

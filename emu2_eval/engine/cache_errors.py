@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 
 LOW_SPACE = 1 << 20  # bytes: below this an unexplained I/O error is taken for a full disk
 RECOMPUTED = "the responses it held are recomputed on the next run"

@@ -34,15 +34,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.atomic import write_text_atomic
+from emu2_eval.core.atomic import write_text_atomic
+from emu2_eval.core.processes import pid_alive
 from emu2_eval.engine.distributed import DistributedContext, DistributedError
-from emu2_eval.processes import pid_alive
 
 HEARTBEAT_EVERY_S = 2.0
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write then rename (``emu2_eval.atomic``), so a reader never sees half a file; no fsync:
+    """Write then rename (``emu2_eval.core.atomic``), so a reader never sees half a file; no fsync:
     these files matter only while the run's processes live."""
     write_text_atomic(path, text, durable=False)
 
@@ -212,6 +212,6 @@ class Coordinator:
 
 def keys_digest(keys: Iterable[str | None]) -> str:
     """A digest of a task's request keys, in doc order (None for requests that failed to build)."""
-    from emu2_eval.requests import stable_hash
+    from emu2_eval.core.requests import stable_hash
 
     return stable_hash([k or "" for k in keys])

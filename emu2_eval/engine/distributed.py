@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 
 DEFAULT_TIMEOUT_S = 600.0
 

@@ -10,12 +10,14 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.atomic import write_jsonl_atomic
+from emu2_eval.core.atomic import write_jsonl_atomic
+from emu2_eval.core.environment import check_environment
+from emu2_eval.core.registry import RUN_OUTPUTS
+from emu2_eval.core.timing import format_seconds, say
 from emu2_eval.engine.batching import DEFAULT_PREFETCH_WORKERS, BatchSettings
 from emu2_eval.engine.cache import ResponseCache
 from emu2_eval.engine.coordination import Coordinator
 from emu2_eval.engine.distributed import DistributedContext, current_context
-from emu2_eval.engine.image_store import using_run_dir
 from emu2_eval.engine.limits import parse_limit
 from emu2_eval.engine.manifest import build_manifest
 from emu2_eval.engine.paths import portable_results
@@ -31,19 +33,17 @@ from emu2_eval.engine.runner import (
     finalize_task,
     run_tasks,
 )
-from emu2_eval.engine.timing import format_seconds, say
-from emu2_eval.engine.topology import Topology, apply_placement, placement
-from emu2_eval.environment import check_environment
 from emu2_eval.models.base import ModelAdapter, build_adapter
-from emu2_eval.registry import RUN_OUTPUTS
-from emu2_eval.run_lock import run_dir_lock
-from emu2_eval.run_schema import (
+from emu2_eval.models.topology import Topology, apply_placement, placement
+from emu2_eval.rundir.images import using_run_dir
+from emu2_eval.rundir.lock import run_dir_lock
+from emu2_eval.rundir.read import read_verified_samples, samples_record
+from emu2_eval.rundir.schema import (
     RunResultsError,
     read_run_results,
     results_path,
     write_run_results,
 )
-from emu2_eval.rundir import read_verified_samples, samples_record
 from emu2_eval.submissions.base import write_submission
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.labels import UnlabelledSplitError
@@ -93,7 +93,7 @@ def load_adapter(
     context: DistributedContext | None = None,
 ) -> ModelAdapter:
     """Build the adapter of this process's replica: its GPUs come from the topology."""
-    from emu2_eval.registry import MODELS
+    from emu2_eval.core.registry import MODELS
 
     context = context or current_context()
     extra = placement(
@@ -155,7 +155,7 @@ def evaluate(
     single-process run but for ``manifest.execution`` (world size, work per rank...) and
     ``manifest.created``; the other processes return None.
 
-    The main process holds the run directory's lock (:mod:`emu2_eval.run_lock`) from before the
+    The main process holds the run directory's lock (:mod:`emu2_eval.rundir.lock`) from before the
     model loads until the last file is written: another run into ``output`` stops with an error
     naming it, or with ``wait_for_lock`` waits and then keeps both runs' tasks.
     """
@@ -211,7 +211,7 @@ def _preflight(
     model_args: dict[str, Any] | None = None,
 ) -> None:
     """Everything but the model, checked before it loads (see :mod:`preflight`)."""
-    from emu2_eval.registry import MODELS
+    from emu2_eval.core.registry import MODELS
 
     model_class = type(adapter) if adapter is not None else MODELS.get(model)
     preflight(tasks, fewshot.shots, model_class, model, None if adapter else model_args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 
 
 class LimitError(UserError, ValueError):

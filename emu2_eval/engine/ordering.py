@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.requests import Request
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.requests import Request
 
 #: Length of an image in text characters when the adapter cannot count tokens: a mid-size
 #: visual token sequence (LLaVA-1.5: 576 tokens; Emu2: 64), at ~4 characters per token.

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from emu2_eval.prompts import ImagePart, images_of
-from emu2_eval.requests import Request
+from emu2_eval.core.prompts import ImagePart, images_of
+from emu2_eval.core.requests import Request
 
 
 class ImagePrefetcher:

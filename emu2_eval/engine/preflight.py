@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 from emu2_eval.tasks.config import ROOT_PATTERN, resolve_roots
 from emu2_eval.tasks.task import Task
 
@@ -42,9 +42,7 @@ class PreflightError(UserError, ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            f"{len(problems)} problem(s) found before loading the model:\n{lines}"
-        )
+        super().__init__(f"{len(problems)} problem(s) found before loading the model:\n{lines}")
 
 
 def preflight(
@@ -101,11 +99,15 @@ def device_problems(device: str, model: str = "") -> list[str]:
         return [f"device {device!r} for model {model!r}: no Apple MPS device here; {fix}"]
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if count == 0:
-        return [f"device {device!r} for model {model!r}: no CUDA GPU is visible (torch "
-                f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); {fix}"]
+        return [
+            f"device {device!r} for model {model!r}: no CUDA GPU is visible (torch "
+            f"{torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); {fix}"
+        ]
     if index.isdigit() and int(index) >= count:
-        return [f"device {device!r} for model {model!r}: only {count} CUDA GPU(s) are visible "
-                f"(cuda:0..cuda:{count - 1}); {fix}"]
+        return [
+            f"device {device!r} for model {model!r}: only {count} CUDA GPU(s) are visible "
+            f"(cuda:0..cuda:{count - 1}); {fix}"
+        ]
     return []
 
 
@@ -135,9 +137,7 @@ def _prompt_mode(task: Task) -> str:
         return ""
 
 
-def _unsupported_inputs(
-    task: Task, shots: int, model_class: type | None, model: str
-) -> list[str]:
+def _unsupported_inputs(task: Task, shots: int, model_class: type | None, model: str) -> list[str]:
     """A video (or other part kind) in the task's prompt that the adapter cannot take."""
     if not isinstance(model_class, type):
         return []
@@ -232,7 +232,7 @@ def _backbone_problems(task: Task, shots: int) -> list[str]:
     spec = task.config.fewshot
     pretrained = spec.encoder_args.get("pretrained") if spec is not None else None
     if pretrained and spec.strategy == "rices" and (shots > 0 or spec.zero_shot_text_examples):
-        from emu2_eval.registry import FEATURE_ENCODERS
+        from emu2_eval.core.registry import FEATURE_ENCODERS
 
         title = getattr(FEATURE_ENCODERS.get(spec.encoder), "title", spec.encoder)
         problem = checkpoint_problem(str(pretrained))
@@ -244,7 +244,7 @@ def _backbone_problems(task: Task, shots: int) -> list[str]:
 
 
 def _inception_problem(task: Task, weights: Any) -> list[str]:
-    from emu2_eval.metrics.fid import INCEPTION_URL, default_weights_path
+    from emu2_eval.scoring.metrics.fid import INCEPTION_URL, default_weights_path
 
     path = Path(weights).expanduser() if weights else default_weights_path()
     if path.is_file():
@@ -301,19 +301,25 @@ def java_problems() -> list[str]:
     """Java for pycocoevalcap's tokenizer and METEOR: present and running (README: Java 17)."""
     java = shutil.which("java")
     if java is None:
-        return [f"the caption metrics need Java {JAVA_VERSION} and no `java` is on PATH: "
-                + JAVA_INSTALL]
+        return [
+            f"the caption metrics need Java {JAVA_VERSION} and no `java` is on PATH: "
+            + JAVA_INSTALL
+        ]
     try:
         done = subprocess.run(
             [java, "-version"], capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return [f"`{java} -version` failed ({exc}): the caption metrics need Java "
-                f"{JAVA_VERSION}; " + JAVA_INSTALL]
+        return [
+            f"`{java} -version` failed ({exc}): the caption metrics need Java "
+            f"{JAVA_VERSION}; " + JAVA_INSTALL
+        ]
     found = re.search(r'version "(\d+)(?:\.(\d+))?', done.stdout + done.stderr)
     if done.returncode != 0 or found is None:
-        return [f"`{java} -version` did not run (exit {done.returncode}): the caption metrics "
-                f"need Java {JAVA_VERSION}; " + JAVA_INSTALL]
+        return [
+            f"`{java} -version` did not run (exit {done.returncode}): the caption metrics "
+            f"need Java {JAVA_VERSION}; " + JAVA_INSTALL
+        ]
     major = int(found.group(1))
     if major == 1:  # "1.8.0_392" is Java 8
         major = int(found.group(2) or 0)

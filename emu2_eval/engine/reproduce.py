@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from emu2_eval.errors import UserError
-from emu2_eval.references import results_dir
-from emu2_eval.run_schema import read_run_results
+from emu2_eval.core.errors import UserError
+from emu2_eval.rundir.schema import read_run_results
+from emu2_eval.tasks.paper_numbers import results_dir
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +228,8 @@ def check_before_loading(
 ) -> None:
     """Data, pools and metric backbones of every cell, checked before the model loads: a
     missing dataset of the last task stops the command in seconds, not after hours."""
+    from emu2_eval.core.registry import MODELS
     from emu2_eval.engine.preflight import PreflightError, preflight
-    from emu2_eval.registry import MODELS
     from emu2_eval.tasks.overrides import apply_gen_kwargs
     from emu2_eval.tasks.registry import get_task
 
@@ -246,8 +246,8 @@ def check_before_loading(
 
 def _warn_idle_seeds(the_plan: Plan) -> None:
     """Say (stderr) which of the recipe's cells several seeds would repeat identically."""
+    from emu2_eval.core.timing import say
     from emu2_eval.engine.seed_notes import seed_warnings
-    from emu2_eval.engine.timing import say
     from emu2_eval.tasks.registry import get_task
 
     for entry in the_plan.recipe.tasks:

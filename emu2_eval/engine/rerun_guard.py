@@ -3,7 +3,7 @@
 - Replace a task's result with one on fewer documents (a smaller ``--limit``): refused, naming
   both counts, unless ``--overwrite``, before any task runs (and again per task, should the
   data have changed meanwhile).
-- Mix models: the refusal says which model settings differ (:mod:`emu2_eval.settings_diff`).
+- Mix models: the refusal says which model settings differ (:mod:`emu2_eval.rundir.settings_diff`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.errors import UserError
 from emu2_eval.engine.limits import doc_count
-from emu2_eval.errors import UserError
-from emu2_eval.settings_diff import settings_diff
+from emu2_eval.rundir.settings_diff import settings_diff
 from emu2_eval.tasks.task import Task
 
 
@@ -21,9 +21,7 @@ class SmallerRerunError(UserError, ValueError):
     """A rerun would replace a task's result with one on fewer documents."""
 
 
-def refuse_smaller(
-    output: Path, task: str, previous: dict[str, Any] | None, n_docs: int
-) -> None:
+def refuse_smaller(output: Path, task: str, previous: dict[str, Any] | None, n_docs: int) -> None:
     """Refuse replacing ``previous`` (a task block of results.json) by a result on ``n_docs``."""
     before = (previous or {}).get("n_samples")
     if isinstance(before, int) and n_docs < before:
@@ -65,7 +63,7 @@ def refuse_smaller_limit_before_loading(
     is said in seconds rather than after the model load. Another model, or an unreadable
     results.json, is left to the checks after loading (they name what differs, or the file).
     """
-    from emu2_eval.run_schema import RunResultsError, read_run_results, results_path
+    from emu2_eval.rundir.schema import RunResultsError, read_run_results, results_path
 
     if limit is None or not results_path(output).is_file():
         return

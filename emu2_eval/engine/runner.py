@@ -16,22 +16,22 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from emu2_eval.core.prompts import ImageLoadError, ImagePart, VideoPart, prompt_text
+from emu2_eval.core.requests import Request
+from emu2_eval.core.timing import TotalEstimate, bar_label, resume_line, say
 from emu2_eval.data.docs import Doc
 from emu2_eval.data.roots import cache_home
 from emu2_eval.engine.batching import BatchSettings, BatchSizer
 from emu2_eval.engine.cache import ResponseCache, cache_key
 from emu2_eval.engine.coordination import Coordinator, keys_digest
 from emu2_eval.engine.distributed import DistributedError
-from emu2_eval.engine.image_store import recheck_cached, request_identity, store_images
 from emu2_eval.engine.limits import doc_count
 from emu2_eval.engine.ordering import estimate_length, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
 from emu2_eval.engine.scoring import predict_only_block, score_records
-from emu2_eval.engine.timing import TotalEstimate, bar_label, resume_line, say
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.prompts import ImageLoadError, ImagePart, VideoPart, prompt_text
-from emu2_eval.requests import Request
+from emu2_eval.rundir.images import recheck_cached, request_identity, store_images
 from emu2_eval.tasks.profiles import PromptError
 from emu2_eval.tasks.task import Task
 
@@ -380,7 +380,14 @@ def _prepare(
     else:
         pending = coordinator.read_plan(task.name, keys_digest(keys))
     return PreparedTask(
-        task, data.fingerprint, data.sources, records, requests, keys, lengths, pending,
+        task,
+        data.fingerprint,
+        data.sources,
+        records,
+        requests,
+        keys,
+        lengths,
+        pending,
         protocol=data.protocol,
     )
 

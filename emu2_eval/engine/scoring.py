@@ -2,8 +2,9 @@
 
 Records are the JSON lines of a run directory, so scoring needs neither the model nor the data.
 Scoring never mutates the records it is given.  Every metric value gets a bootstrap interval
-(:mod:`emu2_eval.stats.intervals`) computed with the default settings
-(:func:`emu2_eval.stats.settings.current`: 1000 resamples, seed 0, 95 %); ``emu2-eval report``
+(:mod:`emu2_eval.scoring.stats.intervals`) computed with the default settings
+(:func:`emu2_eval.scoring.stats.settings.current`: 1000 resamples, seed 0, 95 %); ``emu2-eval
+report``
 recomputes them with others.
 """
 
@@ -12,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from emu2_eval.engine.image_store import GeneratedImageError
-from emu2_eval.image_files import ImageLoadError
-from emu2_eval.metrics.base import Sample, scorer_label
-from emu2_eval.registry import FILTERS, METRICS
-from emu2_eval.stats.intervals import metric_intervals
-from emu2_eval.stats.resamplers import ScoredDoc
-from emu2_eval.stats.settings import current
+from emu2_eval.core.image_files import ImageLoadError
+from emu2_eval.core.registry import FILTERS, METRICS
+from emu2_eval.rundir.images import GeneratedImageError
+from emu2_eval.scoring.metrics.base import Sample, scorer_label
+from emu2_eval.scoring.stats.intervals import metric_intervals
+from emu2_eval.scoring.stats.resamplers import ScoredDoc
+from emu2_eval.scoring.stats.settings import current
 from emu2_eval.tasks.config import TaskConfig
 from emu2_eval.tasks.labels import check_labelled
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import pandas as pd
 
-from emu2_eval.atomic import write_csv_atomic
+from emu2_eval.core.atomic import write_csv_atomic
+from emu2_eval.core.timing import bar_prefix, say
 from emu2_eval.engine.distributed import current_context
 from emu2_eval.engine.evaluate import evaluate, load_adapter
 from emu2_eval.engine.preflight import preflight
 from emu2_eval.engine.runner import FewShotSettings
 from emu2_eval.engine.seed_notes import seed_warnings
-from emu2_eval.engine.timing import bar_prefix, say
-from emu2_eval.engine.topology import Topology
-from emu2_eval.references import paper_fewshot_table, paper_value
-from emu2_eval.run_schema import read_run_results, results_path
+from emu2_eval.models.topology import Topology
+from emu2_eval.rundir.schema import read_run_results, results_path
+from emu2_eval.tasks.paper_numbers import paper_fewshot_table, paper_value
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
 
@@ -44,7 +44,7 @@ def preflight_grid(
 ) -> None:
     """The run preflight for a whole grid, before the one model load: data, few-shot pools
     (at the largest shots), backbones, Java, the adapter's request kinds and its arguments."""
-    from emu2_eval.registry import MODELS
+    from emu2_eval.core.registry import MODELS
 
     preflight(tasks, max(shots_list, default=0), MODELS.get(model), model, model_args)
 

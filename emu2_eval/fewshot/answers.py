@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from emu2_eval.core.errors import UserError
 from emu2_eval.data.docs import Doc, LoadedData
-from emu2_eval.errors import UserError
 
 DEFAULT_RULE = "multiple_choice_answer"
 
@@ -52,7 +52,7 @@ def most_common_answer(doc: Doc) -> str:
 
 def answer_rule(name: str) -> Callable[[Doc], str]:
     """The registered rule ``name`` (unknown names list the valid ones)."""
-    from emu2_eval.registry import DEMO_ANSWERS
+    from emu2_eval.core.registry import DEMO_ANSWERS
 
     return DEMO_ANSWERS.get(name)
 

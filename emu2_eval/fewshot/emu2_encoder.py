@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emu2_eval.core.prompts import ImagePart
 from emu2_eval.fewshot.encoders import FeatureEncoder, _normalise, loadable_batches
-from emu2_eval.prompts import ImagePart
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Emu2VisualEncoder(FeatureEncoder):
         dtype: str = "auto",
         batch_size: int = 16,
     ) -> None:
-        from emu2_eval.devices import resolve_device
+        from emu2_eval.core.devices import resolve_device
         from emu2_eval.models.emu2.pretrained import resolve_checkpoint, resolve_dtype
 
         if pooling not in POOLINGS:

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from emu2_eval.engine.timing import bar_label
-from emu2_eval.prompts import ImageLoadError, ImagePart
+from emu2_eval.core.prompts import ImageLoadError, ImagePart
+from emu2_eval.core.timing import bar_label
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class CLIPImageEncoder(FeatureEncoder):
     def __init__(self, pretrained: str, device: str = "auto", batch_size: int = 32) -> None:
         from transformers import AutoImageProcessor, CLIPModel
 
-        from emu2_eval.devices import resolve_device
+        from emu2_eval.core.devices import resolve_device
         from emu2_eval.models.tiny_gen import resolve_backbone
 
         self.pretrained = resolve_backbone(str(pretrained))  # ``tiny-clip``: the built-in one
@@ -108,8 +108,8 @@ class CLIPImageEncoder(FeatureEncoder):
 
     def fingerprint(self) -> str:
         """Weights (a local checkpoint's files, or a hub id and its commit): cached once."""
+        from emu2_eval.core.requests import stable_hash
         from emu2_eval.models.fingerprint import checkpoint_fingerprint
-        from emu2_eval.requests import stable_hash
 
         if self._fingerprint is None:
             if Path(self.pretrained).is_dir():

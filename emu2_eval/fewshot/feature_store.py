@@ -57,9 +57,7 @@ class FeatureStore:
         return stored[[position[doc.doc_id] for doc in docs]]
 
     @staticmethod
-    def _read(
-        path: Path, ids: list[str], stored: np.ndarray
-    ) -> tuple[list[str], np.ndarray]:
+    def _read(path: Path, ids: list[str], stored: np.ndarray) -> tuple[list[str], np.ndarray]:
         """The cached (ids, features); a damaged file (a kill mid-write on a filesystem without
         atomic rename, a full disk) is only a cache: say so, naming it, and recompute."""
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emu2_eval.hashing import hash_seed
+from emu2_eval.core.hashing import hash_seed
 
 
 def derive_seed(task: str, doc_id: str, shots: int, seed: int) -> int:

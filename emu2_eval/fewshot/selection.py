@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from emu2_eval.core.prompts import ImageLoadError, ImagePart
 from emu2_eval.data.docs import Doc, LoadedData
 from emu2_eval.fewshot.encoders import FeatureEncoder
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.fewshot.seeds import derive_seed
-from emu2_eval.prompts import ImageLoadError, ImagePart
 from emu2_eval.tasks.config import FewShotSpec
 
 
@@ -174,7 +174,7 @@ class RicesSelector(DemoSelector):
         store: FeatureStore,
         progress: bool = True,
     ) -> DemoSelector:
-        from emu2_eval.registry import FEATURE_ENCODERS
+        from emu2_eval.core.registry import FEATURE_ENCODERS
 
         encoder = FEATURE_ENCODERS.get(spec.encoder)(**spec.encoder_args)
         return cls(

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 
 
 class JudgeError(UserError, RuntimeError):

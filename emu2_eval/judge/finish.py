@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 from emu2_eval.judge import mmvet, touchstone
 from emu2_eval.judge.client import ChatJudge, JudgeSettings
-from emu2_eval.rundir import load_run
+from emu2_eval.rundir.read import load_run
 
 
 class JudgeTaskError(UserError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from emu2_eval.metrics.base import Metric, MetricResult, Sample
+from emu2_eval.scoring.metrics.base import Metric, MetricResult, Sample
 
 BENCHMARKS = ("mmvet", "touchstone")
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from emu2_eval.errors import UserError
-from emu2_eval.prompts import ImagePart
-from emu2_eval.requests import Request
+from emu2_eval.core.errors import UserError
+from emu2_eval.core.prompts import ImagePart
+from emu2_eval.core.requests import Request
 
 
 class UnsupportedRequestError(TypeError):
@@ -27,7 +27,7 @@ class ModelLoadError(UserError, FileNotFoundError):
 
 
 class ModelAdapter:
-    """Base class for adapters registered in ``emu2_eval.registry.MODELS``.
+    """Base class for adapters registered in ``emu2_eval.core.registry.MODELS``.
 
     Placement: adapters that take ``device``, ``device_map`` and ``max_memory`` arguments are
     placed by the engine's topology (``--gpus-per-replica``, ``--max-memory``): one replica per
@@ -164,7 +164,7 @@ def _coerce(value: str) -> Any:
 
 def build_adapter(name: str, model_args: dict[str, Any]) -> ModelAdapter:
     """Instantiate a registered adapter, naming unknown or missing arguments clearly."""
-    from emu2_eval.registry import MODELS
+    from emu2_eval.core.registry import MODELS
 
     cls = MODELS.get(name)
     check_adapter_args(name, cls, model_args)

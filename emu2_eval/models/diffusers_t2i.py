@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.requests import Request
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
 from emu2_eval.models.hub import local_or_hub
-from emu2_eval.requests import Request
 
 PIPELINE_LOADERS = ("auto", "generic")
 FALLBACK_STEPS, FALLBACK_GUIDANCE = 50, 7.5
@@ -61,7 +61,7 @@ class DiffusersT2IAdapter(ModelAdapter):
     ) -> None:
         from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 
-        from emu2_eval.devices import resolve_device
+        from emu2_eval.core.devices import resolve_device
         from emu2_eval.models.emu2.pretrained import resolve_dtype
 
         if pipeline not in PIPELINE_LOADERS:

@@ -27,8 +27,8 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from emu2_eval.image_files import open_image_file
-from emu2_eval.prompts import ImageLoadError, ImagePart
+from emu2_eval.core.image_files import open_image_file
+from emu2_eval.core.prompts import ImageLoadError, ImagePart
 
 #: (path, size, mtime_ns) -> content hash; a file is read once while it stays unchanged.
 _FILE_HASHES: dict[tuple[str, int, int], str] = {}

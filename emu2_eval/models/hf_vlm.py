@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.devices import resolve_device
+from emu2_eval.core.devices import resolve_device
+from emu2_eval.core.prompts import ImagePart, Part, TextPart, images_of
+from emu2_eval.core.requests import Request
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
-from emu2_eval.prompts import ImagePart, Part, TextPart, images_of
-from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -86,7 +86,7 @@ class HFVisionLanguageAdapter(ModelAdapter):
         if max_memory and device_map in (None, "auto"):
             device_map = self._device_map(max_memory, load_kwargs)
         elif max_memory:  # another transformers strategy ("balanced"...) within this budget
-            from emu2_eval.devices import parse_model_max_memory
+            from emu2_eval.core.devices import parse_model_max_memory
 
             load_kwargs["max_memory"] = parse_model_max_memory(max_memory)
         if device_map:
@@ -154,8 +154,8 @@ class HFVisionLanguageAdapter(ModelAdapter):
         from accelerate import init_empty_weights
         from transformers import AutoConfig, AutoModelForImageTextToText
 
-        from emu2_eval.devices import parse_model_max_memory
-        from emu2_eval.engine.topology import build_device_map
+        from emu2_eval.core.devices import parse_model_max_memory
+        from emu2_eval.models.topology import build_device_map
 
         config = AutoConfig.from_pretrained(
             self.pretrained,
@@ -391,6 +391,6 @@ class HFVisionLanguageAdapter(ModelAdapter):
 
 def checkpoint_fingerprint_remote(repo_id: str, commit: str, settings: dict[str, Any]) -> str:
     """A hub checkpoint is identified by its id and commit hash."""
-    from emu2_eval.requests import stable_hash
+    from emu2_eval.core.requests import stable_hash
 
     return stable_hash({"repo": repo_id, "commit": commit, **settings})

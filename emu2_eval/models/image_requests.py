@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from emu2_eval.hashing import hash_seed
-from emu2_eval.prompts import ImagePart, Part, TextPart
-from emu2_eval.requests import Request
+from emu2_eval.core.hashing import hash_seed
+from emu2_eval.core.prompts import ImagePart, Part, TextPart
+from emu2_eval.core.requests import Request
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 
 CHECKER_DIR = "safety_checker"
 PROCESSOR_DIR = "feature_extractor"

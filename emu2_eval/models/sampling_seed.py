@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from emu2_eval.hashing import hash_seed
-from emu2_eval.requests import Request
+from emu2_eval.core.hashing import hash_seed
+from emu2_eval.core.requests import Request
 
 
 def is_seeded_sampling(options: dict[str, Any]) -> bool:

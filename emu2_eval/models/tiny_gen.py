@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
+from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.roots import cache_home
 from emu2_eval.models.diffusers_t2i import DiffusersT2IAdapter
-from emu2_eval.staging import staging_dir
 
 TINY_GEN_VERSION = "v1"
 DEFAULT_SCHEDULER = {
@@ -43,7 +43,6 @@ def _seeded(model: torch.nn.Module, seed: int, scale: float = 0.2) -> torch.nn.M
             else:
                 param.copy_(scale * noise)
     return model.eval()
-
 
 
 # -- CLIP tokenizer with a tiny vocabulary ----------------------------------------------------

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.prompts import videos_as_frames
+from emu2_eval.core.requests import Request
+from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.roots import cache_home
 from emu2_eval.models.hf_vlm import HFVisionLanguageAdapter
-from emu2_eval.prompts import videos_as_frames
-from emu2_eval.requests import Request
-from emu2_eval.staging import staging_dir
 
 TINY_VERSION = "v1"
 SEED = 0

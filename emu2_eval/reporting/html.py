@@ -125,7 +125,12 @@ _SHOWN_PACKAGES = ("emu2_eval", "torch", "transformers", "pycocoevalcap", "numpy
 
 
 def _results_section(results: dict[str, Any]) -> str:
-    from emu2_eval.reports import confidence_label, display_rows, interval_notes, protocol_notes
+    from emu2_eval.reporting.tables import (
+        confidence_label,
+        display_rows,
+        interval_notes,
+        protocol_notes,
+    )
 
     label = confidence_label(results)
     rows = []
@@ -158,7 +163,7 @@ def _groups_section(
     results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None]
 ) -> str:
     from emu2_eval.reporting.groups import groups_label
-    from emu2_eval.reports import confidence_label, groups_table
+    from emu2_eval.reporting.tables import confidence_label, groups_table
 
     groups = groups_table(results, samples)
     if groups.empty:
@@ -184,7 +189,7 @@ def _task_groups_section(
     results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None]
 ) -> str:
     """Task groups' aggregate rows: the unweighted mean over each group's tasks."""
-    from emu2_eval.reports import confidence_label, task_groups_table
+    from emu2_eval.reporting.tables import confidence_label, task_groups_table
 
     table = task_groups_table(results, samples)
     if table.empty:
@@ -219,7 +224,7 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
     if not paper_model:
         return ""
     from emu2_eval.reporting.paper import reproduction_table
-    from emu2_eval.reports import comparison_verdict
+    from emu2_eval.reporting.tables import comparison_verdict
 
     table = reproduction_table(results, paper_model)
     if table.empty:
@@ -274,8 +279,8 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
 
 def _outcomes(block: dict[str, Any], records: list[dict[str, Any]]):
     """Per-doc outcome of the task's first metric with a resampler, and what it means."""
-    from emu2_eval.stats.intervals import scored_docs
-    from emu2_eval.stats.resamplers import resampler_class
+    from emu2_eval.scoring.stats.intervals import scored_docs
+    from emu2_eval.scoring.stats.resamplers import resampler_class
 
     for name in block.get("metric_options", {}):
         cls = resampler_class(name)
@@ -436,7 +441,7 @@ def _task_samples(
 ) -> list[dict[str, Any]] | None:
     """The task's per-sample records: in memory when the caller has them (a run that just
     wrote them), else read from ``samples_<task>.jsonl``; None when neither exists."""
-    from emu2_eval.rundir import read_samples
+    from emu2_eval.rundir.read import read_samples
 
     if samples is not None and task in samples:
         return samples[task]
@@ -519,7 +524,7 @@ def _samples_section(
         f'<h2 id="samples-h">Samples</h2><p class="note">The first {limit} scored samples of '
         "each task (errors are under Failures).</p><details><summary>"
         f'{len(rows)} samples</summary><div class="scroll"><table id="samples"><thead><tr>'
-        f'{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div></details>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></details>"
     )
 
 
@@ -601,7 +606,7 @@ def html_report(
 
 def sweep_html_report(sweep_dir: Path, paper_model: str | None = None) -> str:
     """The HTML report of a ``sweep`` output: summary table, plot, every cell's results."""
-    from emu2_eval.rundir import load_run
+    from emu2_eval.rundir.read import load_run
 
     sweep_dir = Path(sweep_dir)
     summary_path = sweep_dir / "sweep_summary.csv"

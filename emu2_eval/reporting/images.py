@@ -31,7 +31,7 @@ def thumbnail_uri(path: str, size: int = 128) -> str | None:
     Decoded through the harness's one guarded image reader, so a decompression bomb or a named
     pipe is "not shown" here exactly as it is a sample error in the run.
     """
-    from emu2_eval.image_files import ImageLoadError, decode_image
+    from emu2_eval.core.image_files import ImageLoadError, decode_image
 
     try:
         image = decode_image(path, reduce_to=size)

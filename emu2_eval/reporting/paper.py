@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from emu2_eval.references import PAPER_TABLE1, results_dir
+from emu2_eval.tasks.paper_numbers import PAPER_TABLE1, results_dir
 
 PAPER_FILES: dict[str, str] = {
     "Table 1": PAPER_TABLE1,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from emu2_eval.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
+from emu2_eval.core.atomic import write_csv_atomic, write_json_atomic, write_text_atomic
 from emu2_eval.reporting.paper import (
     REPRODUCTION_COLUMNS,
     paper_tables,

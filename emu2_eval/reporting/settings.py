@@ -54,7 +54,7 @@ def scorers(block: dict[str, Any]) -> dict[str, str]:
     scorer = block.get("scorer")
     if isinstance(scorer, dict):
         return {str(k): str(v) for k, v in scorer.items()}
-    from emu2_eval.metrics.base import scorer_label
+    from emu2_eval.scoring.metrics.base import scorer_label
 
     options = block.get("metric_options") or {}
     return {name: scorer_label(name, opts or {}) for name, opts in options.items()}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from emu2_eval.atomic import write_text_atomic
-from emu2_eval.plots import plot_sweep
+from emu2_eval.core.atomic import write_text_atomic
 from emu2_eval.reporting.format import fmt
+from emu2_eval.reporting.plots import plot_sweep
 
 
 def write_sweep_report(summary: pd.DataFrame, output: Path, reference_model: str) -> None:

@@ -81,10 +81,10 @@ def _combined_interval(
     key: str,
 ) -> tuple[float | None, float | None, str]:
     """(low, high, how) of the group mean of ``key`` over the tasks ``having`` it."""
-    from emu2_eval.stats.bootstrap import distribution, percentile_interval
-    from emu2_eval.stats.intervals import scored_docs
-    from emu2_eval.stats.resamplers import build_resampler, resampler_class
-    from emu2_eval.stats.settings import BootstrapSettings
+    from emu2_eval.scoring.stats.bootstrap import distribution, percentile_interval
+    from emu2_eval.scoring.stats.intervals import scored_docs
+    from emu2_eval.scoring.stats.resamplers import build_resampler, resampler_class
+    from emu2_eval.scoring.stats.settings import BootstrapSettings
 
     replicates = []
     settings = None

@@ -1,6 +1,7 @@
 """The report files of a run directory: report.csv/.md/.tex/.html, groups.csv, task_groups.csv.
 
-Kept apart from :mod:`emu2_eval.reports` (the tables) so that the HTML page can build on those
+Kept apart from :mod:`emu2_eval.reporting.tables` (the tables) so that the HTML page can build on
+those
 tables without a cycle. ``run`` and ``score`` reach :func:`write_reports` through the
 ``RUN_OUTPUTS`` registry (the engine never imports the reporting layer); ``emu2-eval report``
 calls it again with more options (paper model).
@@ -14,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from emu2_eval.atomic import write_csv_atomic, write_text_atomic
-from emu2_eval.grids import grids_markdown, write_grids  # image grids of generation tasks
+from emu2_eval.core.atomic import write_csv_atomic, write_text_atomic
+from emu2_eval.reporting.grids import grids_markdown, write_grids  # image grids of generation tasks
 from emu2_eval.reporting.html import _task_samples, html_report
-from emu2_eval.reports import (
+from emu2_eval.reporting.tables import (
     CONSOLE_COLUMNS,
     groups_table,
     latex_report,

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.atomic import write_atomic
+from emu2_eval.core.atomic import write_atomic
+from emu2_eval.core.registry import SUBMISSION_WRITERS
 from emu2_eval.data.docs import DataFormatError
-from emu2_eval.registry import SUBMISSION_WRITERS
 from emu2_eval.tasks.config import TaskConfig, resolve_roots
 
 

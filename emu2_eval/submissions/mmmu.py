@@ -4,7 +4,8 @@ MMMU's own inference scripts (MMMU-Benchmark/MMMU ``mmmu/run_llava.py``) submit,
 the parsed option letter for multiple-choice questions and the raw response for open ones; the
 server parses open answers itself. A multiple-choice response that names no option gets the
 task's ``fallback`` (``random``: a letter seeded by the question id, as
-:func:`emu2_eval.metrics.mmmu.fallback_letter`; ``empty``: ""), recorded. Questions the run did
+:func:`emu2_eval.scoring.metrics.mmmu.fallback_letter`; ``empty``: ""), recorded. Questions the run
+did
 not answer (``--limit``) get "" so the file always covers the whole split.
 """
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from emu2_eval.metrics.mmmu import fallback_letter
-from emu2_eval.metrics.mmmu_parsing import parse_choice
+from emu2_eval.scoring.metrics.mmmu import fallback_letter
+from emu2_eval.scoring.metrics.mmmu_parsing import parse_choice
 from emu2_eval.submissions.base import answer_of, answers_by_id, coverage
 
 FALLBACKS = ("random", "empty")

@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from emu2_eval.registry import FEATURE_ENCODERS, METRICS
+from emu2_eval.core.registry import FEATURE_ENCODERS, METRICS
 
 # A task name becomes part of file names (samples_<task>.jsonl) and of sweep cell directories.
 TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.registry import (
+from emu2_eval.core.registry import (
     DATA_LOADERS,
     DEMO_ANSWERS,
     DEMO_SELECTORS,
@@ -22,7 +22,7 @@ from emu2_eval.registry import (
     PATH_ROOTS,
     SUBMISSION_WRITERS,
 )
-from emu2_eval.requests import REQUEST_KINDS, stable_hash
+from emu2_eval.core.requests import REQUEST_KINDS, stable_hash
 from emu2_eval.tasks.checks import (
     GENERATION_RULES,
     check_encoder_args,
@@ -229,9 +229,7 @@ def _parse_fewshot(raw: Any, problems: list[str], prompt: Any = None) -> FewShot
         text_examples = 0
     per_image = raw.get("one_example_per_image", False)
     if not isinstance(per_image, bool):
-        problems.append(
-            f"fewshot.one_example_per_image must be true or false, not {per_image!r}"
-        )
+        problems.append(f"fewshot.one_example_per_image must be true or false, not {per_image!r}")
         per_image = False
     demo_answer = raw.get("demo_answer", "multiple_choice_answer")
     if demo_answer not in DEMO_ANSWERS:

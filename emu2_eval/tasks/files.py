@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from emu2_eval.errors import UserError
-from emu2_eval.safe_yaml import safe_load_bounded
+from emu2_eval.core.errors import UserError
+from emu2_eval.core.safe_yaml import safe_load_bounded
 
 
 class TaskConfigError(UserError, ValueError):
@@ -26,7 +26,7 @@ class TaskConfigError(UserError, ValueError):
 
 def read_yaml(path: str | Path) -> Any:
     """``yaml.safe_load`` a file, naming the file (and line) on a syntax error or an alias
-    bomb (refused before anything walks the data: :mod:`emu2_eval.safe_yaml`)."""
+    bomb (refused before anything walks the data: :mod:`emu2_eval.core.safe_yaml`)."""
     try:
         with open(path, encoding="utf-8") as handle:
             return safe_load_bounded(handle)

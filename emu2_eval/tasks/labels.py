@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from emu2_eval.errors import UserError
-from emu2_eval.registry import METRICS
+from emu2_eval.core.errors import UserError
+from emu2_eval.core.registry import METRICS
 
 
 class UnlabelledSplitError(UserError, ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emu2_eval.environment import TASKS
+from emu2_eval.core.environment import TASKS
 
 _extra_dirs: list[Path] = []
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 from emu2_eval.tasks.checks import check_generation
 from emu2_eval.tasks.config import GENERATION_KEYS
 from emu2_eval.tasks.task import Task

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.prompts import ImagePart, Part, TextPart, VideoPart
 from emu2_eval.data.docs import Doc
-from emu2_eval.prompts import ImagePart, Part, TextPart, VideoPart
 
 FIELD = re.compile(r"\{(\w+)\}")
 PROFILE_KEYS = {"profile", "version", "description", "query", "target", "separator", "mode"}

@@ -6,7 +6,7 @@ import difflib
 import re
 from pathlib import Path
 
-from emu2_eval.registry import UnknownNameError
+from emu2_eval.core.registry import UnknownNameError
 from emu2_eval.tasks.config import TaskConfigError, load_task_config, read_yaml
 from emu2_eval.tasks.locations import yaml_files
 from emu2_eval.tasks.task import Task

@@ -12,7 +12,7 @@ import difflib
 import fnmatch
 from pathlib import Path
 
-from emu2_eval.registry import UnknownNameError
+from emu2_eval.core.registry import UnknownNameError
 from emu2_eval.tasks.config import TaskConfigError, read_yaml
 from emu2_eval.tasks.registry import task_index
 

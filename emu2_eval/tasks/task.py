@@ -6,12 +6,12 @@ from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
+from emu2_eval.core.prompts import ImagePart, Part, TextPart
+from emu2_eval.core.registry import DATA_LOADERS, DEMO_SELECTORS
+from emu2_eval.core.requests import Request
 from emu2_eval.data.docs import DataFormatError, Doc, LoadedData
+from emu2_eval.data.integrity import verify_checksums
 from emu2_eval.fewshot.answers import check_pool, with_demo_answer
-from emu2_eval.integrity import verify_checksums
-from emu2_eval.prompts import ImagePart, Part, TextPart
-from emu2_eval.registry import DATA_LOADERS, DEMO_SELECTORS
-from emu2_eval.requests import Request
 from emu2_eval.tasks.config import TaskConfig, resolve_roots
 from emu2_eval.tasks.labels import check_labelled
 from emu2_eval.tasks.profiles import PROFILES, PromptProfile, fill

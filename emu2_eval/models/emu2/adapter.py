@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.prompts import ImagePart, Part, VideoPart, videos_of
+from emu2_eval.core.requests import Request
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.emu2.prompting import (
     CHAT_LAYOUTS,
@@ -36,8 +38,6 @@ from emu2_eval.models.emu2.prompting import (
 )
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
-from emu2_eval.prompts import ImagePart, Part, VideoPart, videos_of
-from emu2_eval.requests import Request
 
 logger = logging.getLogger(__name__)
 

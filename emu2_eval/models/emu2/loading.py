@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from emu2_eval.errors import UserError
+from emu2_eval.core.errors import UserError
 
 INDEX_NAMES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 SINGLE_NAMES = ("model.safetensors", "pytorch_model.bin")

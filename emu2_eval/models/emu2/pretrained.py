@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from emu2_eval.devices import parse_model_max_memory, resolve_device
+from emu2_eval.core.devices import parse_model_max_memory, resolve_device
 from emu2_eval.models.emu2.config import Emu2Config
 from emu2_eval.models.emu2.loading import load_weights
 from emu2_eval.models.emu2.modeling import Emu2ForCausalLM

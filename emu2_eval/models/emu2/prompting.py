@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from emu2_eval.core.prompts import ImagePart, Part, TextPart, VideoPart
 from emu2_eval.models.emu2.constants import (
     ASSISTANT_TOKEN,
     GIMG_TOKEN,
@@ -30,7 +31,6 @@ from emu2_eval.models.emu2.constants import (
     VIDEO_PLACEHOLDER,
     VIDEO_TOKEN,
 )
-from emu2_eval.prompts import ImagePart, Part, TextPart, VideoPart
 
 
 def parts_to_text(parts: Sequence[Part]) -> tuple[str, list[ImagePart]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from emu2_eval.hashing import digest_seed
+from emu2_eval.core.hashing import digest_seed
 
 INIT_STD = 0.02
 

@@ -15,9 +15,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.prompts import ImagePart, Part, TextPart
+from emu2_eval.core.requests import Request
 from emu2_eval.models.base import ModelAdapter
-from emu2_eval.prompts import ImagePart, Part, TextPart
-from emu2_eval.requests import Request
 
 REQUIRED_VERSIONS = {"transformers": "4.31.0", "tokenizers": "0.13.3"}
 
@@ -77,7 +77,7 @@ class Emu2RemoteAdapter(ModelAdapter):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from emu2_eval.devices import parse_model_max_memory
+        from emu2_eval.core.devices import parse_model_max_memory
         from emu2_eval.models.emu2.prompting import system_message as named_system_message
 
         self.pretrained = pretrained
@@ -120,8 +120,8 @@ class Emu2RemoteAdapter(ModelAdapter):
         )
 
     def fingerprint(self) -> str:
+        from emu2_eval.core.requests import stable_hash
         from emu2_eval.models.fingerprint import checkpoint_fingerprint
-        from emu2_eval.requests import stable_hash
 
         settings = {
             "adapter": self.name,

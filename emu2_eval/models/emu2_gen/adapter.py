@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.requests import Request
 from emu2_eval.models.base import ModelAdapter
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
-from emu2_eval.prompts import ImagePart, TextPart
-from emu2_eval.requests import Request
 from emu2_eval.tasks.profiles import PromptError
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Emu2GenAdapter(ModelAdapter):
     ) -> None:
         from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 
-        from emu2_eval.devices import resolve_device
+        from emu2_eval.core.devices import resolve_device
         from emu2_eval.models.emu2.config import Emu2Config
         from emu2_eval.models.emu2.pretrained import from_pretrained, resolve_dtype
         from emu2_eval.models.emu2.tokenization import Emu2Tokenizer

@@ -1,0 +1,2 @@
+"""Comparing runs: compare two runs, the score-regression gate, and what differs in their
+settings."""

@@ -1,0 +1,102 @@
+"""What ``emu2-eval models`` and ``emu2-eval tasks`` print: plugins included, nothing heavy.
+
+Models are listed from the registry without importing them (a name, where it comes from: built
+in, an installed package's entry point, or a ``--plugin``). Tasks are read from their YAML
+files; their data is checked the way the preflight resolves it (``{data_root}``... paths exist),
+except roots whose data the harness generates on first use (``{demo}``), which are not built
+just to be listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from emu2_eval.core.registry import MODELS, Registry
+from emu2_eval.engine.preflight import ROOT_VARIABLES
+from emu2_eval.tasks.config import (
+    ROOT_PATTERN,
+    TaskConfig,
+    TaskConfigError,
+    load_task_config,
+    resolve_roots,
+)
+
+
+def origin(registry: Registry, name: str) -> str:
+    """``built-in``, ``entry point (<distribution>)`` or ``plugin (<module>)``."""
+    from emu2_eval.core.plugins import ENTRY_POINT_ORIGINS
+
+    found = ENTRY_POINT_ORIGINS.get((registry.kind, name))
+    if found:
+        return f"entry point ({found})"
+    target = registry.target(name)
+    if target.startswith("emu2_eval."):
+        return "built-in"
+    return f"plugin ({target.partition(':')[0]})"
+
+
+def model_listing() -> str:
+    """One line per adapter: name, origin, and the class it names."""
+    lines = [f"{'model':16s} {'origin':32s} class"]
+    for name in MODELS.names():
+        lines.append(f"{name:16s} {origin(MODELS, name):32s} {MODELS.target(name)}")
+    return "\n".join(lines)
+
+
+def _templates(value: Any) -> Iterator[str]:
+    """Every string holding a ``{root}``, unresolved."""
+    if isinstance(value, str):
+        if ROOT_PATTERN.search(value):
+            yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _templates(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _templates(item)
+
+
+def data_status(config: TaskConfig) -> str:
+    """``present``, ``missing: <first file> (+N more)``, ``generated`` (built-in demo data,
+    made on first use) or ``not checked`` (no file paths: e.g. a hub dataset)."""
+    missing, generated, checked = [], False, 0
+    sources: list[Any] = [config.loader_args]
+    if config.fewshot is not None:
+        sources.append(config.fewshot.pool_args)
+    for template in _templates(sources):
+        if any(root not in ROOT_VARIABLES for root in ROOT_PATTERN.findall(template)):
+            generated = True  # e.g. {demo}: resolving it would build the demo data
+            continue
+        checked += 1
+        path = resolve_roots(template)
+        if not Path(path).exists():
+            missing.append(path)
+    if missing:
+        more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
+        return f"missing: {missing[0]}{more}"
+    if checked:
+        return "present"
+    return "generated" if generated else "not checked"
+
+
+def task_listing_table(index: dict[str, Path]) -> str:
+    """One line per task: name, kind (request), few-shot support, data status, group, file."""
+    header = f"{'task':28s} {'kind':16s} {'few-shot':9s} {'group':14s} {'data':40s} file"
+    lines = [header]
+    for name, path in sorted(index.items()):
+        try:
+            config = load_task_config(path)
+        except TaskConfigError as exc:
+            lines.append(
+                f"{name:28s} {'(invalid)':16s} {'-':9s} {'-':14s} {'-':40s} {path}: "
+                f"{'; '.join(exc.problems)[:80]}"
+            )
+            continue
+        fewshot = "yes" if config.fewshot is not None else "no"
+        lines.append(
+            f"{name:28s} {config.request:16s} {fewshot:9s} {config.group or '-':14s} "
+            f"{data_status(config):40s} {path}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,2 @@
+"""The run directory: its results.json schema (one reader, one writer), reading samples, the run
+lock."""

@@ -1,7 +1,0 @@
-"""Uncertainty of evaluation results: bootstrap intervals over documents and paired comparisons.
-
-Every metric is recomputed on resampled corpora (documents drawn with replacement), so corpus
-level metrics (CIDEr, BLEU, ROC-AUC) get intervals of the corpus statistic, not of a per-sample
-mean.  How a metric is recomputed is a :class:`~emu2_eval.stats.resamplers.Resampler` registered
-for the metric class, never an if/elif on metric names.
-"""
