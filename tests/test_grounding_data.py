@@ -231,11 +231,13 @@ def test_table3_numbers_and_their_comparison() -> None:
         "units": {"iou_accuracy": "percent"},
         "prompt_profile": {"name": "emu2_chat_grounding", "version": 1, "mode": "grounding"},
     }
-    rows = reproduction_table({"tasks": {"refcoco_testB": block}}, "Emu2-Chat")
+    rows = reproduction_table(
+        {"model": {"name": "m"}, "tasks": {"refcoco_testB": block}}, "Emu2-Chat"
+    )
     row = rows.iloc[0]
     assert row.paper == 85.97 and row.paper_in_interval and row.comparable
     assert row["diff"] == pytest.approx(86.5 - 85.97)
     other = dict(block, reference={**block["reference"], "measured_split": "val"})
-    row = reproduction_table({"tasks": {"t": other}}, "Emu2-Chat").iloc[0]
+    row = reproduction_table({"model": {"name": "m"}, "tasks": {"t": other}}, "Emu2-Chat").iloc[0]
     assert not row.comparable and pd.isna(row.paper_in_interval)
     assert "split: measured on val, the paper on testB" in row.reason

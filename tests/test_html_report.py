@@ -119,6 +119,7 @@ def test_report_command_with_paper_model_and_new_bootstrap_settings(demo_run, tm
 
 def test_reproduction_table_marks_whether_the_paper_lies_inside_the_interval() -> None:
     results = {
+        "model": {"name": "m"},
         "tasks": {
             "okvqa_val": {
                 "metrics": {"vqa_accuracy": 55.0},
@@ -134,7 +135,7 @@ def test_reproduction_table_marks_whether_the_paper_lies_inside_the_interval() -
                 "reference": {"benchmark": "HatefulMemes", "metric": "roc_auc"},
             },
             "no_reference": {"metrics": {"x": 1.0}},
-        }
+        },
     }
     table = reproduction_table(results, "Emu2-37B").set_index("task")
     assert table.loc["okvqa_val", "paper"] == 54.1 and table.loc["okvqa_val", "paper_in_interval"]
@@ -272,9 +273,10 @@ def test_trackers_are_optional_and_say_what_to_install(monkeypatch) -> None:
     from emu2_eval.reporting import loggers
 
     results = {
+        "model": {"name": "m"},
         "tasks": {
             "t": {"metrics": {"m": 1.0}, "intervals": {"m": {"low": 0.5, "high": 1.5}}},
-        }
+        },
     }
     assert loggers.scalars(results) == {"t/m": 1.0, "t/m_low": 0.5, "t/m_high": 1.5}
     real_import = importlib.import_module
@@ -347,6 +349,7 @@ def _block(task: str, metrics: dict[str, float], **extra) -> dict:
 def test_reproduction_compares_every_metric_the_paper_reports() -> None:
     dreambench = {"dino": 0.7, "dino_all_pairs": 0.6, "clip_i": 0.8, "clip_i_all_pairs": 0.7}
     results = {
+        "model": {"name": "m"},
         "tasks": {
             "dreambench": _block(
                 "dreambench",
@@ -355,7 +358,7 @@ def test_reproduction_compares_every_metric_the_paper_reports() -> None:
             ),
             "coco_t2i_30k": _block("coco_t2i_30k", {"clip_i_vitl": 0.68, "clip_t_vitb": 0.3}),
             "coco_autoencode_30k": _block("coco_autoencode_30k", {"clip_i_vitl": 0.9}),
-        }
+        },
     }
     table = reproduction_table(results, "Emu2-Gen")
     paper = {(r.task, r.metric): r.paper for r in table.itertuples()}
@@ -373,6 +376,7 @@ def test_reproduction_compares_every_metric_the_paper_reports() -> None:
 
 def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable() -> None:
     results = {
+        "model": {"name": "m"},
         "tasks": {
             "dreambench": _block(
                 "dreambench",
@@ -383,7 +387,7 @@ def test_reproduction_marks_protocol_split_and_variant_mismatches_not_comparable
                 "vqav2_val", {"vqa_accuracy": 33.5}, prompt_profile={"name": "emu2_vqa_zeroshot"}
             ),
             "okvqa_val": _block("okvqa_val", {"vqa_accuracy": 26.7}),
-        }
+        },
     }
     table = reproduction_table(results, "Emu2-Gen")
     assert set(table[table.paper.isna()].task) == {"vqav2_val", "okvqa_val"}  # no Emu2-Gen row
@@ -440,7 +444,10 @@ def test_paper_comparison_shows_the_measured_split_next_to_the_papers() -> None:
     """vqav2_val's val number, with the paper's test-dev inside its interval: shown as val
     beside test-dev, "not comparable" with the reason, never "inside the interval" (today's
     code labelled the row test-dev)."""
-    results = {"tasks": {"vqav2_val": _block("vqav2_val", {"vqa_accuracy": 33.5})}}
+    results = {
+        "model": {"name": "m"},
+        "tasks": {"vqav2_val": _block("vqav2_val", {"vqa_accuracy": 33.5})},
+    }
     row = reproduction_table(results, "Emu2-37B").set_index("task").loc["vqav2_val"]
     assert (row.measured_split, row.paper_split) == ("val", "test-dev")
     assert row.comparable is False or row.comparable == False  # noqa: E712 - numpy bool
@@ -474,13 +481,16 @@ def test_paper_comparison_of_the_test_dev_task_and_of_another_scorer() -> None:
         "reference": get_task_reference("vqav2_testdev"),
     }
     table = reproduction_table(
-        {"tasks": {"okvqa_val": okvqa, "vqav2_testdev": testdev}}, "Emu2-37B"
+        {"model": {"name": "m"}, "tasks": {"okvqa_val": okvqa, "vqav2_testdev": testdev}},
+        "Emu2-37B",
     ).set_index("task")
     row = table.loc["okvqa_val"]
     assert not row.comparable and row.paper_in_interval is None
     assert row.reason == "scorer: vqa_accuracy variant official, the paper's is emu_lavis"
     okvqa["metric_options"] = {"vqa_accuracy": {"variant": "emu_lavis"}}
-    same = reproduction_table({"tasks": {"okvqa_val": okvqa}}, "Emu2-37B").iloc[0]
+    same = reproduction_table(
+        {"model": {"name": "m"}, "tasks": {"okvqa_val": okvqa}}, "Emu2-37B"
+    ).iloc[0]
     assert same.comparable and same.paper_in_interval
     dev = table.loc["vqav2_testdev"]
     assert (dev.measured_split, dev.paper_split) == ("test-dev", "test-dev")

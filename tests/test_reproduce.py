@@ -315,6 +315,6 @@ def test_recipe_scorer_pins_agree_with_their_tasks(table: str) -> None:
     for entry in load_recipe(table).tasks:
         specs = get_task(entry.task).config.metrics
         options = {s.name: METRICS.get(s.name)(**s.options).options for s in specs}
-        block = {"metric_options": options}
+        block = {"metrics": {}, "metric_options": options}
         for metric in entry.scorer:
             assert scorer_mismatches(block, metric, entry.scorer) == [], (table, entry.task)

@@ -205,6 +205,9 @@ def test_grids_name_a_damaged_samples_line(tmp_path: Path) -> None:
 
     path = tmp_path / "samples_gen.jsonl"
     path.write_text('{"doc_id": "a", "doc": {}, "response": null, "error": null}\n{"doc_id": "b"')
-    results = {"tasks": {"gen": {"config": {"request": "generate_images"}}}}
+    results = {
+        "model": {},
+        "tasks": {"gen": {"metrics": {}, "config": {"request": "generate_images"}}},
+    }
     with pytest.raises(RunResultsError, match=re.escape(f"{path}, line 2: invalid JSON")):
         write_grids(results, tmp_path)

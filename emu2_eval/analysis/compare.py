@@ -153,8 +153,9 @@ class Comparison:
         return "\n".join(lines).rstrip() + "\n"
 
 
-def _restricted(results: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
-    return {**results, "tasks": {t: results["tasks"][t] for t in tasks}}
+def _restricted(run: RunDir, tasks: list[str]) -> dict[str, Any]:
+    """The run's results.json mapping with only ``tasks`` (settings_diff flattens it whole)."""
+    return {**run.typed.raw, "tasks": {t: run.task(t).raw for t in tasks}}
 
 
 def compare_runs(
@@ -167,18 +168,16 @@ def compare_runs(
     settings = settings or BootstrapSettings()
     if max_flips < 0:
         raise ValueError("--max-flips must be 0 or more")
-    shared_tasks = [t for t in run_a.tasks if t in run_b.tasks]
+    shared_tasks = [t for t in run_a.typed.tasks if t in run_b.typed.tasks]
     notes = []
     for name, run, other in (("A", run_a, run_b), ("B", run_b, run_a)):
-        only = [t for t in run.tasks if t not in other.tasks]
+        only = [t for t in run.typed.tasks if t not in other.typed.tasks]
         if only:
             notes.append(f"tasks only in {name}: {', '.join(only)} (not compared)")
     comparison = Comparison(
         run_a=str(run_a.path),
         run_b=str(run_b.path),
-        settings=settings_diff(
-            _restricted(run_a.results, shared_tasks), _restricted(run_b.results, shared_tasks)
-        ),
+        settings=settings_diff(_restricted(run_a, shared_tasks), _restricted(run_b, shared_tasks)),
         metrics=[],
         flips={},
         flip_counts={},
@@ -198,7 +197,7 @@ def _compare_task(
     max_flips: int,
     out: Comparison,
 ) -> None:
-    block_a, block_b = run_a.block(task), run_b.block(task)
+    block_a, block_b = run_a.task(task), run_b.task(task)
     records_a = {str(r["doc_id"]): r for r in run_a.samples(task) if r.get("error") is None}
     records_b = {str(r["doc_id"]): r for r in run_b.samples(task) if r.get("error") is None}
     shared = [doc_id for doc_id in records_a if doc_id in records_b]
@@ -212,11 +211,11 @@ def _compare_task(
         return
     docs_a = scored_docs(records_a[d] for d in shared)
     docs_b = scored_docs(records_b[d] for d in shared)
-    options_a, options_b = block_a.get("metric_options", {}), block_b.get("metric_options", {})
+    options_a, options_b = block_a.metric_options, block_b.metric_options
     for name in [n for n in options_a if n in options_b]:
         if resampler_class(name) is None:
-            for key, value in block_a.get("metrics", {}).items():
-                other = block_b.get("metrics", {}).get(key)
+            for key, value in block_a.metrics.items():
+                other = block_b.metrics.get(key)
                 out.metrics.append(
                     MetricDiff(
                         task,
@@ -232,8 +231,8 @@ def _compare_task(
                     )
                 )
             continue
-        res_a = build_resampler(name, docs_a, block_a.get("metrics", {}), options_a[name])
-        res_b = build_resampler(name, docs_b, block_b.get("metrics", {}), options_b[name])
+        res_a = build_resampler(name, docs_a, block_a.metrics, options_a[name])
+        res_b = build_resampler(name, docs_b, block_b.metrics, options_b[name])
         ones = np.ones((1, len(shared)))
         point_a, point_b = res_a.statistics(ones), res_b.statistics(ones)
         differences = paired_distribution(res_a, res_b, settings)

@@ -43,13 +43,11 @@ def make_baseline(
     if floor < 0:
         raise ValueError("--floor must be 0 or more")
     tasks: dict[str, Any] = {}
-    for task, block in run.tasks.items():
+    for task, block in run.typed.tasks.items():
         ids = run.all_ids(task)
-        intervals = task_intervals(
-            block.get("metric_options", {}), block.get("metrics", {}), run.samples(task), settings
-        )
+        intervals = task_intervals(block.metric_options, block.metrics, run.samples(task), settings)
         metrics = {}
-        for key, value in block.get("metrics", {}).items():
+        for key, value in block.metrics.items():
             interval = intervals.get(key, {})
             low, high = interval.get("low"), interval.get("high")
             half = None if low is None or high is None else (high - low) / 2.0
@@ -62,13 +60,13 @@ def make_baseline(
                 "tolerance_from": "floor" if half is None or half <= floor else "half-width",
                 "metric": interval.get("metric"),
                 "higher_is_better": interval.get("higher_is_better", True),
-                "units": block.get("units", {}).get(key, ""),
+                "units": block.units.get(key, ""),
             }
         tasks[task] = {
-            "dataset_fingerprint": block.get("dataset", {}).get("fingerprint"),
-            "config_hash": block.get("config_hash"),
+            "dataset_fingerprint": block.dataset.get("fingerprint"),
+            "config_hash": block.config_hash,
             "n_docs": len(ids),
-            "n_errors": block.get("n_errors", 0),
+            "n_errors": block.errors,
             "doc_ids_sha256": ids_digest(ids),
             "doc_ids": ids if len(ids) <= MAX_STORED_IDS else None,
             "metrics": metrics,
@@ -77,11 +75,8 @@ def make_baseline(
         "format": FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "source_run": str(run.path),
-        "model": {
-            "name": run.results.get("model", {}).get("name"),
-            "fingerprint": run.results.get("model", {}).get("fingerprint"),
-        },
-        "limit": run.results.get("run", {}).get("limit"),
+        "model": {"name": run.typed.model_name, "fingerprint": run.typed.fingerprint},
+        "limit": run.typed.limit,
         "tolerance": {
             "rule": "max(half-width of the bootstrap interval, floor)",
             "half_width": "(high - low) / 2",
@@ -136,14 +131,13 @@ def _direction(metric_name: str | None, key: str, recorded: bool) -> bool:
 def verify_same_documents(run: RunDir, baseline: dict[str, Any], source: Path) -> list[str]:
     """Raise BaselineMismatchError when documents differ; return warnings (e.g. model)."""
     problems = []
-    limit = run.results.get("run", {}).get("limit")
+    limit = run.typed.limit
     if limit != baseline.get("limit"):
         problems.append(f"--limit is {limit} in the run but {baseline.get('limit')} in {source}")
     for task, expected in baseline.get("tasks", {}).items():
-        if task not in run.tasks:
+        if task not in run.typed.tasks:
             continue  # reported as missing by check_run
-        block = run.tasks[task]
-        fingerprint = block.get("dataset", {}).get("fingerprint")
+        fingerprint = run.task(task).dataset.get("fingerprint")
         if fingerprint != expected.get("dataset_fingerprint"):
             problems.append(
                 f"{task}: dataset fingerprint {str(fingerprint)[:12]} differs from the "
@@ -165,10 +159,10 @@ def verify_same_documents(run: RunDir, baseline: dict[str, Any], source: Path) -
             "documents:\n  " + "\n  ".join(problems)
         )
     warnings = []
-    model = run.results.get("model", {})
-    if model.get("fingerprint") != baseline.get("model", {}).get("fingerprint"):
+    fingerprint = run.typed.fingerprint
+    if fingerprint != baseline.get("model", {}).get("fingerprint"):
         warnings.append(
-            f"model fingerprint {str(model.get('fingerprint'))[:12]} ({model.get('name')}) "
+            f"model fingerprint {str(fingerprint)[:12]} ({run.typed.model_name}) "
             f"differs from the baseline's {str(baseline['model'].get('fingerprint'))[:12]} "
             f"({baseline['model'].get('name')})"
         )
@@ -179,7 +173,7 @@ def check_run(run: RunDir, baseline: dict[str, Any]) -> list[CheckRow]:
     """Compare a run with a baseline (documents already verified); one row per check."""
     rows = []
     for task, expected in baseline.get("tasks", {}).items():
-        if task not in run.tasks:
+        if task not in run.typed.tasks:
             rows.append(
                 CheckRow(
                     task,
@@ -196,15 +190,14 @@ def check_run(run: RunDir, baseline: dict[str, Any]) -> list[CheckRow]:
                 )
             )
             continue
-        block = run.tasks[task]
-        intervals = block.get("intervals", {})
+        block = run.task(task)
         for key, spec in expected.get("metrics", {}).items():
             higher = _direction(spec.get("metric"), key, spec.get("higher_is_better", True))
             direction = "higher is better" if higher else "lower is better"
-            value = block.get("metrics", {}).get(key)
+            value = block.metrics.get(key)
             base, tol = spec.get("value"), spec.get("tolerance", 0.0)
             threshold = None if base is None else (base - tol if higher else base + tol)
-            interval = intervals.get(key, {})
+            interval = block.interval(key)
             row = CheckRow(
                 task,
                 key,
@@ -223,7 +216,7 @@ def check_run(run: RunDir, baseline: dict[str, Any]) -> list[CheckRow]:
                 row.status = "FAIL"
                 row.note = f"{'below' if higher else 'above'} baseline {'-' if higher else '+'} tol"
             rows.append(row)
-        errors, allowed = block.get("n_errors", 0), expected.get("n_errors", 0)
+        errors, allowed = block.errors, expected.get("n_errors", 0)
         rows.append(
             CheckRow(
                 task,

@@ -17,17 +17,18 @@ from emu2_eval.core.errors import UserError
 from emu2_eval.judge import mmvet, touchstone
 from emu2_eval.judge.client import ChatJudge, JudgeSettings
 from emu2_eval.rundir.read import load_run
+from emu2_eval.rundir.schema import TaskResult, results_path
 
 
 class JudgeTaskError(UserError, ValueError):
     """The run or task cannot be finished (not a GPT-judged task, answers missing...)."""
 
 
-def _benchmark(block: dict[str, Any], run_dir: Path, task: str) -> str:
-    options = (block.get("metric_options") or {}).get("gpt_judge") or {}
+def _benchmark(block: TaskResult, run_dir: Path, task: str) -> str:
+    options = block.metric_options.get("gpt_judge") or {}
     if "benchmark" not in options:
         raise JudgeTaskError(
-            f"{run_dir / 'results.json'}: task {task!r} has no gpt_judge metric; "
+            f"{results_path(run_dir)}: task {task!r} has no gpt_judge metric; "
             "`emu2-eval judge` serves MM-Vet and TouchStone tasks (chat_mmvet, chat_touchstone)"
         )
     return str(options["benchmark"])
@@ -49,7 +50,7 @@ def finish(run_dir: str | Path, task: str, judge: JudgeSettings | None = None) -
 
     run_dir = Path(run_dir)
     run = load_run(run_dir)
-    block = run.block(task)
+    block = run.task(task)
     benchmark = _benchmark(block, run_dir, task)
     responses = _responses(run.samples(task), run_dir, task)
     docs = get_task(task).load().docs

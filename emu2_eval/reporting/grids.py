@@ -9,6 +9,7 @@ wherever the run directory is copied.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from emu2_eval.core.atomic import save_image_atomic
 from emu2_eval.core.prompts import ImageLoadError, ImagePart
 from emu2_eval.rundir.images import GeneratedImageError, load_generated, references
 from emu2_eval.rundir.read import read_samples
+from emu2_eval.rundir.schema import RunResults, as_run_results, results_path
 
 THUMB = 128
 LABEL_WIDTH = 320
@@ -121,12 +123,14 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "grid"
 
 
-def write_grids(results: dict[str, Any], run_dir: Path, max_rows: int = MAX_ROWS) -> list[dict]:
+def write_grids(
+    results: Mapping[str, Any] | RunResults, run_dir: Path, max_rows: int = MAX_ROWS
+) -> list[dict]:
     """Write the grids of every generation task; returns [{task, group, path (relative)}]."""
     run_dir = Path(run_dir)
     written = []
-    for task, block in results.get("tasks", {}).items():
-        if (block.get("config") or {}).get("request") != "generate_images":
+    for task, block in as_run_results(results, results_path(run_dir)).tasks.items():
+        if block.request != "generate_images":
             continue
         groups: dict[str, list[dict[str, Any]]] = {}
         for record in _records(run_dir, task):

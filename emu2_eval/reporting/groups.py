@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from emu2_eval.reporting.scales import score_scale
+from emu2_eval.rundir.schema import RunResults, TaskResult, as_run_results, as_task_result
 
 GROUP_COLUMNS = ["task", "group_by", "group", "value", "low", "high", "n"]
 RESAMPLES = 1000
@@ -41,15 +42,16 @@ def _interval(values: np.ndarray, confidence: float, seed: int) -> tuple[float, 
 
 def group_rows(
     task: str,
-    block: Mapping[str, Any],
+    block: TaskResult | Mapping[str, Any],
     records: list[dict[str, Any]] | None,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """One row per (group_by, group): value as recorded, and n/low/high from the samples."""
+    block = as_task_result(block, task)
     scored = [r for r in records or [] if r.get("error") is None]
     rows = []
-    for group_key, values in (block.get("groups") or {}).items():
+    for group_key, values in block.groups.items():
         field, name = group_field(group_key), _score_name(group_key, scored)
         per_group: dict[str, list[float]] = {}
         for record in scored:
@@ -58,7 +60,7 @@ def group_rows(
             if isinstance(score, int | float) and label is not None:
                 per_group.setdefault(str(label), []).append(float(score))
         everything = [v for vs in per_group.values() for v in vs]
-        metric = name if name in (block.get("metrics") or {}) else group_key
+        metric = name if name in block.metrics else group_key
         scale = _group_scale(values, per_group) or score_scale(block, metric, everything)
         for group, value in sorted(values.items()):
             found = np.asarray(per_group.get(str(group), []), dtype=float)
@@ -89,16 +91,16 @@ def _group_scale(values: Mapping[str, Any], per_group: Mapping[str, list[float]]
 
 
 def groups_frame(
-    results: Mapping[str, Any],
+    results: Mapping[str, Any] | RunResults,
     samples: Mapping[str, list[dict[str, Any]] | None] | None = None,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Every task's groups; n/low/high are empty where the task's samples are not at hand."""
+    run = as_run_results(results)
     rows = []
-    seed = int((results.get("manifest") or {}).get("seed") or 0)
-    for task, block in (results.get("tasks") or {}).items():
+    for task, block in run.tasks.items():
         records = (samples or {}).get(task)
-        rows += group_rows(task, block, records, confidence, seed)
+        rows += group_rows(task, block, records, confidence, run.seed)
     return pd.DataFrame(rows, columns=GROUP_COLUMNS)
 
 

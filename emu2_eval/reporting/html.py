@@ -31,6 +31,7 @@ from emu2_eval.reporting.images import (
 )
 from emu2_eval.reporting.scales import sample_scales, score_scale
 from emu2_eval.reporting.settings import SETTING_COLUMNS, checkpoint_label, settings_line
+from emu2_eval.rundir.schema import RunResults, TaskResult, as_run_results, results_path
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
@@ -92,9 +93,9 @@ def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _run_summary(results: dict[str, Any], where: Path) -> str:
-    model = results.get("model", {})
-    manifest = results.get("manifest", {})
+def _run_summary(results: RunResults, where: Path) -> str:
+    model = results.model
+    manifest = results.manifest
     git = manifest.get("git", {})
     packages = manifest.get("packages", {})
     device = manifest.get("device", {})
@@ -105,8 +106,8 @@ def _run_summary(results: dict[str, Any], where: Path) -> str:
             f"{checkpoint_label(results)} (fingerprint {str(model.get('fingerprint', ''))[:12]})",
         ),
         *(("settings", line) for line in settings_line(results)),
-        ("model args", json.dumps(model.get("args", {}))),
-        ("limit", str(results.get("run", {}).get("limit") or "none (all documents)")),
+        ("model args", json.dumps(results.model_args)),
+        ("limit", str(results.limit or "none (all documents)")),
         ("created", str(manifest.get("created", ""))),
         ("git", f"{str(git.get('commit'))[:12]}{' (dirty)' if git.get('dirty') else ''}"),
         ("seed", str(manifest.get("seed"))),
@@ -124,7 +125,7 @@ def _run_summary(results: dict[str, Any], where: Path) -> str:
 _SHOWN_PACKAGES = ("emu2_eval", "torch", "transformers", "pycocoevalcap", "numpy")
 
 
-def _results_section(results: dict[str, Any]) -> str:
+def _results_section(results: RunResults) -> str:
     from emu2_eval.reporting.tables import (
         confidence_label,
         display_rows,
@@ -159,9 +160,7 @@ def _results_section(results: dict[str, Any]) -> str:
     return f'<h2 id="results">Results</h2>{table}{notes}'
 
 
-def _groups_section(
-    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None]
-) -> str:
+def _groups_section(results: RunResults, samples: Mapping[str, list[dict[str, Any]] | None]) -> str:
     from emu2_eval.reporting.groups import groups_label
     from emu2_eval.reporting.tables import confidence_label, groups_table
 
@@ -186,7 +185,7 @@ def _groups_section(
 
 
 def _task_groups_section(
-    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None]
+    results: RunResults, samples: Mapping[str, list[dict[str, Any]] | None]
 ) -> str:
     """Task groups' aggregate rows: the unweighted mean over each group's tasks."""
     from emu2_eval.reporting.tables import confidence_label, task_groups_table
@@ -220,7 +219,7 @@ def _none(value: Any) -> Any:
     return value
 
 
-def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
+def _paper_section(results: RunResults, paper_model: str | None) -> str:
     if not paper_model:
         return ""
     from emu2_eval.reporting.paper import reproduction_table
@@ -277,12 +276,12 @@ def _paper_section(results: dict[str, Any], paper_model: str | None) -> str:
     )
 
 
-def _outcomes(block: dict[str, Any], records: list[dict[str, Any]]):
+def _outcomes(block: TaskResult, records: list[dict[str, Any]]):
     """Per-doc outcome of the task's first metric with a resampler, and what it means."""
     from emu2_eval.scoring.stats.intervals import scored_docs
     from emu2_eval.scoring.stats.resamplers import resampler_class
 
-    for name in block.get("metric_options", {}):
+    for name in block.metric_options:
         cls = resampler_class(name)
         if cls is not None:
             docs = scored_docs(records)
@@ -294,7 +293,7 @@ def _outcomes(block: dict[str, Any], records: list[dict[str, Any]]):
 
 def _failure_rows(
     task: str,
-    block: dict[str, Any],
+    block: TaskResult,
     records: list[dict[str, Any]],
     limit: int,
     run_dir: Path | None = None,
@@ -327,9 +326,9 @@ def _failure_rows(
     return rows, len(errored) + len(wrong), what
 
 
-def _row_maker(task: str, block: dict[str, Any], run_dir: Path | None, scales: Any):
+def _row_maker(task: str, block: TaskResult, run_dir: Path | None, scales: Any):
     """A function record, outcome -> <tr>, with the task's image directories resolved once."""
-    config = block.get("config", {}) or {}
+    config = block.config
     dirs = dataset_dirs(config)
     demo_dirs = dataset_dirs(config, "fewshot") + dirs
 
@@ -450,20 +449,19 @@ def _task_samples(
 
 
 def _failures_section(
-    results: dict[str, Any],
+    results: RunResults,
     run_dir: Path,
     limit: int,
     samples: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> str:
     rows: list[str] = []
     notes: list[str] = []
-    tasks = list(results.get("tasks", {}))
-    for task in tasks:
+    tasks = list(results.tasks)
+    for task, block in results.tasks.items():
         records = _task_samples(run_dir, task, samples)
         if records is None:
             notes.append(f"{task}: samples_{task}.jsonl not found, no samples to show")
             continue
-        block = results["tasks"][task]
         task_rows, total, what = _failure_rows(task, block, records, limit, run_dir)
         rows += task_rows
         notes.append(f"{what} ({total} in all, {len(task_rows)} shown)")
@@ -503,7 +501,7 @@ ROW_HEADER = [
 
 
 def _samples_section(
-    results: dict[str, Any],
+    results: RunResults,
     run_dir: Path,
     limit: int,
     samples: Mapping[str, list[dict[str, Any]]] | None = None,
@@ -511,7 +509,7 @@ def _samples_section(
     """The first ``limit`` scored samples of each task, right or wrong: inputs, demonstrations,
     the response (the generated image for generation tasks) and its scores."""
     rows: list[str] = []
-    for task, block in results.get("tasks", {}).items():
+    for task, block in results.tasks.items():
         records = _task_samples(run_dir, task, samples) or []
         outcomes, _, scale = _outcomes(block, records)
         row = _row_maker(task, block, run_dir, sample_scales(block, records))
@@ -529,14 +527,14 @@ def _samples_section(
 
 
 def _generated_section(
-    results: dict[str, Any],
+    results: RunResults,
     run_dir: Path,
     limit: int,
     samples: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> str:
     figures = []
-    for task, block in results.get("tasks", {}).items():
-        if (block.get("config") or {}).get("request") != "generate_images":
+    for task, block in results.tasks.items():
+        if block.request != "generate_images":
             continue
         for record in _task_samples(run_dir, task, samples) or []:
             for image in generated_images(record.get("response"), run_dir):
@@ -561,7 +559,7 @@ def _page(title: str, body: str) -> str:
 
 
 def html_report(
-    results: dict[str, Any],
+    results: Mapping[str, Any] | RunResults,
     run_dir: Path,
     paper_model: str | None = None,
     max_failures: int = 200,
@@ -572,8 +570,9 @@ def html_report(
     """The HTML report of one run directory (see the module docstring); ``samples`` (task ->
     per-sample records) spares re-reading the samples files the caller has just written."""
     run_dir = Path(run_dir)
+    results = as_run_results(results, results_path(run_dir))
     model = checkpoint_label(results)
-    manifest = json.dumps(results.get("manifest", {}), indent=2, default=str)
+    manifest = json.dumps(results.manifest, indent=2, default=str)
     sweep_plot = ""
     if (run_dir / "sweep.png").is_file():
         uri = png_uri(run_dir / "sweep.png")
@@ -591,9 +590,7 @@ def html_report(
         + _run_summary(results, run_dir)
         + _results_section(results)
         + _paper_section(results, paper_model)
-        + _groups_section(
-            results, {t: _task_samples(run_dir, t, samples) for t in results.get("tasks", {})}
-        )
+        + _groups_section(results, {t: _task_samples(run_dir, t, samples) for t in results.tasks})
         + sweep_plot
         + _generated_section(results, run_dir, max_generated, samples)
         + _samples_section(results, run_dir, max_samples, samples)
@@ -626,10 +623,10 @@ def sweep_html_report(sweep_dir: Path, paper_model: str | None = None) -> str:
     if (sweep_dir / "sweep.png").is_file():
         uri = png_uri(sweep_dir / "sweep.png")
         parts.append(f'<h2>Few-shot plot</h2><img src="{uri}" alt="few-shot sweep plot">')
-    for results_path in sorted((sweep_dir / "cells").glob("*/*/results.json")):
-        cell = load_run(results_path.parent)
-        name = f"{results_path.parent.parent.name} / {results_path.parent.name}"
+    for cell_file in sorted((sweep_dir / "cells").glob("*/*/results.json")):
+        cell = load_run(cell_file.parent)
+        name = f"{cell_file.parent.parent.name} / {cell_file.parent.name}"
         parts.append(f"<h2>Cell {escape(name)}</h2>")
-        parts.append(_results_section(cell.results).replace('<h2 id="results">Results</h2>', ""))
-        parts.append(_paper_section(cell.results, paper_model))
+        parts.append(_results_section(cell.typed).replace('<h2 id="results">Results</h2>', ""))
+        parts.append(_paper_section(cell.typed, paper_model))
     return _page(f"emu2_eval sweep: {sweep_dir.name}", "".join(parts))

@@ -8,8 +8,11 @@ silent skip).  Each metric is logged as ``<task>/<metric>`` with ``_low``/``_hig
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from emu2_eval.rundir.schema import RunResults, as_run_results
 
 
 class TrackerUnavailableError(RuntimeError):
@@ -26,43 +29,43 @@ def _import(module: str, package: str, option: str) -> Any:
         ) from None
 
 
-def scalars(results: dict[str, Any]) -> dict[str, float]:
+def scalars(results: Mapping[str, Any] | RunResults) -> dict[str, float]:
     """Flat ``{"task/metric": value, "task/metric_low": ..., ...}`` of a results dict."""
     out: dict[str, float] = {}
-    for task, block in results.get("tasks", {}).items():
-        intervals = block.get("intervals", {})
-        for metric, value in block.get("metrics", {}).items():
+    for task, block in as_run_results(results).tasks.items():
+        for metric, value in block.metrics.items():
             out[f"{task}/{metric}"] = float(value)
-            interval = intervals.get(metric, {})
+            interval = block.interval(metric)
             for side in ("low", "high"):
                 if interval.get(side) is not None:
                     out[f"{task}/{metric}_{side}"] = float(interval[side])
     return out
 
 
-def log_tensorboard(results: dict[str, Any], logdir: Path, step: int = 0) -> Path:
+def log_tensorboard(results: Mapping[str, Any] | RunResults, logdir: Path, step: int = 0) -> Path:
     """Write the scalars (and the manifest as text) to a TensorBoard event file."""
+    run = as_run_results(results)
     module = _import("torch.utils.tensorboard", "tensorboard", "--tensorboard")
     writer = module.SummaryWriter(log_dir=str(logdir))
     try:
-        for tag, value in scalars(results).items():
+        for tag, value in scalars(run).items():
             writer.add_scalar(tag, value, step)
-        model = results.get("model", {})
-        writer.add_text("run/model", f"{model.get('name')} {model.get('fingerprint')}", step)
+        writer.add_text("run/model", f"{run.model_name} {run.fingerprint}", step)
     finally:
         writer.close()
     return logdir
 
 
-def log_wandb(results: dict[str, Any], project: str, name: str | None = None) -> None:
+def log_wandb(
+    results: Mapping[str, Any] | RunResults, project: str, name: str | None = None
+) -> None:
     """Log the scalars to a W&B run (mode and credentials as wandb's own settings say)."""
+    typed = as_run_results(results)
     wandb = _import("wandb", "wandb", "--wandb-project")
     run = wandb.init(
-        project=project,
-        name=name,
-        config={"model": results.get("model", {}), "manifest": results.get("manifest", {})},
+        project=project, name=name, config={"model": typed.model, "manifest": typed.manifest}
     )
     try:
-        run.log(scalars(results))
+        run.log(scalars(typed))
     finally:
         run.finish()

@@ -14,6 +14,7 @@ cannot say whether a gap is the seed's or the harness's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,10 @@ from emu2_eval.core.atomic import write_csv_atomic, write_json_atomic, write_tex
 from emu2_eval.reporting.paper import (
     REPRODUCTION_COLUMNS,
     paper_tables,
-    reproduction_table,
     scorer_mismatches,
+    task_reproduction_table,
 )
+from emu2_eval.rundir.schema import RunResults, TaskResult, as_run_results
 
 if TYPE_CHECKING:
     from emu2_eval.engine.reproduce import Plan
@@ -42,23 +44,26 @@ COLUMNS = [
 ]
 
 
-def _stand_in_block(block: dict[str, Any], paper_task: str) -> dict[str, Any]:
+def _stand_in_block(block: TaskResult, paper_task: str) -> TaskResult:
     """The stand-in's results compared against the paper task's row (its ``reference``)."""
     from emu2_eval.tasks.registry import get_task
 
-    return {**block, "reference": dict(get_task(paper_task).config.reference)}
+    reference = dict(get_task(paper_task).config.reference)
+    return TaskResult.from_mapping(block.name, {**block.raw, "reference": reference})
 
 
-def model_mismatches(results: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+def model_mismatches(
+    results: Mapping[str, Any] | RunResults, wanted: Mapping[str, Any]
+) -> list[str]:
     """The run's model against the recipe's ``model:`` (adapters, recorded info values)."""
-    model = results.get("model") or {}
+    run = as_run_results(results)
     reasons = []
     adapters = wanted.get("adapters") or []
-    if adapters and model.get("name") not in adapters:
+    if adapters and run.model_name not in adapters:
         reasons.append(
-            f"model: {model.get('name')} is not the paper's model (adapter {' or '.join(adapters)})"
+            f"model: {run.model_name} is not the paper's model (adapter {' or '.join(adapters)})"
         )
-    info = model.get("info") or {}
+    info = run.model_info
     for key, value in (wanted.get("info") or {}).items():
         if key in info and info[key] != value:
             reasons.append(f"model variant: {key} {info[key]}, the paper's is {value}")
@@ -66,7 +71,7 @@ def model_mismatches(results: dict[str, Any], wanted: dict[str, Any]) -> list[st
 
 
 def cell_rows(
-    results: dict[str, Any],
+    results: Mapping[str, Any] | RunResults,
     paper_task: str,
     ran: str,
     seed: int,
@@ -77,14 +82,15 @@ def cell_rows(
 ) -> pd.DataFrame:
     """Paper comparison rows of one cell; stand-ins, other scorers and other models are
     marked not comparable, with the reason."""
-    block = results["tasks"][ran]
+    run = as_run_results(results)
+    block = run.tasks[ran]
     stand_in = ran != paper_task
     if stand_in:
         block = _stand_in_block(block, paper_task)
-    rows = reproduction_table({"tasks": {ran: block}}, paper_model)
+    rows = task_reproduction_table(ran, block, paper_model)
     for column in ("comparable", "paper_in_interval", "reason"):
         rows[column] = rows[column].astype(object)
-    model_reasons = model_mismatches(results, model or {})
+    model_reasons = model_mismatches(run, model or {})
     for index, row in rows.iterrows():
         extra = model_reasons + scorer_mismatches(block, row.metric, scorer or {})
         if extra and row.paper is not None and not pd.isna(row.paper):

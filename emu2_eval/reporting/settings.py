@@ -9,20 +9,22 @@ never read without the setting that produced it (a 0-shot and an 8-shot number l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
+
+from emu2_eval.rundir.schema import RunResults, TaskResult, as_run_results, as_task_result
 
 SETTING_COLUMNS = ["shots", "prompt", "strategy", "seed", "demos", "scorer"]
 _SOURCE_KEYS = ("pretrained", "path", "checkpoint", "model", "model_id", "repo_id")
 
 
-def checkpoint_label(results: dict[str, Any]) -> str:
+def checkpoint_label(results: Mapping[str, Any] | RunResults) -> str:
     """``adapter (checkpoint)``: the adapter name plus the basename of the weights it loaded
     (a local path or a hub id such as ``BAAI/Emu2`` -> ``Emu2``); the adapter alone when none."""
-    model = results.get("model", {}) or {}
-    name = str(model.get("name", ""))
-    info = model.get("info") or {}
-    args = model.get("args") or {}
+    run = as_run_results(results)
+    name = str(run.model.get("name", ""))
+    info, args = run.model_info, run.model_args
     for source in [info.get(k) for k in _SOURCE_KEYS] + [args.get(k) for k in _SOURCE_KEYS]:
         if isinstance(source, str) and source.strip("/"):
             base = PurePosixPath(source.replace("\\", "/").rstrip("/")).name
@@ -30,7 +32,7 @@ def checkpoint_label(results: dict[str, Any]) -> str:
     return name
 
 
-def demos_setting(fewshot: dict[str, Any]) -> str:
+def demos_setting(fewshot: Mapping[str, Any]) -> str:
     """``clip@1a2b3c4d, per image, answer first``: the few-shot options of a run with
     demonstrations ('' without); options a results.json predating them does not record are left
     out, never guessed."""
@@ -48,24 +50,24 @@ def demos_setting(fewshot: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def scorers(block: dict[str, Any]) -> dict[str, str]:
+def scorers(block: TaskResult | Mapping[str, Any]) -> dict[str, str]:
     """``{metric name: scoring convention}`` of a task block: its ``scorer`` key, or for a run
     directory written before that key existed, derived from the recorded ``metric_options``."""
-    scorer = block.get("scorer")
-    if isinstance(scorer, dict):
-        return {str(k): str(v) for k, v in scorer.items()}
+    block = as_task_result(block)
+    if block.scorer is not None:
+        return {str(k): str(v) for k, v in block.scorer.items()}
     from emu2_eval.scoring.metrics.base import scorer_label
 
-    options = block.get("metric_options") or {}
-    return {name: scorer_label(name, opts or {}) for name, opts in options.items()}
+    return {name: scorer_label(name, opts or {}) for name, opts in block.metric_options.items()}
 
 
-def scorer_text(block: dict[str, Any], metric_key: str | None = None) -> str:
+def scorer_text(block: TaskResult | Mapping[str, Any], metric_key: str | None = None) -> str:
     """The scorer of one table row: that of the metric which produced ``metric_key`` (named by
     its interval record), else the task's: ``official`` for one metric, ``name: label; ...``."""
+    block = as_task_result(block)
     scorer = scorers(block)
     if metric_key is not None:
-        producer = ((block.get("intervals") or {}).get(metric_key) or {}).get("metric")
+        producer = block.interval(metric_key).get("metric")
         if producer in scorer:
             return scorer[producer]
     if len(scorer) == 1:
@@ -73,14 +75,15 @@ def scorer_text(block: dict[str, Any], metric_key: str | None = None) -> str:
     return "; ".join(f"{name}: {label}" for name, label in scorer.items())
 
 
-def task_settings(block: dict[str, Any]) -> dict[str, Any]:
+def task_settings(block: TaskResult | Mapping[str, Any]) -> dict[str, Any]:
     """Shots, prompt profile, few-shot strategy, seed, demonstration options and scorer of one
     task block of results.json."""
-    fewshot = block.get("fewshot") or {}
-    profile = block.get("prompt_profile") or {}
+    block = as_task_result(block)
+    fewshot = block.fewshot
     shots = fewshot.get("shots")
-    name = profile.get("name") if isinstance(profile, dict) else profile
-    version = profile.get("version") if isinstance(profile, dict) else None
+    name = block.prompt_name
+    profile = block.prompt_profile
+    version = profile.get("version") if isinstance(profile, Mapping) else None
     prompt = f"{name} v{version}" if name and version not in (None, "") else (name or "")
     strategy = fewshot.get("strategy") if shots else None
     return {
@@ -93,11 +96,11 @@ def task_settings(block: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def settings_line(results: dict[str, Any]) -> list[str]:
+def settings_line(results: Mapping[str, Any] | RunResults) -> list[str]:
     """One line per task: ``task: N-shot, prompt P, strategy S, seed K[, demos D], scorer X``
     (for captions/headers)."""
     lines = []
-    for task, block in results.get("tasks", {}).items():
+    for task, block in as_run_results(results).tasks.items():
         s = task_settings(block)
         demos = f", demos {s['demos']}" if s["demos"] else ""
         lines.append(

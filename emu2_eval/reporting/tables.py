@@ -22,6 +22,9 @@ from emu2_eval.reporting.settings import (
     scorer_text,
     task_settings,
 )
+from emu2_eval.rundir.schema import RunResults, TaskResult, as_run_results
+
+Results = Mapping[str, Any] | RunResults  # what the engine hands over, or a typed results.json
 
 CONSOLE_COLUMNS = [
     "model",
@@ -56,15 +59,15 @@ def _round(value: Any) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def report_frame(results: dict[str, Any]) -> pd.DataFrame:
+def report_frame(results: Results) -> pd.DataFrame:
     """One row per (task, metric) with value, interval, how it was computed, units, counts."""
+    run = as_run_results(results)
     rows = []
-    model = checkpoint_label(results)
-    for task, block in results.get("tasks", {}).items():
-        intervals = block.get("intervals", {})
+    model = checkpoint_label(run)
+    for task, block in run.tasks.items():
         settings = task_settings(block)
-        for metric, value in block.get("metrics", {}).items():
-            interval = intervals.get(metric, {})
+        for metric, value in block.metrics.items():
+            interval = block.interval(metric)
             rows.append(
                 {
                     "model": model,
@@ -78,12 +81,12 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                     "confidence": interval.get("confidence"),
                     "resamples": interval.get("resamples"),
                     "interval_method": interval.get("method", "not computed"),
-                    "units": block.get("units", {}).get(metric, ""),
-                    "n": block.get("n_scored", 0),
-                    "errors": block.get("n_errors", 0),
+                    "units": block.units.get(metric, ""),
+                    "n": block.scored,
+                    "errors": block.errors,
                 }
             )
-        if not block.get("metrics"):
+        if not block.metrics:
             rows.append(
                 {
                     "model": model,
@@ -92,33 +95,33 @@ def report_frame(results: dict[str, Any]) -> pd.DataFrame:
                     "metric": _unscored_label(block),
                     "interval_method": "",
                     "units": "",
-                    "n": block.get("n_scored", 0),
-                    "errors": block.get("n_errors", 0),
+                    "n": block.scored,
+                    "errors": block.errors,
                 }
             )
     return pd.DataFrame(rows, columns=CSV_COLUMNS)
 
 
-def _unscored_label(block: dict[str, Any]) -> str:
+def _unscored_label(block: TaskResult) -> str:
     """Why a task has no numbers: predict-only (naming its submission file) or none scored."""
-    if not block.get("predict_only"):
+    if not block.predict_only:
         return "(none scored)"
-    submission = (block.get("submission") or {}).get("file")
+    submission = block.submission.get("file")
     return f"(predict-only: {submission})" if submission else "(predict-only)"
 
 
-def results_table(results: dict[str, Any]) -> pd.DataFrame:
+def results_table(results: Results) -> pd.DataFrame:
     """The compact table printed by ``run``/``score``: value, low, high, units, counts."""
     return report_frame(results)[CONSOLE_COLUMNS]
 
 
-def predict_only_lines(results: dict[str, Any], output: Path) -> list[str]:
+def predict_only_lines(results: Results, output: Path) -> list[str]:
     """One line per predict-only task: its response count and submission file, no numbers."""
     lines = []
-    for name, block in results.get("tasks", {}).items():
-        if not block.get("predict_only"):
+    for name, block in as_run_results(results).tasks.items():
+        if not block.predict_only:
             continue
-        submission = block.get("submission") or {}
+        submission = block.submission
         where = (
             f"; submission file {output / submission['file']} ({submission['n_entries']} "
             f"entries, {submission['n_filled_empty']} left empty as not in the run)"
@@ -126,23 +129,24 @@ def predict_only_lines(results: dict[str, Any], output: Path) -> list[str]:
             else ""
         )
         lines.append(
-            f"{name}: predict-only, {block.get('n_samples', 0)} responses "
-            f"({block.get('n_errors', 0)} errors), not scored{where}"
+            f"{name}: predict-only, {block.n_samples or 0} responses "
+            f"({block.errors} errors), not scored{where}"
         )
     return lines
 
 
 def groups_table(
-    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None] | None = None
+    results: Results, samples: Mapping[str, list[dict[str, Any]] | None] | None = None
 ) -> pd.DataFrame:
     """Per-group values (answer type, subject...) with n and an interval from the samples."""
     from emu2_eval.reporting.groups import groups_frame
 
-    return groups_frame(results, samples, confidence_level(results))
+    run = as_run_results(results)
+    return groups_frame(run, samples, confidence_level(run))
 
 
 def task_groups_table(
-    results: dict[str, Any], samples: Mapping[str, list[dict[str, Any]] | None] | None = None
+    results: Results, samples: Mapping[str, list[dict[str, Any]] | None] | None = None
 ) -> pd.DataFrame:
     """Task groups' aggregate rows (mean over member tasks: :mod:`reporting.task_groups`)."""
     from emu2_eval.reporting.task_groups import TASK_GROUP_COLUMNS, group_aggregates
@@ -168,30 +172,33 @@ def task_groups_markdown(table: pd.DataFrame, label: str) -> str:
     return "\n".join(lines)
 
 
-def confidence_level(results: dict[str, Any]) -> float:
+def _recorded_confidence(results: Results) -> Any:
+    """The confidence of the first recorded interval that has one (None when none has)."""
+    for block in as_run_results(results).tasks.values():
+        for interval in block.intervals.values():
+            if interval.get("confidence"):
+                return interval["confidence"]
+    return None
+
+
+def confidence_level(results: Results) -> float:
     """The confidence of the recorded intervals (0.95 when none were recorded)."""
-    for block in results.get("tasks", {}).values():
-        for interval in block.get("intervals", {}).values():
-            if interval.get("confidence"):
-                return float(interval["confidence"])
-    return 0.95
+    confidence = _recorded_confidence(results)
+    return 0.95 if confidence is None else float(confidence)
 
 
-def confidence_label(results: dict[str, Any]) -> str:
+def confidence_label(results: Results) -> str:
     """'95% CI' from the recorded intervals (the level actually used)."""
-    for block in results.get("tasks", {}).values():
-        for interval in block.get("intervals", {}).values():
-            if interval.get("confidence"):
-                return f"{round(100 * interval['confidence'])}% CI"
-    return "CI"
+    confidence = _recorded_confidence(results)
+    return "CI" if confidence is None else f"{round(100 * confidence)}% CI"
 
 
-def interval_notes(results: dict[str, Any]) -> list[str]:
+def interval_notes(results: Results) -> list[str]:
     """How the intervals were computed, once per distinct method, naming approximations."""
     settings = None
     methods: dict[str, list[str]] = {}
-    for task, block in results.get("tasks", {}).items():
-        for metric, interval in block.get("intervals", {}).items():
+    for task, block in as_run_results(results).tasks.items():
+        for metric, interval in block.intervals.items():
             settings = settings or interval
             methods.setdefault(interval.get("method", ""), []).append(f"{task}/{metric}")
     if settings is None:
@@ -206,15 +213,14 @@ def interval_notes(results: dict[str, Any]) -> list[str]:
     return notes
 
 
-def protocol_notes(results: dict[str, Any]) -> list[str]:
+def protocol_notes(results: Results) -> list[str]:
     """The data protocol each task's loader recorded (DreamBench reference images, COCO caption
     sampling): a reader of the report must see which rule produced the numbers."""
     notes = []
-    for task, block in results.get("tasks", {}).items():
-        protocol = (block.get("dataset") or {}).get("protocol") or {}
+    for task, block in as_run_results(results).tasks.items():
         shown = [
             f"{key}: {value}"
-            for key, value in protocol.items()
+            for key, value in block.protocol.items()
             if key != "images" and isinstance(value, (str, int, float, bool))
         ]
         if shown:
@@ -223,13 +229,13 @@ def protocol_notes(results: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _convention_notes(task: str, block: dict[str, Any]) -> list[str]:
+def _convention_notes(task: str, block: TaskResult) -> list[str]:
     """Scorer conventions a metric class asks to show (``shown_options``, e.g. the grounding
     box format): unpublished choices a reader must see beside the numbers."""
     from emu2_eval.core.registry import METRICS
 
     notes = []
-    for name, options in (block.get("metric_options") or {}).items():
+    for name, options in block.metric_options.items():
         keys = getattr(METRICS.get(name), "shown_options", ()) if name in METRICS else ()
         shown = [f"{key}: {options[key]}" for key in keys if key in (options or {})]
         if shown:
@@ -237,7 +243,7 @@ def _convention_notes(task: str, block: dict[str, Any]) -> list[str]:
     return notes
 
 
-def display_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+def display_rows(results: Results) -> list[dict[str, Any]]:
     """Rows for human-facing tables: value formatted as ``value [low, high]``."""
     frame = report_frame(results)
     rows = []
@@ -249,24 +255,33 @@ def display_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+# The results table of report.md and report.tex: its columns (``shown``: value [low, high]) and
+# their alignment; report.md adds the model first and the errors last.
+TABLE_COLUMNS = ["task", *SETTING_COLUMNS, "metric", "shown", "units", "n"]
+TABLE_ALIGN = "lrllrlllrlr"
+
+
+def _table_header(label: str) -> list[str]:
+    return [f"value [{label}]" if c == "shown" else c for c in TABLE_COLUMNS]
+
+
 def markdown_report(
-    results: dict[str, Any],
+    results: Results,
     paper_model: str | None = None,
     samples: Mapping[str, list[dict[str, Any]] | None] | None = None,
 ) -> str:
     """report.md: results with intervals, the interval method, groups, paper comparison."""
+    results = as_run_results(results)
     label = confidence_label(results)
+    align = {"l": ":--", "r": "--:"}
     lines = [
-        "| model | task | shots | prompt | strategy | seed | demos | scorer | metric "
-        f"| value [{label}] | units | n | errors |",
-        "|:--|:--|--:|:--|:--|--:|:--|:--|:--|--:|:--|--:|--:|",
+        "| " + " | ".join(["model", *_table_header(label), "errors"]) + " |",
+        "|" + "|".join(align[a] for a in f"l{TABLE_ALIGN}r") + "|",
     ]
     for row in display_rows(results):
-        lines.append(
-            f"| {row['model']} | {row['task']} | {row['shots']} | {row['prompt']} | "
-            f"{row['strategy']} | {row['seed']} | {row['demos']} | {md_cell(row['scorer'])} | "
-            f"{row['metric']} | {row['shown']} | {row['units']} | {row['n']} | {row['errors']} |"
-        )
+        cells = [md_cell(row[c]) if c == "scorer" else row[c] for c in TABLE_COLUMNS]
+        cells = [row["model"], *cells, row["errors"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     notes = interval_notes(results) + protocol_notes(results)
     text = "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes)
     groups = groups_table(results, samples)
@@ -296,7 +311,7 @@ def comparison_verdict(row: Mapping[str, Any]) -> str:
     return {True: "yes", False: "no", None: "n/a"}[row["paper_in_interval"]]
 
 
-def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
+def reproduction_markdown(results: Results, paper_model: str) -> str:
     from emu2_eval.reporting.paper import reproduction_table
 
     table = reproduction_table(results, paper_model)
@@ -320,47 +335,21 @@ def reproduction_markdown(results: dict[str, Any], paper_model: str) -> str:
 
 
 def latex_report(
-    results: dict[str, Any],
+    results: Results,
     paper_model: str | None = None,
     samples: Mapping[str, list[dict[str, Any]] | None] | None = None,
 ) -> str:
     """report.tex: booktabs tables of the results, task groups (and the paper comparison)."""
     from emu2_eval.reporting.latex import latex_table
 
+    results = as_run_results(results)
     model = checkpoint_label(results)
     label = confidence_label(results)
-    rows = [
-        (
-            row["task"],
-            row["shots"],
-            row["prompt"],
-            row["strategy"],
-            row["seed"],
-            row["demos"],
-            row["scorer"],
-            row["metric"],
-            row["shown"],
-            row["units"],
-            row["n"],
-        )
-        for row in display_rows(results)
-    ]
+    rows = [tuple(row[c] for c in TABLE_COLUMNS) for row in display_rows(results)]
     text = latex_table(
-        [
-            "task",
-            "shots",
-            "prompt",
-            "strategy",
-            "seed",
-            "demos",
-            "scorer",
-            "metric",
-            f"value [{label}]",
-            "units",
-            "n",
-        ],
+        _table_header(label),
         rows,
-        "lrllrlllrlr",
+        TABLE_ALIGN,
         caption=f"Results of {model}. " + " ".join(interval_notes(results)[:1]),
         label=f"tab:results-{model}",
     )

@@ -20,43 +20,45 @@ from typing import Any
 
 import numpy as np
 
+from emu2_eval.rundir.schema import RunResults, as_run_results
+
 TASK_GROUP_COLUMNS = [
     "group", "metric", "value", "low", "high", "units", "n_tasks", "tasks", "interval",
 ]  # fmt: skip
 
 
-def task_group_members(results: Mapping[str, Any]) -> dict[str, list[str]]:
+def task_group_members(results: Mapping[str, Any] | RunResults) -> dict[str, list[str]]:
     """Group -> its tasks in this run, from each task's recorded config (``group:``)."""
     groups: dict[str, list[str]] = {}
-    for task, block in results.get("tasks", {}).items():
-        group = (block.get("config") or {}).get("group")
-        if isinstance(group, str) and group:
-            groups.setdefault(group, []).append(task)
+    for task, block in as_run_results(results).tasks.items():
+        if block.group:
+            groups.setdefault(block.group, []).append(task)
     return groups
 
 
 def group_aggregates(
-    results: Mapping[str, Any],
+    results: Mapping[str, Any] | RunResults,
     samples: Mapping[str, list[dict[str, Any]] | None] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per (group, metric key) shared by two or more of the group's tasks."""
-    tasks = results.get("tasks", {})
+    run = as_run_results(results)
+    tasks = run.tasks
     rows = []
-    for group, members in sorted(task_group_members(results).items()):
+    for group, members in sorted(task_group_members(run).items()):
         if len(members) < 2:
             continue  # a group of one is its task's own row
         keys: dict[tuple[str, str], list[str]] = {}
         for task in members:
             block = tasks[task]
-            for key, value in (block.get("metrics") or {}).items():
+            for key, value in block.metrics.items():
                 if value is not None:
-                    unit = (block.get("units") or {}).get(key, "")
+                    unit = block.units.get(key, "")
                     keys.setdefault((key, unit), []).append(task)
         for (key, unit), having in keys.items():
             if len(having) < 2:
                 continue
-            value = float(np.mean([tasks[t]["metrics"][key] for t in having]))
-            low, high, note = _combined_interval(results, samples or {}, having, key)
+            value = float(np.mean([tasks[t].metrics[key] for t in having]))
+            low, high, note = _combined_interval(run, samples or {}, having, key)
             rows.append(
                 {
                     "group": group, "metric": key, "value": round(value, 4),
@@ -75,7 +77,7 @@ def _task_seed(seed: int, task: str) -> int:
 
 
 def _combined_interval(
-    results: Mapping[str, Any],
+    results: RunResults,
     samples: Mapping[str, list[dict[str, Any]] | None],
     having: list[str],
     key: str,
@@ -89,8 +91,8 @@ def _combined_interval(
     replicates = []
     settings = None
     for task in having:
-        block = results["tasks"][task]
-        recorded = (block.get("intervals") or {}).get(key) or {}
+        block = results.tasks[task]
+        recorded = block.interval(key)
         metric = recorded.get("metric")
         if not metric or resampler_class(metric) is None:
             return None, None, f"not available: {task}/{key} has no bootstrap resampler"
@@ -103,11 +105,11 @@ def _combined_interval(
                 seed=int(recorded.get("seed") or 0),
                 confidence=float(recorded.get("confidence") or 0.95),
             )
-        options = (block.get("metric_options") or {}).get(metric) or {}
+        options = block.metric_options.get(metric) or {}
         docs = scored_docs(records)
         if not docs:
             return None, None, f"not available: {task} has no scored documents"
-        resampler = build_resampler(metric, docs, block["metrics"], options)
+        resampler = build_resampler(metric, docs, block.metrics, options)
         own = replace(settings, seed=_task_seed(settings.seed, task))
         replicates.append(distribution(resampler, own)[key])
     assert settings is not None

@@ -26,10 +26,11 @@ from emu2_eval.reporting.tables import (
     report_frame,
     task_groups_table,
 )
+from emu2_eval.rundir.schema import RunResults, as_run_results, results_path
 
 
 def write_reports(
-    results: dict[str, Any],
+    results: Mapping[str, Any] | RunResults,
     run_dir: Path,
     paper_model: str | None = None,
     max_failures: int = 200,
@@ -41,7 +42,8 @@ def write_reports(
     unless ``samples`` (task -> records, as just written) already holds them.
     """
     run_dir = Path(run_dir)
-    samples = {task: _task_samples(run_dir, task, samples) for task in results.get("tasks", {})}
+    results = as_run_results(results, results_path(run_dir))
+    samples = {task: _task_samples(run_dir, task, samples) for task in results.tasks}
     table = report_frame(results)
     write_csv_atomic(run_dir / "report.csv", table)
     groups = groups_table(results, samples)

@@ -18,11 +18,20 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.rundir.schema import RunResults, RunResultsError, SampleRecord, read_run_results
+from emu2_eval.rundir.schema import (
+    RunResults,
+    RunResultsError,
+    SampleRecord,
+    TaskResult,
+    as_task_result,
+    read_run_results,
+    results_path,
+)
 
 logger = logging.getLogger(__name__)
 _warned: set[str] = set()
@@ -34,11 +43,14 @@ class SamplesMismatchError(ValueError):
 
 @dataclass
 class RunDir:
-    """A run directory's results and, loaded on demand, its per-sample records."""
+    """A run directory's results and, loaded on demand, its per-sample records.
+
+    Readers use ``typed`` (:class:`RunResults`, :meth:`task`); ``results``/``tasks``/``block``
+    are the raw mapping, kept for ``score``/``report``, which rewrite it in place."""
 
     path: Path
     results: dict[str, Any]  # the raw mapping of ``typed`` (mutable: score/report rewrite it)
-    typed: RunResults | None = None
+    typed: RunResults
     _samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
@@ -47,14 +59,21 @@ class RunDir:
 
     def block(self, task: str) -> dict[str, Any]:
         if task not in self.tasks:
-            raise KeyError(f"{self.path / 'results.json'} has no task {task!r}")
+            raise KeyError(f"{results_path(self.path)} has no task {task!r}")
         return self.tasks[task]
+
+    def task(self, name: str) -> TaskResult:
+        """The typed block of task ``name`` (KeyError naming results.json when absent)."""
+        if name not in self.typed.tasks:
+            raise KeyError(f"{results_path(self.path)} has no task {name!r}")
+        return self.typed.tasks[name]
 
     def samples(self, task: str) -> list[dict[str, Any]]:
         """The task's sample records, in the run's document order, checked against results.json
         (:class:`SamplesMismatchError` when the file was changed after the run)."""
         if task not in self._samples:
-            self._samples[task] = read_verified_samples(self.path, task, self.block(task))
+            block = as_task_result(self.block(task), task, results_path(self.path))
+            self._samples[task] = read_verified_samples(self.path, task, block)
         return self._samples[task]
 
     def verify(self) -> None:
@@ -111,13 +130,16 @@ def samples_record(digest: str, records: list[dict[str, Any]]) -> dict[str, str]
     return {"sha256": digest, "ids_sha256": ids_digest([str(r["doc_id"]) for r in records])}
 
 
-def read_verified_samples(run_dir: Path, task: str, block: dict[str, Any]) -> list[dict[str, Any]]:
+def read_verified_samples(
+    run_dir: Path, task: str, block: TaskResult | Mapping[str, Any]
+) -> list[dict[str, Any]]:
     """The records of ``samples_<task>.jsonl``, refused when they differ from results.json."""
+    block = as_task_result(block, task, results_path(run_dir))
     path = Path(run_dir) / f"samples_{task}.jsonl"
     data = _read_bytes(path)
     records = _parse_samples(path, data)
-    recorded = block.get("samples_file")
-    if not isinstance(recorded, dict) or "sha256" not in recorded:
+    recorded = block.samples_file
+    if recorded is None or "sha256" not in recorded:
         if str(path) not in _warned:
             _warned.add(str(path))
             logger.warning(
@@ -138,10 +160,12 @@ def read_verified_samples(run_dir: Path, task: str, block: dict[str, Any]) -> li
     return records
 
 
-def _differences(records: list[dict[str, Any]], block: dict[str, Any], recorded: dict) -> str:
+def _differences(
+    records: list[dict[str, Any]], block: TaskResult, recorded: Mapping[str, Any]
+) -> str:
     """Missing, extra or duplicated doc ids, or edited records, in words."""
     ids = [str(r["doc_id"]) for r in records]
-    expected = block.get("n_samples")
+    expected = block.n_samples
     parts = [f"{len(ids)} records where the run wrote {expected}"]
     duplicated = {i: n for i, n in Counter(ids).items() if n > 1}
     if duplicated:

@@ -34,9 +34,47 @@ class RunResultsError(UserError, ValueError):
     """A run directory's results.json or samples file cannot be read; names the file and fix."""
 
 
+IN_MEMORY = Path("<results in memory>")  # named by errors about a mapping not read from a file
+
+
+def _object(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """``raw[key]`` as an object ({} when absent or null); any other type is refused."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RunResultsError(
+            f"{where}: {key!r} is a JSON {type(value).__name__}, not an object: the file was "
+            "edited; restore it, or re-run the task (or `emu2-eval score`)"
+        )
+    return value
+
+
+def _optional_object(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
+    """``raw[key]`` as an object, None when absent or null (absence means something)."""
+    return _object(raw, key, where) if raw.get(key) is not None else None
+
+
+def _count(raw: Mapping[str, Any], key: str, where: str) -> int | None:
+    """``raw[key]`` as a document count (None when absent); a non-integer is refused."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RunResultsError(
+            f"{where}: {key!r} is {value!r}, not a count of documents: the file was edited; "
+            "restore it, or re-run the task (or `emu2-eval score`)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class TaskResult:
-    """One task block of results.json; ``raw`` is the block as written."""
+    """One task block of results.json; ``raw`` is the block as written.
+
+    Object fields read as {} when a file written before them lacks them (what every consumer
+    assumed); ``scorer`` and ``samples_file`` stay None then, because their absence changes what
+    a consumer does (derive the scorer, read the samples unverified)."""
 
     name: str
     metrics: Mapping[str, Any]
@@ -50,23 +88,94 @@ class TaskResult:
     fewshot: Mapping[str, Any]
     reference: Mapping[str, Any]
     raw: dict[str, Any] = field(repr=False)
+    metric_options: Mapping[str, Any] = field(default_factory=dict)
+    dataset: Mapping[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=dict)
+    submission: Mapping[str, Any] = field(default_factory=dict)
+    groups: Mapping[str, Any] = field(default_factory=dict)
+    scorer: Mapping[str, Any] | None = None
+    prompt_profile: Mapping[str, Any] | str | None = None
+    samples_file: Mapping[str, Any] | None = None
 
     @classmethod
-    def from_mapping(cls, name: str, raw: dict[str, Any]) -> TaskResult:
+    def from_mapping(cls, name: str, raw: dict[str, Any], path: Path = IN_MEMORY) -> TaskResult:
+        """Type the block ``raw`` of task ``name`` read from ``path`` (named in every error)."""
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("metrics"), Mapping):
+            raise RunResultsError(
+                f"{path}: task {name!r} has no 'metrics' object: not a task block written by "
+                "`emu2-eval run`; re-run the task (or `emu2-eval score`)"
+            )
+        where = f"{path}: task {name!r}"
+        profile = raw.get("prompt_profile")
+        if profile is not None and not isinstance(profile, Mapping | str):
+            raise RunResultsError(
+                f"{where}: 'prompt_profile' is {profile!r}, neither a name nor an object: the "
+                "file was edited; restore it, or re-run the task"
+            )
         return cls(
             name=name,
             metrics=raw["metrics"],
-            units=raw.get("units") or {},
-            intervals=raw.get("intervals") or {},
-            n_samples=raw.get("n_samples"),
-            n_scored=raw.get("n_scored"),
-            n_errors=raw.get("n_errors"),
+            units=_object(raw, "units", where),
+            intervals=_object(raw, "intervals", where),
+            n_samples=_count(raw, "n_samples", where),
+            n_scored=_count(raw, "n_scored", where),
+            n_errors=_count(raw, "n_errors", where),
             config_hash=raw.get("config_hash"),
             predict_only=bool(raw.get("predict_only", False)),
-            fewshot=raw.get("fewshot") or {},
-            reference=raw.get("reference") or {},
+            fewshot=_object(raw, "fewshot", where),
+            reference=_object(raw, "reference", where),
             raw=raw,
+            metric_options=_object(raw, "metric_options", where),
+            dataset=_object(raw, "dataset", where),
+            config=_object(raw, "config", where),
+            submission=_object(raw, "submission", where),
+            groups=_object(raw, "groups", where),
+            scorer=_optional_object(raw, "scorer", where),
+            prompt_profile=profile,
+            samples_file=_optional_object(raw, "samples_file", where),
         )
+
+    @property
+    def scored(self) -> int:
+        """Documents scored (0 when not recorded)."""
+        return self.n_scored or 0
+
+    @property
+    def errors(self) -> int:
+        """Documents whose request failed (0 when not recorded)."""
+        return self.n_errors or 0
+
+    @property
+    def prompt_name(self) -> str | None:
+        """The prompt profile's name (a bare string profile is its own name)."""
+        if isinstance(self.prompt_profile, Mapping):
+            return self.prompt_profile.get("name")
+        return self.prompt_profile
+
+    @property
+    def shots(self) -> int:
+        """The number of demonstrations (0 when not recorded)."""
+        return int(self.fewshot.get("shots", 0) or 0)
+
+    @property
+    def request(self) -> str | None:
+        """The task's request kind (``generate_images``...) from its recorded config."""
+        return self.config.get("request")
+
+    @property
+    def group(self) -> str | None:
+        """The task group (``group:`` of the task file), None when it has none."""
+        group = self.config.get("group")
+        return group if isinstance(group, str) and group else None
+
+    @property
+    def protocol(self) -> Mapping[str, Any]:
+        """The data protocol the task's loader recorded ({} when none)."""
+        return self.dataset.get("protocol") or {}
+
+    def interval(self, metric_key: str) -> Mapping[str, Any]:
+        """The interval record of ``metric_key`` ({} when none was computed)."""
+        return self.intervals.get(metric_key) or {}
 
 
 @dataclass(frozen=True)
@@ -92,6 +201,21 @@ class RunResults:
     @property
     def manifest(self) -> Mapping[str, Any]:
         return self.raw.get("manifest") or {}
+
+    @property
+    def model_info(self) -> Mapping[str, Any]:
+        """What the adapter recorded about the checkpoint it loaded ({} when nothing)."""
+        return self.model.get("info") or {}
+
+    @property
+    def model_args(self) -> Mapping[str, Any]:
+        """The adapter's arguments as given ({} when none)."""
+        return self.model.get("args") or {}
+
+    @property
+    def seed(self) -> int:
+        """The run's seed (manifest), 0 when not recorded."""
+        return int(self.manifest.get("seed") or 0)
 
 
 @dataclass(frozen=True)
@@ -173,15 +297,7 @@ def parse_run_results(raw: Any, path: Path) -> RunResults:
             f"{path} has no {' or '.join(repr(k) for k in missing)} object: not a results "
             "file written by `emu2-eval run`; point at a run directory, or re-run into it"
         )
-    tasks = {}
-    for name, block in raw["tasks"].items():
-        lacking = [k for k in REQUIRED_TASK_KEYS if not isinstance(block, dict) or k not in block]
-        if lacking:
-            raise RunResultsError(
-                f"{path}: task {name!r} has no {', '.join(repr(k) for k in lacking)}: not a "
-                "task block written by `emu2-eval run`; re-run the task (or `emu2-eval score`)"
-            )
-        tasks[name] = TaskResult.from_mapping(name, block)
+    tasks = {name: TaskResult.from_mapping(name, b, path) for name, b in raw["tasks"].items()}
     model = raw["model"]
     return RunResults(
         path=path,
@@ -192,6 +308,20 @@ def parse_run_results(raw: Any, path: Path) -> RunResults:
         tasks=tasks,
         raw=raw,
     )
+
+
+def as_run_results(results: Mapping[str, Any] | RunResults, path: Path = IN_MEMORY) -> RunResults:
+    """``results`` typed: a :class:`RunResults` as is, a mapping (the engine's results as just
+    written, or a results.json mapping read and changed by ``score``/``report``) checked by
+    :func:`parse_run_results`, ``path`` named in its errors."""
+    return results if isinstance(results, RunResults) else parse_run_results(results, path)
+
+
+def as_task_result(
+    block: Mapping[str, Any] | TaskResult, name: str = "", path: Path = IN_MEMORY
+) -> TaskResult:
+    """A task block typed (a :class:`TaskResult` as is)."""
+    return block if isinstance(block, TaskResult) else TaskResult.from_mapping(name, block, path)
 
 
 def stamped(results: Mapping[str, Any]) -> dict[str, Any]:
