@@ -72,27 +72,17 @@ def _fmt(times: list[float]) -> str:
 def bench_vqa(official_repo: Path, questions: int, repeats: int) -> bool:
     import tempfile
 
-    from bench_vqa_scoring import _load_py2_module, _write_official_files, make_run
+    from bench_vqa_scoring import _write_official_files, load_official, make_run, time_official
 
     from emu2_eval.scoring.metrics.vqa_accuracy import normalize_answer, score_many
 
     run = make_run(questions, seed=0)
-    vqa_mod = _load_py2_module(official_repo / "PythonHelperTools/vqaTools/vqa.py", "vqa", {})
-    eval_mod = _load_py2_module(
-        official_repo / "PythonEvaluationTools/vqaEvaluation/vqaEval.py", "vqaEval", {}
-    )
+    modules = load_official(official_repo)
     tmp = tempfile.TemporaryDirectory()
     paths = _write_official_files(Path(tmp.name), run)
 
     def official() -> Timed:
-        # Loaded afresh each time (not timed): evaluate() rewrites the answers it normalises.
-        with contextlib.redirect_stdout(io.StringIO()):
-            vqa = vqa_mod.VQA(str(paths["annotations"]), str(paths["questions"]))
-            vqa_res = vqa.loadRes(str(paths["results"]), str(paths["questions"]))
-            evaluator = eval_mod.VQAEval(vqa, vqa_res, n=2)
-            start = time.perf_counter()
-            evaluator.evaluate()
-            elapsed = time.perf_counter() - start
+        elapsed, evaluator = time_official(*modules, paths)
         return Timed(evaluator.accuracy["overall"], elapsed)
 
     def ours() -> float:

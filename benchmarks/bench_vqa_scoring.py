@@ -192,14 +192,21 @@ def _write_official_files(tmp: Path, run: dict[str, list]) -> dict[str, Path]:
     return paths
 
 
-def run_official(repo: Path, run: dict[str, list]) -> tuple[float, object]:
-    """Time the official ``VQAEval.evaluate()`` (JSON loading and indexing not timed)."""
+def load_official(repo: Path) -> tuple[types.ModuleType, types.ModuleType]:
+    """The official ``vqa`` and ``vqaEval`` modules of a GT-Vision-Lab/VQA checkout."""
     vqa_mod = _load_py2_module(repo / "PythonHelperTools/vqaTools/vqa.py", "vqa", {})
     eval_mod = _load_py2_module(
         repo / "PythonEvaluationTools/vqaEvaluation/vqaEval.py", "vqaEval", {}
     )
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        paths = _write_official_files(Path(tmp), run)
+    return vqa_mod, eval_mod
+
+
+def time_official(
+    vqa_mod: types.ModuleType, eval_mod: types.ModuleType, paths: dict[str, Path]
+) -> tuple[float, object]:
+    """Load the written files afresh (``evaluate()`` rewrites the answers it normalises) and
+    time the official ``VQAEval.evaluate()`` alone (JSON loading and indexing not timed)."""
+    with contextlib.redirect_stdout(io.StringIO()):
         vqa = vqa_mod.VQA(str(paths["annotations"]), str(paths["questions"]))
         vqa_res = vqa.loadRes(str(paths["results"]), str(paths["questions"]))
         evaluator = eval_mod.VQAEval(vqa, vqa_res, n=2)
@@ -207,6 +214,13 @@ def run_official(repo: Path, run: dict[str, list]) -> tuple[float, object]:
         evaluator.evaluate()
         elapsed = time.perf_counter() - start
     return elapsed, evaluator
+
+
+def run_official(repo: Path, run: dict[str, list]) -> tuple[float, object]:
+    """Time the official ``VQAEval.evaluate()`` (JSON loading and indexing not timed)."""
+    modules = load_official(repo)
+    with tempfile.TemporaryDirectory() as tmp:
+        return time_official(*modules, _write_official_files(Path(tmp), run))
 
 
 # --------------------------------------------------------------------------- main

@@ -25,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _golden_common import git_head, stand_in_timm, stand_in_torchvision
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "tests" / "data" / "emu2_chat_prompt_golden.json"
 SHORT = "Answer the question using a single word or phrase."
@@ -47,26 +49,6 @@ CASES = [
 ]
 
 
-def _stand_ins() -> None:
-    """``timm`` and ``torchvision`` are imported by the package but unused for the text."""
-    import types
-
-    layers = types.ModuleType("timm.models.layers")
-    layers.to_2tuple = lambda x: x if isinstance(x, tuple) else (x, x)
-    layers.drop_path = lambda x, drop_prob=0.0, training=False: x
-    sys.modules["timm"] = types.ModuleType("timm")
-    sys.modules["timm.models"] = types.ModuleType("timm.models")
-    sys.modules["timm.models.layers"] = layers
-    vision = types.ModuleType("torchvision")
-    transforms = types.ModuleType("torchvision.transforms")
-    for name in ("Compose", "Resize", "ToTensor", "Normalize"):
-        setattr(transforms, name, lambda *a, **k: None)
-    transforms.InterpolationMode = types.SimpleNamespace(BICUBIC=3)
-    vision.transforms = transforms
-    sys.modules["torchvision"] = vision
-    sys.modules["torchvision.transforms"] = transforms
-
-
 def reference(official_repo: Path) -> dict:
     """Call the published ``_prepare_chat_inputs`` on every case, both system messages."""
     import functools
@@ -76,7 +58,8 @@ def reference(official_repo: Path) -> dict:
     import transformers  # noqa: F401  (before the stand-ins: it probes timm/torchvision specs)
     from PIL import Image
 
-    _stand_ins()
+    stand_in_timm()  # imported by the package but unused for the text
+    stand_in_torchvision()
     sys.path.insert(0, str(official_repo / "Emu2"))
     import emu.chat as chat
     from emu.chat import EmuChatGeneration
@@ -96,12 +79,6 @@ def reference(official_repo: Path) -> dict:
     return {"cases": out}
 
 
-def _commit(repo: Path) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--official-repo", type=Path, required=True)
@@ -118,7 +95,7 @@ def main() -> None:
     golden = json.loads(result.stdout.strip().splitlines()[-1])
     golden = {
         "source": "baaivision/Emu Emu2/emu/chat.py EmuChatGeneration._prepare_chat_inputs",
-        "commit": _commit(args.official_repo),
+        "commit": git_head(args.official_repo, check=True),
         "generator": "scripts/make_chat_prompt_golden.py",
         **golden,
     }

@@ -28,12 +28,22 @@ drop-path rate 0 they are a pair builder and the identity), since timm's wheel p
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from _golden_common import (
+    git_head,
+    last_logits,
+    llama_config,
+    llama_dir,
+    load_published_weights,
+    recording_generate,
+    stand_in_timm,
+    stand_in_torchvision,
+    two_stage_main,
+    vision_config,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "tests" / "data" / "emu2_reference_golden.json"
@@ -96,26 +106,7 @@ def build(work: Path) -> None:
         state = tiny.published_state_dict(model, split_qkv_bias=True, inv_freq=False)
         torch.save(state, work / f"{variant}.pt")
         config = tiny.config()
-        (work / f"{variant}_llama.json").write_text(
-            json.dumps(
-                {
-                    "architectures": ["LlamaForCausalLM"],
-                    "model_type": "llama",
-                    "bos_token_id": 1,
-                    "eos_token_id": 2,
-                    "pad_token_id": 0,
-                    "hidden_act": "silu",
-                    "hidden_size": config.hidden_size,
-                    "intermediate_size": config.intermediate_size,
-                    "num_hidden_layers": config.num_hidden_layers,
-                    "num_attention_heads": config.num_attention_heads,
-                    "max_position_embeddings": config.max_position_embeddings,
-                    "rms_norm_eps": config.rms_norm_eps,
-                    "tie_word_embeddings": False,
-                    "vocab_size": 32000,
-                }
-            )
-        )
+        (work / f"{variant}_llama.json").write_text(json.dumps(llama_config(config)))
         vision = config.vision_config
         n_images = [p.count("[<IMG_PLH>]") for p in prompts]
         pixels = synthetic_pixels(sum(n_images), vision.image_size)
@@ -148,19 +139,7 @@ def build(work: Path) -> None:
                     }
                 )
         (work / f"{variant}_vision.json").write_text(
-            json.dumps(
-                {
-                    "image_size": vision.image_size,
-                    "patch_size": vision.patch_size,
-                    "width": vision.width,
-                    "layers": vision.layers,
-                    "head_width": vision.head_width,
-                    "mlp_ratio": vision.mlp_ratio,
-                    "n_query": vision.n_query,
-                    "v_query": vision.v_query,
-                    "n_images": n_images,
-                }
-            )
+            json.dumps({**vision_config(vision), "n_images": n_images})
         )
     (work / "cases.json").write_text(json.dumps(cases))
     (work / "tokenizer_dir").write_text(str(TOKENIZER_DIR))
@@ -198,26 +177,12 @@ def build_generation(work: Path) -> None:
 
 
 # -- stage 2: the published stack ------------------------------------------------------------
-def _stand_in_timm() -> None:
-    """``timm.models.layers.{to_2tuple, drop_path}`` without timm (drop-path rate is 0)."""
-    import types
-
-    layers = types.ModuleType("timm.models.layers")
-    layers.to_2tuple = lambda x: x if isinstance(x, tuple) else (x, x)
-    layers.drop_path = lambda x, drop_prob=0.0, training=False: x
-    sys.modules["timm"] = types.ModuleType("timm")
-    sys.modules["timm.models"] = types.ModuleType("timm.models")
-    sys.modules["timm.models.layers"] = layers
-
-
 def reference(work: Path, official_repo: Path) -> dict:
     """Run the official ``EmuModel.generate`` on every case; returns the golden document."""
-    import shutil
-
     import torch
     import transformers
 
-    _stand_in_timm()
+    stand_in_timm()
     sys.path.insert(0, str(official_repo / "Emu2"))
     from emu.conf.emu_conf import CLIPVisionCfg, TextDecoderCfg
     from emu.emu import EmuModel
@@ -226,26 +191,13 @@ def reference(work: Path, official_repo: Path) -> dict:
     cases = json.loads((work / "cases.json").read_text())
     models, pixels, images_per_prompt = {}, {}, {}
     for variant in ("base", "chat"):
-        llama_dir = work / f"{variant}_llama"
-        llama_dir.mkdir(exist_ok=True)
-        shutil.copyfile(work / f"{variant}_llama.json", llama_dir / "config.json")
-        for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"):
-            shutil.copyfile(tokenizer_dir / name, llama_dir / name)
+        config_json = (work / f"{variant}_llama.json").read_text()
+        decoder_dir = llama_dir(work / f"{variant}_llama", config_json, tokenizer_dir)
         vision = json.loads((work / f"{variant}_vision.json").read_text())
         images_per_prompt[variant] = vision.pop("n_images")
         cfg = CLIPVisionCfg(**vision, xattn=False, postnorm=True, qkv_bias=True)
-        model = EmuModel(cfg, TextDecoderCfg(str(llama_dir), instruct=variant == "chat"))
-        state = torch.load(work / f"{variant}.pt")
-        native = {}
-        for name, tensor in state.items():
-            for published, own in (("model.visual.", "visual."), ("model.decoder.", "decoder.")):
-                if name.startswith(published):
-                    name = own + name[len(published) :]
-            native[name] = tensor
-        missing, unexpected = model.load_state_dict(native, strict=False)
-        missing = [m for m in missing if not m.endswith("rotary_emb.inv_freq")]
-        if missing or unexpected:
-            raise SystemExit(f"{variant}: missing {missing}, unexpected {unexpected}")
+        model = EmuModel(cfg, TextDecoderCfg(str(decoder_dir), instruct=variant == "chat"))
+        load_published_weights(model, torch.load(work / f"{variant}.pt"), f"{variant}: ")
         models[variant] = model.eval().float()
         pixels[variant] = torch.load(work / f"{variant}_pixels.pt")
 
@@ -264,34 +216,17 @@ def reference(work: Path, official_repo: Path) -> dict:
                 for i in case["prompt_index"]
             ]
         )
-        seen = {}
-        stock_generate = lm.generate
-
-        def recording_generate(*args, _stock=stock_generate, _seen=seen, **kwargs):
-            _seen["inputs_embeds"] = kwargs["inputs_embeds"]
-            _seen["attention_mask"] = kwargs["attention_mask"]
-            _seen["sequences"] = _stock(*args, **kwargs)
-            return _seen["sequences"]
-
-        lm.generate = recording_generate
-        try:
+        with recording_generate(lm) as seen:
             texts = model.generate(
                 case["prompts"], image=image if len(image) else None, **case["settings"]
             )
-        finally:
-            del lm.generate
         text = [t.replace("[<IMG_PLH>]", model.image_placeholder) for t in case["prompts"]]
         ids = model.decoder.tokenizer(text, padding="longest", return_tensors="pt")
         case["input_ids"] = ids.input_ids.tolist()
         case["attention_mask"] = ids.attention_mask.tolist()
         case["official"] = {"sequences": seen["sequences"].tolist(), "texts": texts}
         if case["decoding"] == "greedy":  # logits once per (model, prompts)
-            with torch.no_grad():
-                logits = (
-                    lm(inputs_embeds=seen["inputs_embeds"], attention_mask=seen["attention_mask"])
-                    .logits[:, -1, :]
-                    .float()
-                )
+            logits = last_logits(lm, seen)
             top = logits.topk(10, dim=-1)
             case["official"]["last_logits"] = {
                 "top_ids": top.indices.tolist(),
@@ -301,9 +236,7 @@ def reference(work: Path, official_repo: Path) -> dict:
             }
         with torch.no_grad():
             lm.lm_head.weight[2] = original
-    head = subprocess.run(
-        ["git", "-C", str(official_repo), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    head = git_head(official_repo)
     import tokenizers
 
     return {
@@ -372,20 +305,13 @@ def _compact(cases: list[dict]) -> dict:
 
 def reference_generation(work: Path, encoder, pixels) -> dict:
     """``EmuVisualGeneration.forward`` on each Emu2-Gen prompt: embeddings, latents, image."""
-    import types
 
     import torch
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
 
-    # diffusion.py builds a torchvision transform in __init__ (torchvision does not import beside
-    # this CPU torch); images are handed over as already-normalised pixels instead (below).
-    transforms = types.ModuleType("torchvision.transforms")
-    transforms.Compose = lambda steps: None
-    transforms.Resize = transforms.ToTensor = transforms.Normalize = lambda *a, **k: None
-    transforms.InterpolationMode = types.SimpleNamespace(BICUBIC=None)
-    torchvision = types.ModuleType("torchvision")
-    torchvision.transforms = transforms
-    sys.modules.update({"torchvision": torchvision, "torchvision.transforms": transforms})
+    # diffusion.py builds a torchvision transform in __init__; images are handed over as
+    # already-normalised pixels instead (below).
+    stand_in_torchvision()
     from emu.diffusion import EmuVisualGeneration
 
     spec = json.loads((work / "generation.json").read_text())
@@ -458,39 +384,7 @@ def reference_generation(work: Path, encoder, pixels) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=["all", "build", "reference"], default="all")
-    parser.add_argument("--official-repo", type=Path, required=True)
-    parser.add_argument("--reference-python", default="/tmp/refenv/bin/python")
-    parser.add_argument("--work", type=Path)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args()
-    if args.stage == "reference":
-        golden = reference(args.work, args.official_repo)
-        args.out.write_text(json.dumps(golden, indent=None, separators=(",", ":")) + "\n")
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        work = args.work or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        build(work)
-        if args.stage == "build":
-            return
-        subprocess.run(
-            [
-                args.reference_python,
-                __file__,
-                "--stage",
-                "reference",
-                "--official-repo",
-                str(args.official_repo),
-                "--work",
-                str(work),
-                "--out",
-                str(args.out),
-            ],
-            check=True,
-        )
-    print(f"wrote {args.out}")
+    two_stage_main(__doc__, __file__, DEFAULT_OUT, build, reference)
 
 
 if __name__ == "__main__":

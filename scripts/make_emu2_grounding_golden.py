@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import types
 from pathlib import Path
+
+from _golden_common import git_head, llama_config, llama_dir, stand_in_timm, stand_in_torchvision
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "tests" / "data" / "emu2_grounding_golden.json"
@@ -39,59 +39,33 @@ ANSWERS = [
     "<phrase>two dogs</phrase><object>[0, 4, 100, 120]</object>"
     "</delimiter_of_multi_objects/><object>[110, 4, 224, 118]</object>",
 ]
-TINY_LLAMA = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "bos_token_id": 1,
-    "eos_token_id": 2,
-    "pad_token_id": 0,
-    "hidden_act": "silu",
-    "hidden_size": 16,
-    "intermediate_size": 32,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 2,
-    "max_position_embeddings": 256,
-    "rms_norm_eps": 1e-6,
-    "tie_word_embeddings": False,
-    "vocab_size": 32000,
-}
-
-
-def _stand_ins() -> None:
-    """timm helpers (drop-path rate 0) and torchvision transforms (never applied to pixels)."""
-    layers = types.ModuleType("timm.models.layers")
-    layers.to_2tuple = lambda x: x if isinstance(x, tuple) else (x, x)
-    layers.drop_path = lambda x, drop_prob=0.0, training=False: x
-    sys.modules["timm"] = types.ModuleType("timm")
-    sys.modules["timm.models"] = types.ModuleType("timm.models")
-    sys.modules["timm.models.layers"] = layers
-    transforms = types.ModuleType("torchvision.transforms")
-    for name in ("Compose", "Resize", "ToTensor", "Normalize"):
-        setattr(transforms, name, lambda *args, **kwargs: None)
-    transforms.InterpolationMode = types.SimpleNamespace(BICUBIC="bicubic")
-    torchvision = types.ModuleType("torchvision")
-    torchvision.transforms = transforms
-    sys.modules["torchvision"] = torchvision
-    sys.modules["torchvision.transforms"] = transforms
+# A 1-layer decoder: only its tokenizer plays a part (the ids), not its weights.
+TINY_LLAMA = llama_config(
+    types.SimpleNamespace(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=256,
+        rms_norm_eps=1e-6,
+    )
+)
 
 
 def reference(official_repo: Path, tokenizer_dir: Path, work: Path) -> dict:
     import torch
     import transformers
 
-    _stand_ins()
+    stand_in_timm()
+    stand_in_torchvision()
     sys.path.insert(0, str(official_repo / "Emu2"))
     from emu import constants
     from emu.chat import EmuChatGeneration
     from emu.lm import EmuForClsAndRegression
 
-    llama_dir = work / "llama"
-    llama_dir.mkdir()
-    (llama_dir / "config.json").write_text(json.dumps(TINY_LLAMA))
-    for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copyfile(tokenizer_dir / name, llama_dir / name)
+    decoder_dir = llama_dir(work / "llama", json.dumps(TINY_LLAMA), tokenizer_dir)
     decoder = EmuForClsAndRegression(
-        types.SimpleNamespace(llama_config_path=str(llama_dir), instruct=True)
+        types.SimpleNamespace(llama_config_path=str(decoder_dir), instruct=True)
     )
     tokenizer = decoder.tokenizer
 
@@ -125,9 +99,7 @@ def reference(official_repo: Path, tokenizer_dir: Path, work: Path) -> dict:
                 "decoded": tokenizer.batch_decode([ids], skip_special_tokens=False)[0],
             }
         )
-    head = subprocess.run(
-        ["git", "-C", str(official_repo), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    head = git_head(official_repo)
     return {
         "about": (
             "Grounding requests of baaivision/Emu Emu2/emu/chat.py (_prepare_chat_inputs) and "

@@ -23,16 +23,14 @@ handing ``_prepare_chat_inputs`` already-normalised pixels (``synthetic_pixels``
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+import _golden_common as common
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "tests" / "data" / "emu2_video_golden.json"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # One chat message each: strings, and ("image", k) / ("frame", k) for pixel k of
 # synthetic_pixels. Frames sit between "[VIDEO]" and "[/VIDEO]" as the published code wants.
@@ -63,43 +61,21 @@ def build(work: Path) -> None:
         tiny.published_state_dict(model, split_qkv_bias=True, inv_freq=False), work / "chat.pt"
     )
     config = tiny.config()
-    (work / "chat_llama.json").write_text(json.dumps({
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "bos_token_id": 1,
-        "eos_token_id": 2, "pad_token_id": 0, "hidden_act": "silu",
-        "hidden_size": config.hidden_size, "intermediate_size": config.intermediate_size,
-        "num_hidden_layers": config.num_hidden_layers,
-        "num_attention_heads": config.num_attention_heads,
-        "max_position_embeddings": config.max_position_embeddings,
-        "rms_norm_eps": config.rms_norm_eps, "tie_word_embeddings": False, "vocab_size": 32000,
-    }))  # fmt: skip
+    (work / "chat_llama.json").write_text(json.dumps(common.llama_config(config)))
     vision = config.vision_config
-    (work / "chat_vision.json").write_text(json.dumps({
-        "image_size": vision.image_size, "patch_size": vision.patch_size, "width": vision.width,
-        "layers": vision.layers, "head_width": vision.head_width, "mlp_ratio": vision.mlp_ratio,
-        "n_query": vision.n_query, "v_query": vision.v_query,
-    }))  # fmt: skip
+    (work / "chat_vision.json").write_text(json.dumps(common.vision_config(vision)))
     torch.save(synthetic_pixels(N_PIXELS, vision.image_size), work / "pixels.pt")
     (work / "tokenizer_dir").write_text(str(TOKENIZER_DIR))
 
 
 def reference(work: Path, official_repo: Path) -> dict:
     """Run the official chat preparation and ``EmuModel.generate`` on every case."""
-    import shutil
-    import types
-
     import tokenizers
     import torch
     import transformers
-    from make_emu2_golden import _stand_in_timm
 
-    _stand_in_timm()
-    transforms = types.ModuleType("torchvision.transforms")
-    transforms.Compose = lambda steps: None
-    transforms.Resize = transforms.ToTensor = transforms.Normalize = lambda *a, **k: None
-    transforms.InterpolationMode = types.SimpleNamespace(BICUBIC=None)
-    torchvision = types.ModuleType("torchvision")
-    torchvision.transforms = transforms
-    sys.modules.update({"torchvision": torchvision, "torchvision.transforms": transforms})
+    common.stand_in_timm()
+    common.stand_in_torchvision()
     sys.path.insert(0, str(official_repo / "Emu2"))
     from emu.chat import EmuChatGeneration
     from emu.conf.emu_conf import CLIPVisionCfg, TextDecoderCfg
@@ -107,24 +83,12 @@ def reference(work: Path, official_repo: Path) -> dict:
     from PIL import Image
 
     tokenizer_dir = Path((work / "tokenizer_dir").read_text())
-    llama_dir = work / "chat_llama"
-    llama_dir.mkdir(exist_ok=True)
-    shutil.copyfile(work / "chat_llama.json", llama_dir / "config.json")
-    for name in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copyfile(tokenizer_dir / name, llama_dir / name)
+    config_json = (work / "chat_llama.json").read_text()
+    decoder_dir = common.llama_dir(work / "chat_llama", config_json, tokenizer_dir)
     vision = json.loads((work / "chat_vision.json").read_text())
     cfg = CLIPVisionCfg(**vision, xattn=False, postnorm=True, qkv_bias=True)
-    model = EmuModel(cfg, TextDecoderCfg(str(llama_dir), instruct=True))
-    native = {}
-    for name, tensor in torch.load(work / "chat.pt").items():
-        for published, own in (("model.visual.", "visual."), ("model.decoder.", "decoder.")):
-            if name.startswith(published):
-                name = own + name[len(published) :]
-        native[name] = tensor
-    missing, unexpected = model.load_state_dict(native, strict=False)
-    missing = [m for m in missing if not m.endswith("rotary_emb.inv_freq")]
-    if missing or unexpected:
-        raise SystemExit(f"missing {missing}, unexpected {unexpected}")
+    model = EmuModel(cfg, TextDecoderCfg(str(decoder_dir), instruct=True))
+    common.load_published_weights(model, torch.load(work / "chat.pt"))
     model = model.eval().float()
     pixels = torch.load(work / "pixels.pt")
 
@@ -162,37 +126,18 @@ def reference(work: Path, official_repo: Path) -> dict:
         }
         lm = model.decoder.lm
         for decoding, settings in DECODINGS.items():
-            seen = {}
-            stock = lm.generate
-
-            def recording(*args, _stock=stock, _seen=seen, **kwargs):
-                _seen["inputs_embeds"] = kwargs["inputs_embeds"]
-                _seen["attention_mask"] = kwargs["attention_mask"]
-                _seen["sequences"] = _stock(*args, **kwargs)
-                return _seen["sequences"]
-
-            lm.generate = recording
-            try:
+            with common.recording_generate(lm) as seen:
                 texts = model.generate(text, image=image, video=video, **settings)
-            finally:
-                del lm.generate
             case["decodings"][decoding] = {
                 "texts": texts,
                 "sequences": seen["sequences"].tolist(),
             }
             embeds = seen["inputs_embeds"][0]
             case["video_rows"] = embeds[case["video_positions"]].tolist()
-            with torch.no_grad():
-                logits = (
-                    lm(inputs_embeds=seen["inputs_embeds"], attention_mask=seen["attention_mask"])
-                    .logits[0, -1]
-                    .float()
-                )
+            logits = common.last_logits(lm, seen)[0]
             case["last_logits_top"] = logits.topk(5).indices.tolist()
         out[name] = case
-    head = subprocess.run(
-        ["git", "-C", str(official_repo), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    head = common.git_head(official_repo)
     return {
         "about": (
             "Video prompts of baaivision/Emu Emu2/emu (EmuChatGeneration._prepare_chat_inputs, "
@@ -213,29 +158,7 @@ def reference(work: Path, official_repo: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=["all", "build", "reference"], default="all")
-    parser.add_argument("--official-repo", type=Path, required=True)
-    parser.add_argument("--reference-python", default="/tmp/refenv/bin/python")
-    parser.add_argument("--work", type=Path)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args()
-    if args.stage == "reference":
-        golden = reference(args.work, args.official_repo)
-        args.out.write_text(json.dumps(golden, indent=None, separators=(",", ":")) + "\n")
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        work = args.work or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        build(work)
-        if args.stage == "build":
-            return
-        subprocess.run(
-            [args.reference_python, __file__, "--stage", "reference", "--official-repo",
-             str(args.official_repo), "--work", str(work), "--out", str(args.out)],
-            check=True,
-        )  # fmt: skip
-    print(f"wrote {args.out}")
+    common.two_stage_main(__doc__, __file__, DEFAULT_OUT, build, reference)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _golden_common import git, git_head
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "tests" / "data" / "mmmu_parse_golden.json"
 MODELS = ("llava1.5_13b", "qwen_vl")
@@ -73,21 +75,7 @@ HAND_CASES = [
 
 
 def _git_show(repo: Path, path: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(_git_dir(repo)), "show", f"HEAD:{path}"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-
-
-def _git_dir(repo: Path) -> Path:
-    return repo / ".git" if (repo / ".git").exists() else repo
-
-
-def _commit(repo: Path) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(_git_dir(repo)), "rev-parse", "HEAD"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    return git(repo, "show", f"HEAD:{path}")
 
 
 def collect_cases(repo: Path, per_subject: int = 6) -> list[dict]:
@@ -97,11 +85,7 @@ def collect_cases(repo: Path, per_subject: int = 6) -> list[dict]:
     responses per (model, subject), in file order: enough for every answer format while the
     golden file stays small (it is test data, not a copy of the outputs)."""
     answers = json.loads(_git_show(repo, "mmmu/answer_dict_val.json"))
-    listing = subprocess.run(
-        ["git", "--git-dir", str(_git_dir(repo)), "ls-tree", "-r", "--name-only", "HEAD",
-         "mmmu/example_outputs"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    listing = git(repo, "ls-tree", "-r", "--name-only", "HEAD", "mmmu/example_outputs").split()
     cases = []
     kept: dict[tuple[str, str], int] = {}
     for path in sorted(listing):
@@ -188,7 +172,7 @@ def main() -> None:
     golden = {
         "source": "MMMU-Benchmark/MMMU mmmu/utils/eval_utils.py",
         "note": "index2ans texts blanked where the response has five words or fewer (unused)",
-        "commit": _commit(args.mmmu_repo),
+        "commit": git_head(args.mmmu_repo, check=True),
         "generator": "scripts/make_mmmu_golden.py",
         "fallback": "the official random.choice replaced by the sentinel '<random>'",
         "selection": f"every open question, {args.per_subject} multiple-choice per model/subject",

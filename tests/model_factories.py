@@ -16,7 +16,7 @@ def build_tiny_idefics3(directory: Path) -> Path:
         LlamaConfig,
     )
 
-    from emu2_eval.models.tiny_vlm import word_tokenizer
+    from emu2_eval.models.tiny_vlm import TINY_TEXT, TINY_VISION, word_tokenizer
 
     special = [
         "<unk>",
@@ -30,20 +30,9 @@ def build_tiny_idefics3(directory: Path) -> Path:
     ]
     tokenizer = word_tokenizer(special, add_bos=False, additional_special_tokens=special[4:])
     vocab = tokenizer.get_vocab()
-    vision = Idefics3VisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-    )
+    vision = Idefics3VisionConfig(**TINY_VISION)
     text = LlamaConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
+        **TINY_TEXT,
         vocab_size=len(vocab),
         max_position_embeddings=1024,
         pad_token_id=vocab["<pad>"],

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.hateful_memes import load_hateful_memes
 from emu2_eval.data.vqa import load_vqa_official
 from emu2_eval.engine.evaluate import evaluate
+from tests.helpers import run_offline
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -156,29 +155,13 @@ def test_nan_loglikelihoods_are_a_clear_error() -> None:
         RocAucMetric().score(samples)
 
 
-BLOCKED_NETWORK = """
-import socket, sys
-def refuse(*args, **kwargs):
-    raise OSError("network access attempted during an offline run")
-socket.socket.connect = refuse
-socket.socket.connect_ex = refuse
-socket.create_connection = refuse
-from emu2_eval.cli import main
-sys.exit(main(["run", "--model", "tiny-vlm", "--tasks", "demo_vqa,demo_caption", "--limit", "4",
-               "--output", sys.argv[1], "--no-progress"], standalone_mode=False) or 0)
-"""
-
-
 @pytest.mark.slow
 def test_demo_runs_with_the_network_blocked(tmp_path: Path, tiny_model_dir, demo_dir) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", BLOCKED_NETWORK, str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
+    run_offline(
+        ["run", "--model", "tiny-vlm", "--tasks", "demo_vqa,demo_caption", "--limit", "4",
+         "--output", str(tmp_path / "o"), "--no-progress"],
         timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "network access attempted" not in result.stderr
+    )  # fmt: skip
     assert (tmp_path / "o" / "results.json").is_file()
 
 

@@ -43,6 +43,15 @@ def image(n: int) -> list[int]:
     return [IMG, *[SLOT] * n, END]
 
 
+def video_frame(n: int) -> list[int]:
+    return [IMG, *[VID] * n, END]
+
+
+# "[VIDEO][<VID_PLH>][<VID_PLH>][/VIDEO] what happens?": both classes cut it alike.
+VIDEO_TEXT_IDS = [518, 29914, 13044, 29923, 29949, 29962, 825, 5930, 29973]  # "[/VIDEO] what..."
+VIDEO_IDS = [1, 32007, *video_frame(3), *video_frame(3), *VIDEO_TEXT_IDS]
+
+
 # (variant, n_query, prompt, reference ids, fast ids), from transformers 4.31.0.
 CASES = [
     ("base", 64, VQA, [1, *image(64), *VQA_IDS], [1, *image(64), *VQA_IDS]),
@@ -133,52 +142,8 @@ CASES = [
         "base",
         64,
         "[VIDEO][<VID_PLH>][<VID_PLH>][/VIDEO] what happens?",
-        [
-            1,
-            32007,
-            IMG,
-            VID,
-            VID,
-            VID,
-            END,
-            IMG,
-            VID,
-            VID,
-            VID,
-            END,
-            518,
-            29914,
-            13044,
-            29923,
-            29949,
-            29962,
-            825,
-            5930,
-            29973,
-        ],
-        [
-            1,
-            32007,
-            IMG,
-            VID,
-            VID,
-            VID,
-            END,
-            IMG,
-            VID,
-            VID,
-            VID,
-            END,
-            518,
-            29914,
-            13044,
-            29923,
-            29949,
-            29962,
-            825,
-            5930,
-            29973,
-        ],
+        VIDEO_IDS,
+        VIDEO_IDS,
     ),
     (
         "base",

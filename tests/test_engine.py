@@ -5,32 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from emu2_eval.core.requests import Request
 from emu2_eval.engine.evaluate import evaluate, rescore
-from emu2_eval.models.base import ModelAdapter
 from emu2_eval.rundir.read import SamplesMismatchError, samples_record
-
-
-class EmptyAnswerAdapter(ModelAdapter):
-    """A model that always answers the empty string (some real models do)."""
-
-    name = "empty"
-    supported_kinds = frozenset({"generate"})
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def fingerprint(self) -> str:
-        return "empty-answer-model"
-
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        self.calls += len(requests)
-        return ["" for _ in requests]
+from tests.helpers import FixedAnswerAdapter
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +21,14 @@ def demo_run(tmp_path_factory, isolated_home):
         "tiny-vlm", {}, ["demo_vqa", "demo_caption"], output, limit=12, batch_size=4, progress=False
     )
     return output, results
+
+
+class EmptyAnswerAdapter(FixedAnswerAdapter):
+    """A model that always answers the empty string (some real models do)."""
+
+    name = "empty"
+    answer = ""
+    model_fingerprint = "empty-answer-model"
 
 
 def test_run_directory_contents(demo_run) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.data.docs import Doc, LoadedData
@@ -19,6 +18,7 @@ from emu2_eval.fewshot.encoders import ColorHistogramEncoder
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.fewshot.selection import RandomSelector, RicesSelector
 from emu2_eval.tasks.registry import get_task
+from tests.helpers import red_blue_image
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_VQA = (REPO / "tasks" / "demo" / "demo_vqa.yaml").read_text()
@@ -108,12 +108,7 @@ def test_demonstrations_identical_in_one_or_two_processes(task_dir, tmp_path) ->
 
 def _mix(path: Path, red_fraction: float) -> ImagePart:
     """An image with a given share of pure red pixels, the rest pure blue."""
-    pixels = np.zeros((50, 50, 3), dtype=np.uint8)
-    cut = round(red_fraction * 50)
-    pixels[:cut, :, 0] = 255
-    pixels[cut:, :, 2] = 255
-    Image.fromarray(pixels).save(path)
-    return ImagePart.from_file(path, key=path.name)
+    return red_blue_image(path, red_fraction, size=50)
 
 
 def test_rices_picks_nearest_neighbours_most_similar_last(tmp_path) -> None:
@@ -201,21 +196,27 @@ def test_flamingo_zero_shot_text_examples_are_an_option(task_dir, tmp_path) -> N
     assert all(r["prompt"].count("short answer:") == 3 for r in rows)
 
 
+def _eight_shots_in_120_tokens(output: Path, fewshot: FewShotSettings, **options) -> dict:
+    """demo_vqa (4 docs) on tiny-vlm with a 120-token context: 8 demonstrations overflow it."""
+    return evaluate(
+        "tiny-vlm",
+        {"max_context": 120},
+        ["demo_vqa"],
+        output,
+        limit=4,
+        progress=False,
+        fewshot=fewshot,
+        **options,
+    )
+
+
 def test_context_overflow_is_a_clear_error_before_running(tmp_path) -> None:
     with pytest.raises(
         ContextLengthError,
         match=r"doc 10: the prompt needs \d+ tokens \(8 "
         r"demonstrations\) but the model takes 120",
     ):
-        evaluate(
-            "tiny-vlm",
-            {"max_context": 120},
-            ["demo_vqa"],
-            tmp_path / "o",
-            limit=4,
-            progress=False,
-            fewshot=FewShotSettings(shots=8),
-        )
+        _eight_shots_in_120_tokens(tmp_path / "o", FewShotSettings(shots=8))
     assert not (tmp_path / "o" / "results.json").exists()
 
 
@@ -223,16 +224,8 @@ def test_drop_demonstrations_policy_is_recorded(tmp_path) -> None:
     from emu2_eval.models.tiny_vlm import TinyVLMAdapter
 
     adapter = TinyVLMAdapter(max_context=120)
-    results = evaluate(
-        "tiny-vlm",
-        {"max_context": 120},
-        ["demo_vqa"],
-        tmp_path / "o",
-        limit=4,
-        progress=False,
-        adapter=adapter,
-        fewshot=FewShotSettings(shots=8, context_policy="drop_demonstrations"),
-    )
+    fewshot = FewShotSettings(shots=8, context_policy="drop_demonstrations")
+    results = _eight_shots_in_120_tokens(tmp_path / "o", fewshot, adapter=adapter)
     assert results["tasks"]["demo_vqa"]["fewshot"]["context_policy"] == "drop_demonstrations"
     rows = [
         json.loads(x) for x in (tmp_path / "o" / "samples_demo_vqa.jsonl").read_text().splitlines()

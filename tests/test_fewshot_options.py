@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.data.docs import Doc, LoadedData
@@ -23,18 +22,14 @@ from emu2_eval.fewshot.selection import RandomSelector, RicesSelector
 from emu2_eval.rundir.images import request_identity
 from emu2_eval.tasks.config import TaskConfigError
 from emu2_eval.tasks.registry import get_task
+from tests.helpers import red_blue_image
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _square(path: Path, red: float) -> ImagePart:
     """A picture whose share of red rows (the rest blue) sets its colour histogram."""
-    pixels = np.zeros((40, 40, 3), dtype=np.uint8)
-    cut = round(red * 40)
-    pixels[:cut, :, 0] = 255
-    pixels[cut:, :, 2] = 255
-    Image.fromarray(pixels).save(path)
-    return ImagePart.from_file(path, key=path.name)
+    return red_blue_image(path, red, size=40)
 
 
 # -- demo_answer ---------------------------------------------------------------------------------

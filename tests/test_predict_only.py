@@ -3,38 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from emu2_eval.core.requests import Request
 from emu2_eval.engine.evaluate import evaluate, rescore
 from emu2_eval.engine.scoring import score_records
-from emu2_eval.models.base import ModelAdapter
 from emu2_eval.tasks.config import TaskConfigError, parse_task
 from emu2_eval.tasks.labels import UnlabelledSplitError
+from tests.helpers import FixedAnswerAdapter, run_cli
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
 
 
-class CountingAdapter(ModelAdapter):
+class CountingAdapter(FixedAnswerAdapter):
     """Answers "yes" and counts the requests it was given (model work)."""
 
     name = "counting"
-    supported_kinds = frozenset({"generate"})
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def fingerprint(self) -> str:
-        return "counting-model"
-
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        self.calls += len(requests)
-        return ["yes" for _ in requests]
+    answer = "yes"
+    model_fingerprint = "counting-model"
 
 
 @pytest.fixture(scope="module")
@@ -192,12 +181,9 @@ def test_python_api_predict_only_on_a_labelled_task(tmp_path, isolated_home) -> 
 
 
 def test_cli_predict_only_prints_no_metric_numbers(tmp_path, isolated_home) -> None:
-    output = tmp_path / "run"
-    result = CliRunner().invoke(
-        main,
-        ["run", "--model", "tiny-vlm", "--tasks", "demo_vqav2_testdev,demo_vqa", "--limit", "4",
-         "--predict-only", "--no-progress", "--output", str(output)],
-    )  # fmt: skip
+    tasks = "demo_vqav2_testdev,demo_vqa"
+    result = run_cli(tmp_path / "run", "--model", "tiny-vlm", "--tasks", tasks, "--limit", "4",
+                     "--predict-only", "--no-progress")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "demo_vqav2_testdev: predict-only, 4 responses" in result.output
     assert "demo_vqa: predict-only, 4 responses" in result.output

@@ -18,6 +18,45 @@ def _reproduce(*args: str):
     return CliRunner().invoke(main, ["reproduce", *args, "--no-progress"])
 
 
+def _tiny_vlm_demo_table(number: int, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``reproduce tableN --demo`` on tiny-vlm (2 docs a task): its table, and the paper's
+    Emu2-Chat rows of that table."""
+    result = _reproduce(f"table{number}", "--demo", "--model", "tiny-vlm", "--limit", "2",
+                        "--output", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    paper = paper_tables()
+    wanted = paper[(paper.table == f"Table {number}") & (paper.model == "Emu2-Chat")]
+    return pd.read_csv(out / f"reproduce_table{number}.csv"), wanted
+
+
+@pytest.fixture
+def reproduce_with_tiny_emu2_gen(tiny_emu2_gen_dir: Path, gen_task_dir: Path, tmp_path: Path):
+    """``run(table, tasks_map, limit)``: a generation table on the tiny Emu2-Gen checkpoint, its
+    tasks mapped to stand-ins; returns the output folder and the table's CSV."""
+
+    def run(table: str, tasks_map: str, limit: int) -> tuple[Path, pd.DataFrame]:
+        out = tmp_path / table
+        result = _reproduce(
+            table,
+            "--tasks-map",
+            tasks_map,
+            "--model",
+            "emu2-gen",
+            "--model-args",
+            f"pretrained={tiny_emu2_gen_dir},device=cpu",
+            "--include-path",
+            str(gen_task_dir),
+            "--limit",
+            str(limit),
+            "--output",
+            str(out),
+        )
+        assert result.exit_code == 0, result.output + repr(result.exception)
+        return out, pd.read_csv(out / f"reproduce_{table}.csv")
+
+    return run
+
+
 def test_reproduce_refuses_a_recipe_with_missing_tasks(tmp_path: Path, monkeypatch) -> None:
     """A recipe that lists ``missing:`` work refuses and names it, writing nothing."""
     import emu2_eval.engine.reproduce as reproduce
@@ -36,13 +75,7 @@ def test_reproduce_refuses_a_recipe_with_missing_tasks(tmp_path: Path, monkeypat
 def test_reproduce_table2_demo_with_tiny_vlm(tmp_path: Path) -> None:
     """Table 2 runs: every Emu2-Chat column has a task (demo stand-ins here, never comparable);
     the GPT-judged columns stay unmeasured until `emu2-eval judge` grades them."""
-    out = tmp_path / "t2"
-    result = _reproduce("table2", "--demo", "--model", "tiny-vlm", "--limit", "2",
-                        "--output", str(out))  # fmt: skip
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    table = pd.read_csv(out / "reproduce_table2.csv")
-    paper = paper_tables()
-    wanted = paper[(paper.table == "Table 2") & (paper.model == "Emu2-Chat")]
+    table, wanted = _tiny_vlm_demo_table(2, tmp_path / "t2")
     assert set(table.benchmark) == set(wanted.benchmark) and len(table) == len(wanted) == 11
     judged = table[table.metric == "gpt4_score"]
     assert set(judged.benchmark) == {"MM-Vet", "TouchStone"} and judged.measured.isna().all()
@@ -163,13 +196,7 @@ def test_reproduce_table1_demo_with_tiny_vlm(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_reproduce_table3_demo_with_tiny_vlm(tmp_path: Path) -> None:
     """Table 3 runs: every REC column has a task; the demo stand-in is never comparable."""
-    out = tmp_path / "t3"
-    result = _reproduce("table3", "--demo", "--model", "tiny-vlm", "--limit", "2",
-                        "--output", str(out))  # fmt: skip
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    table = pd.read_csv(out / "reproduce_table3.csv")
-    paper = paper_tables()
-    wanted = paper[(paper.table == "Table 3") & (paper.model == "Emu2-Chat")]
+    table, wanted = _tiny_vlm_demo_table(3, tmp_path / "t3")
     got = set(zip(table.benchmark, table.paper_split, table.paper, strict=True))
     assert got == set(zip(wanted.benchmark, wanted.split, wanted.value, strict=True))
     assert len(table) == 8 and (table.metric == "iou_accuracy").all()
@@ -177,30 +204,9 @@ def test_reproduce_table3_demo_with_tiny_vlm(tmp_path: Path) -> None:
     assert table.reason.str.contains("model: tiny-vlm is not the paper's model").all()
 
 
-def test_reproduce_table5_demo_with_tiny_emu2_gen(
-    tiny_emu2_gen_dir: Path,
-    gen_task_dir: Path,
-    tmp_path: Path,
-) -> None:
+def test_reproduce_table5_demo_with_tiny_emu2_gen(reproduce_with_tiny_emu2_gen) -> None:
     """The demo DreamBench (tiny CLIP/DINO variant) stands in for DreamBench, end to end."""
-    out = tmp_path / "t5"
-    result = _reproduce(
-        "table5",
-        "--tasks-map",
-        "dreambench=tiny_dreambench",
-        "--model",
-        "emu2-gen",
-        "--model-args",
-        f"pretrained={tiny_emu2_gen_dir},device=cpu",
-        "--include-path",
-        str(gen_task_dir),
-        "--limit",
-        "3",
-        "--output",
-        str(out),
-    )
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    table = pd.read_csv(out / "reproduce_table5.csv")
+    out, table = reproduce_with_tiny_emu2_gen("table5", "dreambench=tiny_dreambench", limit=3)
     assert list(table.metric) == ["dino", "clip_i", "clip_t"]
     assert list(table.paper) == [0.766, 0.85, 0.287]
     assert table.measured.notna().all() and table.low.notna().all() and table.high.notna().all()
@@ -226,30 +232,10 @@ def test_reproduce_checks_every_task_before_the_model_loads(tmp_path: Path, monk
     assert not out.exists()
 
 
-def test_reproduce_table4_demo_with_tiny_emu2_gen(
-    tiny_emu2_gen_dir: Path,
-    gen_task_dir: Path,
-    tmp_path: Path,
-) -> None:
+def test_reproduce_table4_demo_with_tiny_emu2_gen(reproduce_with_tiny_emu2_gen) -> None:
     """COCO text-to-image and autoencoding stand-ins: one row per Table 4 metric of Emu2-Gen."""
-    out = tmp_path / "t4"
-    result = _reproduce(
-        "table4",
-        "--tasks-map",
-        "coco_t2i_30k=tiny_coco,coco_autoencode_30k=tiny_autoencode",
-        "--model",
-        "emu2-gen",
-        "--model-args",
-        f"pretrained={tiny_emu2_gen_dir},device=cpu",
-        "--include-path",
-        str(gen_task_dir),
-        "--limit",
-        "2",
-        "--output",
-        str(out),
-    )
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    table = pd.read_csv(out / "reproduce_table4.csv")
+    tasks_map = "coco_t2i_30k=tiny_coco,coco_autoencode_30k=tiny_autoencode"
+    _, table = reproduce_with_tiny_emu2_gen("table4", tasks_map, limit=2)
     got = {(r.benchmark, r.metric): r.paper for r in table.itertuples()}
     assert got == {
         ("COCO-T2I-30K", "clip_i_vitl"): 0.686,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,15 +14,11 @@ from pathlib import Path
 import pytest
 
 from emu2_eval.engine.evaluate import evaluate
+from tests.helpers import demo_vqa_loader
 
 SAMPLED_TASK = """
 task: {name}
-dataset:
-  loader: vqa_official
-  args:
-    questions: "{{demo}}/vqa/questions_val2014.json"
-    annotations: "{{demo}}/vqa/annotations_val2014.json"
-    images: "{{demo}}/images/val2014"
+dataset: {dataset}
 prompt: emu2_vqa_zeroshot
 request: generate
 generation: {generation}
@@ -37,7 +32,9 @@ UNSEEDED = "{num_beams: 1, max_new_tokens: 4, do_sample: true, temperature: 1.5}
 
 
 def _write_task(directory: Path, name: str, generation: str) -> None:
-    (directory / f"{name}.yaml").write_text(SAMPLED_TASK.format(name=name, generation=generation))
+    (directory / f"{name}.yaml").write_text(
+        SAMPLED_TASK.format(name=name, dataset=demo_vqa_loader(), generation=generation)
+    )
 
 
 def _answers(run: Path, task: str) -> dict[str, str]:
@@ -95,18 +92,8 @@ def test_an_adapter_that_does_not_seed_per_request_is_not_cached() -> None:
     assert Seeding().is_deterministic(request)
 
 
-def _rows(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(db, timeout=5) as connection:
-            return connection.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
-
-
 @pytest.mark.slow
-def test_seeded_sampling_survives_kill_and_resume(task_dir, demo_dir, tmp_path) -> None:
+def test_seeded_sampling_survives_kill_and_resume(task_dir, demo_dir, tmp_path, cache_rows) -> None:
     """SIGKILL a seeded-sampling run half-way, resume it: answers equal an unbroken run's."""
     _write_task(task_dir, "sampled", SEEDED)
     output = tmp_path / "killed"
@@ -119,13 +106,13 @@ def test_seeded_sampling_survives_kill_and_resume(task_dir, demo_dir, tmp_path) 
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     deadline = time.time() + 240
-    while _rows(output / "cache.sqlite") < 10:
+    while cache_rows(output / "cache.sqlite") < 10:
         assert process.poll() is None, process.stderr.read().decode()
         assert time.time() < deadline, "run made no progress"
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    done = _rows(output / "cache.sqlite")
+    done = cache_rows(output / "cache.sqlite")
     assert 10 <= done < 40, "the kill must land half-way"
     resumed = evaluate("tiny-vlm", {}, ["sampled"], output, limit=40, batch_size=4, progress=False)
     assert resumed["tasks"]["sampled"]["n_cached"] == done

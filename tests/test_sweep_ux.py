@@ -10,29 +10,20 @@ import pandas as pd
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
+from tests.helpers import demo_vqa_loader
 
 
 def _task_file(task_dir: Path, name: str, strategy: str, pool: str = "{demo}") -> str:
     """demo_vqa under another name, with this strategy and few-shot pool root."""
     (task_dir / f"{name}.yaml").write_text(
         f"""task: {name}
-dataset:
-  loader: vqa_official
-  args:
-    questions: "{{demo}}/vqa/questions_val2014.json"
-    annotations: "{{demo}}/vqa/annotations_val2014.json"
-    images: "{{demo}}/images/val2014"
+dataset: {demo_vqa_loader()}
 prompt: emu2_vqa_zeroshot
 generation: {{num_beams: 1, max_new_tokens: 3}}
 filters: [short_answer]
 metrics: [vqa_accuracy]
 fewshot:
-  pool:
-    loader: vqa_official
-    args:
-      questions: "{pool}/vqa/questions_train2014.json"
-      annotations: "{pool}/vqa/annotations_train2014.json"
-      images: "{pool}/images/train2014"
+  pool: {demo_vqa_loader("train2014", pool)}
   strategy: {strategy}
   encoder: color_histogram
   profile: emu2_vqa_fewshot

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from emu2_eval.cli import main
 from emu2_eval.core.timing import TotalEstimate, format_seconds
+from tests.helpers import run_cli
 
 
 def test_format_seconds() -> None:
@@ -31,11 +32,9 @@ def test_estimate_comes_once_after_the_first_batches(capsys) -> None:
 
 def test_cli_run_prints_load_time_and_total_estimate(tiny_model_dir, demo_dir, tmp_path) -> None:
     output = tmp_path / "run"
-    result = CliRunner().invoke(
-        main,
-        ["run", "--model", "tiny-vlm", "--tasks", "demo_vqa,demo_caption", "--limit", "4",
-         "--batch-size", "2", "--output", str(output)],
-    )  # fmt: skip
+    tasks = "demo_vqa,demo_caption"
+    result = run_cli(output, "--model", "tiny-vlm", "--tasks", tasks, "--limit", "4",
+                     "--batch-size", "2")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert re.search(r"model tiny-vlm loaded in \d+s \(\d+\.\d+s\)", result.stderr)
     # 8 requests in two pools (the tasks' generation options differ); one estimate, after 3

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
+from tests.helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,11 +54,9 @@ def test_missing_include_path_is_one_clean_error(tmp_path: Path) -> None:
 
 
 def test_duplicate_model_arg_is_refused(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main,
-        ["run", "--model", "tiny-vlm", "--model-args", "device=cpu,dtype=float32,device=cuda",
-         "--tasks", "demo_vqa", "--output", str(tmp_path / "o")],
-    )  # fmt: skip
+    model_args = "device=cpu,dtype=float32,device=cuda"
+    result = run_cli(tmp_path / "o", "--model", "tiny-vlm", "--model-args", model_args,
+                     "--tasks", "demo_vqa")  # fmt: skip
     assert result.exit_code == 1
     assert "Error: --model-args: 'device' given twice" in result.output
     assert not (tmp_path / "o").exists()

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from emu2_eval.cli import main
 from emu2_eval.core.prompts import TextPart, VideoPart, prompt_text, videos_as_frames
 from emu2_eval.core.requests import Request
 from emu2_eval.core.video_frames import VideoLoadError, sample_indices
@@ -20,6 +18,7 @@ from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.video_qa import load_video_qa
 from emu2_eval.engine import evaluate as evaluate_module
 from emu2_eval.engine.evaluate import evaluate
+from tests.helpers import run_cli
 
 SIXTEEN_OF_TWENTY = [0, 1, 3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16, 18, 19]
 
@@ -170,11 +169,9 @@ def test_preflight_refuses_video_tasks_for_adapters_without_video(
         raise AssertionError("the model was loaded before the preflight stopped the run")
 
     monkeypatch.setattr(evaluate_module, "load_adapter", refuse)
-    result = CliRunner().invoke(
-        main,
-        ["run", "--model", "hf-vlm", "--model-args", "pretrained=org/some-llava",
-         "--tasks", "demo_vqa,demo_seed_bench", "--output", str(tmp_path / "run")],
-    )  # fmt: skip
+    tasks = "demo_vqa,demo_seed_bench"
+    result = run_cli(tmp_path / "run", "--model", "hf-vlm", "--model-args",
+                     "pretrained=org/some-llava", "--tasks", tasks)  # fmt: skip
     assert result.exit_code == 1
     assert "task 'demo_seed_bench' shows the model video parts" in result.output
     assert "model 'hf-vlm' does not take (it takes: image)" in result.output

@@ -62,6 +62,28 @@ class RecordIds:
         return doc_id
 
 
+class SplitLabels:
+    """Whether a split is labelled, fixed by its first record: a file mixing records with and
+    without answers is refused (it would be scored on some of its docs only)."""
+
+    def __init__(self, file: str | Path, key: str) -> None:
+        self.file = file
+        self.key = key
+        self.labelled: bool | None = None
+
+    def check(self, record: dict[str, Any], where: str | int) -> bool:
+        """Whether ``record`` has ``key``; raise when the first record did not, or the reverse."""
+        has = self.key in record
+        if self.labelled is None:
+            self.labelled = has
+        elif self.labelled != has:
+            state = "has no" if self.labelled else "has"
+            raise DataFormatError(
+                self.file, f"record {state} {self.key}, unlike the first record", where
+            )
+        return has
+
+
 def require_str(record: dict[str, Any], key: str, file: str | Path, where: str | int) -> str:
     """``record[key]`` when it is a string (so never "None" or "42" in a prompt), else raise."""
     value = record[key]

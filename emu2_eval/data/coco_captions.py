@@ -38,10 +38,7 @@ def _official_references(path: Path) -> dict[str, list[str]]:
 
 
 def load_coco_karpathy(
-    karpathy: str,
-    images: str,
-    split: str = "test",
-    annotations: str | None = None,
+    karpathy: str, images: str, split: str = "test", annotations: str | None = None
 ) -> LoadedData:
     """Load one split of the Karpathy COCO file; images under ``images/<filepath>/<filename>``."""
     karpathy_path = Path(karpathy)

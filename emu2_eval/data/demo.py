@@ -10,7 +10,6 @@ Each dataset draws from its own seeded RNG, so adding one never changes the byte
 from __future__ import annotations
 
 import json
-import os
 import random
 import textwrap
 from pathlib import Path
@@ -18,8 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from emu2_eval.core.staging import staging_dir
-from emu2_eval.data.roots import cache_home
+from emu2_eval.data.roots import generated_dir
 
 DEMO_VERSION = "v2"
 COLORS = {
@@ -321,15 +319,4 @@ def generate_demo_data(root: Path, seed: int = 0) -> None:
 
 def demo_root() -> Path:
     """The demo data directory, generated on first use (atomically, safe across processes)."""
-    root = cache_home() / f"demo-data-{DEMO_VERSION}"
-    if (root / "COMPLETE").exists():
-        return root
-    with staging_dir(root.parent, "demo-data") as staging:  # sweeps killed set-ups
-        generate_demo_data(staging)
-        (staging / "COMPLETE").write_text(DEMO_VERSION)
-        try:
-            os.replace(staging, root)
-        except OSError:  # another process finished first (target exists and is not empty)
-            if not (root / "COMPLETE").exists():
-                raise
-    return root
+    return generated_dir("demo-data", DEMO_VERSION, generate_demo_data)

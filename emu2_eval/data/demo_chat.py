@@ -18,13 +18,11 @@ import base64
 import csv
 import io
 import json
-import os
 import random
 from pathlib import Path
 
-from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.demo import COLORS, NUMBER_WORDS, SHAPES, _draw
-from emu2_eval.data.roots import cache_home
+from emu2_eval.data.roots import generated_dir
 
 DEMO_CHAT_VERSION = "v2"
 GQA_IMAGES = 6
@@ -141,15 +139,4 @@ def generate_demo_chat(root: Path, seed: int = 0) -> None:
 
 def demo_chat_root() -> Path:
     """``{demo_chat}``: the chat demo data folder, generated on first use (atomically)."""
-    root = cache_home() / f"demo-chat-{DEMO_CHAT_VERSION}"
-    if (root / "COMPLETE").exists():
-        return root
-    with staging_dir(root.parent, "demo-chat") as staging:  # sweeps killed set-ups
-        generate_demo_chat(staging)
-        (staging / "COMPLETE").write_text(DEMO_CHAT_VERSION)
-        try:
-            os.replace(staging, root)
-        except OSError:  # another process finished first
-            if not (root / "COMPLETE").exists():
-                raise
-    return root
+    return generated_dir("demo-chat", DEMO_CHAT_VERSION, generate_demo_chat)

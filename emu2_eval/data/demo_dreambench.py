@@ -8,15 +8,13 @@ download. Written once per version, atomically, under ``EMU2_EVAL_HOME``.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.dreambench import write_prompts_file
-from emu2_eval.data.roots import cache_home
+from emu2_eval.data.roots import generated_dir
 
 DEMO_DREAMBENCH_VERSION = "v1"
 SUBJECTS = {  # subject -> (class noun, shape, colour)
@@ -71,15 +69,6 @@ def generate_demo_dreambench(dataset: Path, seed: int = 0) -> None:
 
 def demo_dreambench_root() -> Path:
     """``{demo_dreambench}``: the demo dataset folder, generated on first use."""
-    home = cache_home() / f"demo-dreambench-{DEMO_DREAMBENCH_VERSION}"
-    if (home / "COMPLETE").exists():
-        return home / "dataset"
-    with staging_dir(home.parent, "demo-dreambench") as staging:  # sweeps killed set-ups
-        generate_demo_dreambench(staging / "dataset")
-        (staging / "COMPLETE").write_text(DEMO_DREAMBENCH_VERSION)
-        try:
-            os.replace(staging, home)
-        except OSError:  # another process finished first
-            if not (home / "COMPLETE").exists():
-                raise
-    return home / "dataset"
+    return generated_dir(
+        "demo-dreambench", DEMO_DREAMBENCH_VERSION, generate_demo_dreambench, "dataset"
+    )

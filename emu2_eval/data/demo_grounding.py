@@ -10,7 +10,6 @@ parser and the IoU metric with no download. Written once per version, atomically
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import random
 from pathlib import Path
@@ -18,8 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from emu2_eval.core.staging import staging_dir
-from emu2_eval.data.roots import cache_home
+from emu2_eval.data.roots import generated_dir
 
 DEMO_GROUNDING_VERSION = "v1"
 SPLITS = {"val": 6, "testA": 2}
@@ -104,15 +102,6 @@ def generate_demo_grounding(root: Path, seed: int = 0) -> None:
 
 def demo_grounding_root() -> Path:
     """``{demo_grounding}``: the demo dataset folder, generated on first use."""
-    home = cache_home() / f"demo-grounding-{DEMO_GROUNDING_VERSION}"
-    if (home / "COMPLETE").exists():
-        return home / "dataset"
-    with staging_dir(home.parent, "demo-grounding") as staging:  # sweeps killed set-ups
-        generate_demo_grounding(staging / "dataset")
-        (staging / "COMPLETE").write_text(DEMO_GROUNDING_VERSION)
-        try:
-            os.replace(staging, home)
-        except OSError:  # another process finished first
-            if not (home / "COMPLETE").exists():
-                raise
-    return home / "dataset"
+    return generated_dir(
+        "demo-grounding", DEMO_GROUNDING_VERSION, generate_demo_grounding, "dataset"
+    )

@@ -13,13 +13,11 @@ their bytes.
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 
-from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.demo import COLORS, SHAPES, _draw
-from emu2_eval.data.roots import cache_home
+from emu2_eval.data.roots import generated_dir
 
 DEMO_UNLABELLED_VERSION = "v1"
 TEST_IMAGES = 6  # test2015 images; each has 2 questions
@@ -67,15 +65,6 @@ def generate_demo_unlabelled(root: Path, seed: int = 0) -> None:
 
 def demo_unlabelled_root() -> Path:
     """``{demo_unlabelled}``: the folder, generated on first use (safe across processes)."""
-    home = cache_home() / f"demo-unlabelled-{DEMO_UNLABELLED_VERSION}"
-    if (home / "COMPLETE").exists():
-        return home / "data"
-    with staging_dir(home.parent, "demo-unlabelled") as staging:  # sweeps killed set-ups
-        generate_demo_unlabelled(staging / "data")
-        (staging / "COMPLETE").write_text(DEMO_UNLABELLED_VERSION)
-        try:
-            os.replace(staging, home)
-        except OSError:  # another process finished first
-            if not (home / "COMPLETE").exists():
-                raise
-    return home / "data"
+    return generated_dir(
+        "demo-unlabelled", DEMO_UNLABELLED_VERSION, generate_demo_unlabelled, "data"
+    )

@@ -14,14 +14,12 @@ Frame directories need no video decoder, so the demo runs on a bare install. Det
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from emu2_eval.core.staging import staging_dir
-from emu2_eval.data.roots import cache_home
+from emu2_eval.data.roots import generated_dir
 
 DEMO_VIDEO_VERSION = "v1"
 FRAMES = 8
@@ -120,15 +118,4 @@ def generate_demo_video(root: Path, seed: int = 0) -> None:
 
 def demo_video_root() -> Path:
     """``{demo_video}``: the demo video data, generated on first use."""
-    home = cache_home() / f"demo-video-{DEMO_VIDEO_VERSION}"
-    if (home / "COMPLETE").exists():
-        return home
-    with staging_dir(home.parent, "demo-video") as staging:  # sweeps killed set-ups
-        generate_demo_video(staging)
-        (staging / "COMPLETE").write_text(DEMO_VIDEO_VERSION)
-        try:
-            os.replace(staging, home)
-        except OSError:  # another process finished first
-            if not (home / "COMPLETE").exists():
-                raise
-    return home
+    return generated_dir("demo-video", DEMO_VIDEO_VERSION, generate_demo_video)

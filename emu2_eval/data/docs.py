@@ -57,22 +57,30 @@ def fingerprint_files(paths: Iterable[str | Path]) -> str:
     return digest.hexdigest()
 
 
+def read_text(path: str | Path) -> str:
+    """The text of a UTF-8 annotation file; a missing or undecodable file is a DataFormatError
+    naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, "file not found")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(path, f"not UTF-8 text: {exc}") from None
+
+
 def read_json(path: str | Path) -> Any:
     """Read a JSON annotation file, turning every failure into a DataFormatError naming it."""
     import json
 
     path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, "file not found")
+    text = read_text(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataFormatError(
             path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, f"not UTF-8 text: {exc}") from None
 
 
 def image_under(root: str | Path, relative: str, file: str | Path, record: str | int) -> ImagePart:

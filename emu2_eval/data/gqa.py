@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.data.checks import require_str
+from emu2_eval.data.checks import SplitLabels, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -48,16 +48,12 @@ def load_gqa(questions: str, images: str) -> LoadedData:
         )
     image_dir = Path(images)
     docs: list[Doc] = []
-    has_answers: bool | None = None
+    labels = SplitLabels(path, "answer")
     for qid, record in payload.items():
         require_keys(record, ("imageId", "question"), path, qid)
         require_str(record, "question", path, qid)
         image_id = require_str(record, "imageId", path, qid)
-        if has_answers is None:
-            has_answers = "answer" in record
-        elif has_answers != ("answer" in record):
-            state = "has no" if has_answers else "has"
-            raise DataFormatError(path, f"record {state} answer, unlike the first record", qid)
+        has_answers = labels.check(record, qid)
         fields: dict[str, Any] = {
             "question": record["question"],
             "image": image_under(image_dir, f"{image_id}.jpg", path, qid),

@@ -18,6 +18,7 @@ phase-1 val/test annotations); a public README quoting a line
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -29,28 +30,23 @@ from emu2_eval.data.docs import (
     LoadedData,
     fingerprint_files,
     image_under,
+    read_text,
     require_keys,
 )
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, Any]]:
     """(line number, parsed object) for every non-blank line; errors name the file and line."""
-    if not path.is_file():
-        raise DataFormatError(path, "file not found")
     rows = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append((line_no, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise DataFormatError(
-                        path, f"line {line_no}: invalid JSON at column {exc.colno}: {exc.msg}"
-                    ) from None
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(path, f"not UTF-8 text: {exc}") from None
+    for line_no, line in enumerate(io.StringIO(read_text(path)), 1):  # as the file yields them
+        if not line.strip():
+            continue
+        try:
+            rows.append((line_no, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(
+                path, f"line {line_no}: invalid JSON at column {exc.colno}: {exc.msg}"
+            ) from None
     return rows
 
 

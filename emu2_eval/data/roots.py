@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from emu2_eval.core.environment import DATA, HOME
+from emu2_eval.core.staging import staging_dir
 
 
 def data_root() -> Path:
@@ -15,3 +18,25 @@ def data_root() -> Path:
 def cache_home() -> Path:
     """Where generated demo data and built-in models are kept (``EMU2_EVAL_HOME``)."""
     return HOME.get(Path.home() / ".cache" / "emu2_eval")
+
+
+def generated_dir(
+    name: str, version: str, generate: Callable[[Path], None], folder: str = ""
+) -> Path:
+    """``cache_home()/NAME-VERSION/FOLDER``, written by ``generate`` on first use.
+
+    ``generate`` writes into a staging directory renamed into place with a ``COMPLETE`` marker,
+    so processes racing to build it and killed set-ups never leave a half-written folder.
+    """
+    home = cache_home() / f"{name}-{version}"
+    if (home / "COMPLETE").exists():
+        return home / folder
+    with staging_dir(home.parent, name) as staging:  # sweeps killed set-ups
+        generate(staging / folder)
+        (staging / "COMPLETE").write_text(version)
+        try:
+            os.replace(staging, home)
+        except OSError:  # another process finished first (target exists and is not empty)
+            if not (home / "COMPLETE").exists():
+                raise
+    return home / folder

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.data.checks import RecordIds, require_str
+from emu2_eval.data.checks import RecordIds, SplitLabels, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -53,7 +53,7 @@ def load_textvqa(annotations: str, images: str) -> LoadedData:
     image_dir = Path(images)
     docs: list[Doc] = []
     ids = RecordIds(path, "question_id")
-    has_answers: bool | None = None
+    labels = SplitLabels(path, "answers")
     for index, record in enumerate(payload["data"]):
         require_keys(record, ("question", "question_id", "image_id"), path, index)
         doc_id = ids.claim(record["question_id"], f"entry {index}")
@@ -61,11 +61,7 @@ def load_textvqa(annotations: str, images: str) -> LoadedData:
         image_id = record["image_id"]
         if not isinstance(image_id, str) or not image_id:
             raise DataFormatError(path, "image_id must be a non-empty string", doc_id)
-        if has_answers is None:
-            has_answers = "answers" in record
-        elif has_answers != ("answers" in record):
-            state = "has no" if has_answers else "has"
-            raise DataFormatError(path, f"record {state} answers, unlike the first record", doc_id)
+        has_answers = labels.check(record, doc_id)
         file_name = f"{image_id}.jpg"
         fields: dict[str, Any] = {
             "question": record["question"],

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.data.checks import RecordIds, require_str
+from emu2_eval.data.checks import RecordIds, SplitLabels, require_str
 from emu2_eval.data.docs import (
     DataFormatError,
     Doc,
@@ -63,7 +63,7 @@ def load_vizwiz(annotations: str, images: str) -> LoadedData:
     image_dir = Path(images)
     docs: list[Doc] = []
     ids = RecordIds(path, "image")  # one question per image: the file stem is the id
-    has_answers: bool | None = None
+    labels = SplitLabels(path, "answers")
     for index, record in enumerate(payload):
         require_keys(record, ("image", "question"), path, index)
         file_name = record["image"]
@@ -71,11 +71,7 @@ def load_vizwiz(annotations: str, images: str) -> LoadedData:
             raise DataFormatError(path, "image must be a non-empty file name", index)
         doc_id = ids.claim(Path(file_name).stem, f"entry {index}")
         require_str(record, "question", path, doc_id)
-        if has_answers is None:
-            has_answers = "answers" in record
-        elif has_answers != ("answers" in record):
-            state = "has no" if has_answers else "has"
-            raise DataFormatError(path, f"record {state} answers, unlike the first record", doc_id)
+        has_answers = labels.check(record, doc_id)
         fields: dict[str, Any] = {
             "question": record["question"],
             "image": image_under(image_dir, file_name, path, doc_id),

@@ -16,6 +16,7 @@ uniformly, then one of each image's entries uniformly (both from the doc's deriv
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,14 @@ class DemoSelector:
         progress: bool = True,
     ) -> DemoSelector:
         """Construct from a task's ``fewshot:`` block (strategies take what they need)."""
-        return cls(pool, task, spec.one_example_per_image)
+        return cls(pool, task, **cls.spec_arguments(spec, query_fingerprint, store, progress))
+
+    @classmethod
+    def spec_arguments(
+        cls, spec: FewShotSpec, query_fingerprint: str, store: FeatureStore, progress: bool
+    ) -> dict[str, Any]:
+        """The constructor arguments after ``pool`` and ``task`` that ``build`` passes."""
+        return {"one_example_per_image": spec.one_example_per_image}
 
     def prepare(self, docs: Sequence[Doc], progress: bool = True) -> None:
         """Precompute what ``select`` needs for these query docs (nothing by default)."""
@@ -165,21 +173,19 @@ class RicesSelector(DemoSelector):
             self.usable = usable & firsts
 
     @classmethod
-    def build(
-        cls,
-        pool: LoadedData,
-        task: str,
-        spec: FewShotSpec,
-        query_fingerprint: str,
-        store: FeatureStore,
-        progress: bool = True,
-    ) -> DemoSelector:
+    def spec_arguments(
+        cls, spec: FewShotSpec, query_fingerprint: str, store: FeatureStore, progress: bool
+    ) -> dict[str, Any]:
         from emu2_eval.core.registry import FEATURE_ENCODERS
 
         encoder = FEATURE_ENCODERS.get(spec.encoder)(**spec.encoder_args)
-        return cls(
-            pool, task, encoder, store, query_fingerprint, progress, spec.one_example_per_image
-        )
+        return {
+            "encoder": encoder,
+            "store": store,
+            "query_fingerprint": query_fingerprint,
+            "progress": progress,
+            "one_example_per_image": spec.one_example_per_image,
+        }
 
     def describe(self) -> dict[str, str]:
         """The encoder's identity (name, weights hash): which features chose the demos."""

@@ -30,6 +30,23 @@ WORDS = (
     "describe drawing simple plain light background showing drawn coloured with and to output "
     "caption for its"
 ).split() + list(".,?!:;'\"-0123456789")
+# The sizes of the tiny towers (random weights): a 32-pixel vision encoder of 8-pixel patches and
+# a 2-layer LLaMA; shared with the tests' tiny checkpoints of other VLM layouts.
+TINY_VISION = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "image_size": 32,
+    "patch_size": 8,
+}
+TINY_TEXT = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+}
 
 
 def word_tokenizer(special_tokens: list[str], add_bos: bool = True, **kwargs: Any):
@@ -75,21 +92,9 @@ def build_tiny_checkpoint(directory: Path) -> None:
         SPECIAL_TOKENS, add_bos=True, extra_special_tokens={"image_token": "<image>"}
     )
     vocab = tokenizer.get_vocab()
-    vision = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-        projection_dim=32,
-    )
+    vision = CLIPVisionConfig(**TINY_VISION, projection_dim=32)
     text = LlamaConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
+        **TINY_TEXT,
         vocab_size=len(vocab),
         max_position_embeddings=2048,
         bos_token_id=vocab["<s>"],

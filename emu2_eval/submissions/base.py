@@ -25,6 +25,20 @@ def answer_of(row: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
+def record_values(
+    source: str | Path, records: list[Any], key: str, valid: Callable[[Any], bool], rule: str
+) -> list[Any]:
+    """``record[key]`` of each record of the server's full list (read from ``source``); a record
+    without a ``valid`` value is refused with ``rule``, naming its index."""
+    values = []
+    for index, record in enumerate(records):
+        value = record.get(key) if isinstance(record, dict) else None
+        if not valid(value):
+            raise DataFormatError(source, rule, index)
+        values.append(value)
+    return values
+
+
 def answers_by_id(
     rows: Sequence[dict[str, Any]],
     expected: Sequence[Any],

@@ -12,20 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.data.docs import DataFormatError, read_json
-from emu2_eval.submissions.base import answer_of, answers_by_id, coverage
+from emu2_eval.submissions.base import answer_of, answers_by_id, coverage, record_values
 
 
 def _images(path: Path) -> list[str]:
     payload = read_json(path)
     if not isinstance(payload, list):
         raise DataFormatError(path, "expected a JSON list of records (official VizWiz format)")
-    names = []
-    for index, record in enumerate(payload):
-        name = record.get("image") if isinstance(record, dict) else None
-        if not isinstance(name, str) or not name:
-            raise DataFormatError(path, "image must be a non-empty file name", index)
-        names.append(name)
-    return names
+
+    def valid(name: object) -> bool:
+        return isinstance(name, str) and name != ""
+
+    return record_values(path, payload, "image", valid, "image must be a non-empty file name")
 
 
 def vizwiz_evalai(
@@ -40,7 +38,4 @@ def vizwiz_evalai(
         rows, names, lambda r: by_stem.get(str(r["doc_id"]), r["doc_id"]), answer_of, path, fix
     )
     payload = [{"image": name, "answer": answers.get(name, "")} for name in names]
-    return payload, {
-        **coverage(len(payload), len(answers)),
-        "annotations": str(path),
-    }
+    return payload, {**coverage(len(payload), len(answers)), "annotations": str(path)}

@@ -16,35 +16,32 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.data.docs import DataFormatError, read_json
-from emu2_eval.submissions.base import answer_of, answers_by_id, coverage
+from emu2_eval.submissions.base import answer_of, answers_by_id, coverage, record_values
 
 
 def _question_ids(path: Path) -> list[int]:
     payload = read_json(path)
     if not isinstance(payload, dict) or not isinstance(payload.get("questions"), list):
         raise DataFormatError(path, 'expected an object with a "questions" list (test2015)')
-    ids = []
-    for index, question in enumerate(payload["questions"]):
-        qid = question.get("question_id") if isinstance(question, dict) else None
-        if not isinstance(qid, int) or isinstance(qid, bool):
-            raise DataFormatError(path, "question_id must be an integer", index)
-        ids.append(qid)
-    return ids
+    return record_values(
+        path,
+        payload["questions"],
+        "question_id",
+        lambda qid: isinstance(qid, int) and not isinstance(qid, bool),
+        "question_id must be an integer",
+    )
 
 
 def vqav2_evalai(
     rows: Sequence[dict[str, Any]], questions: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``questions``: the full test2015 questions file the server expects answers for."""
-    path = Path(questions)
-    all_ids = _question_ids(path)
     fix = (
         "submission.args.questions must be the full test2015 questions file "
         "(v2_OpenEnded_mscoco_test2015_questions.json)"
     )
+    path = Path(questions)
+    all_ids = _question_ids(path)
     answers = answers_by_id(rows, all_ids, lambda r: int(r["doc_id"]), answer_of, path, fix)
     payload = [{"question_id": qid, "answer": answers.get(qid, "")} for qid in all_ids]
-    return payload, {
-        **coverage(len(payload), len(answers)),
-        "questions": str(path),
-    }
+    return payload, {**coverage(len(payload), len(answers)), "questions": str(path)}

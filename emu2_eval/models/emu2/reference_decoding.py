@@ -153,16 +153,9 @@ def _ban_early_eos(
     return scores
 
 
-def greedy_search(
-    lm: Any,
-    inputs_embeds: torch.Tensor,
-    attention_mask: torch.Tensor,
-    settings: SearchSettings,
-    ids: SpecialIds,
-) -> torch.Tensor:
+def greedy_search(decoder: _Decoder, settings: SearchSettings, ids: SpecialIds) -> torch.Tensor:
     """Argmax decoding; finished rows continue with ``[PAD]`` until every row ends."""
-    decoder = _Decoder(lm, inputs_embeds, attention_mask)
-    rows = inputs_embeds.shape[0]
+    rows = decoder.mask.shape[0]
     device = decoder.mask.device
     sequences = torch.full((rows, 1), ids.bos, dtype=torch.long, device=device)
     running = torch.ones(rows, dtype=torch.bool, device=device)
@@ -217,21 +210,11 @@ class _Finished:
         return sorted(self.entries, key=lambda entry: entry[0])[-1][1]
 
 
-def beam_search(
-    lm: Any,
-    inputs_embeds: torch.Tensor,
-    attention_mask: torch.Tensor,
-    settings: SearchSettings,
-    ids: SpecialIds,
-) -> torch.Tensor:
-    """Beam search with 4.31's candidate rules, length counting and stopping."""
+def beam_search(decoder: _Decoder, settings: SearchSettings, ids: SpecialIds) -> torch.Tensor:
+    """Beam search with 4.31's candidate rules, length counting and stopping; ``decoder`` has
+    each prompt's row repeated ``num_beams`` times, in a row."""
     beams = settings.num_beams
-    batch = inputs_embeds.shape[0]
-    decoder = _Decoder(
-        lm,
-        inputs_embeds.repeat_interleave(beams, 0),
-        attention_mask.repeat_interleave(beams, 0),
-    )
+    batch = decoder.mask.shape[0] // beams
     device = decoder.mask.device
     sequences = torch.full((batch * beams, 1), ids.bos, dtype=torch.long, device=device)
     beam_scores = torch.zeros((batch, beams), dtype=torch.float32, device=device)
@@ -305,5 +288,11 @@ def reference_generate(
     ids: SpecialIds,
 ) -> torch.Tensor:
     """Sequences as ``generate`` of transformers 4.31 returns them for these embeddings."""
-    search = beam_search if settings.num_beams > 1 else greedy_search
-    return search(lm, inputs_embeds, attention_mask, settings, ids)
+    beams = settings.num_beams
+    if beams <= 1:
+        return greedy_search(_Decoder(lm, inputs_embeds, attention_mask), settings, ids)
+    embeds, mask = (
+        inputs_embeds.repeat_interleave(beams, 0),
+        attention_mask.repeat_interleave(beams, 0),
+    )
+    return beam_search(_Decoder(lm, embeds, mask), settings, ids)

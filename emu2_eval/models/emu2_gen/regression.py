@@ -58,13 +58,8 @@ def regress_from_ids(
     mask = mask.to(embeds.device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache()  # filled in place by each call (transformers' `cache=` argument)
-    output = decoder(
-        inputs_embeds=embeds,
-        attention_mask=mask,
-        position_ids=positions,
-        cache=cache,
-        use_cache=True,
-    )
+    output = decoder(inputs_embeds=embeds, attention_mask=mask, position_ids=positions,
+                     cache=cache, use_cache=True)  # fmt: skip
     steps = []
     for step in range(model.n_query):
         hidden = output.last_hidden_state[:, -1:, :]
