@@ -30,7 +30,7 @@ from emu2_eval.engine.ordering import estimate_length, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
 from emu2_eval.engine.scoring import predict_only_block, score_records
 from emu2_eval.fewshot.feature_store import FeatureStore
-from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.base import ModelAdapter, PreparedImages
 from emu2_eval.rundir.images import recheck_cached, request_identity, store_images
 from emu2_eval.tasks.profiles import PromptError
 from emu2_eval.tasks.task import Task
@@ -80,17 +80,19 @@ def _error(exc: Exception) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc)}
 
 
-def _run_batch(adapter: ModelAdapter, kind: str, batch: list[Request]) -> list[tuple[Any, Any]]:
+def _run_batch(
+    adapter: ModelAdapter, kind: str, batch: list[Request], images: PreparedImages
+) -> list[tuple[Any, Any]]:
     """(response, error) per request; a data error in a batch is isolated by retrying singly."""
     try:
-        return [(r, None) for r in adapter.run(kind, batch)]
+        return [(r, None) for r in adapter.run(kind, batch, images)]
     except DATA_ERRORS as exc:
         if len(batch) == 1:
             return [(None, _error(exc))]
     results = []
     for request in batch:
         try:
-            results.append((adapter.run(kind, [request])[0], None))
+            results.append((adapter.run(kind, [request], images)[0], None))
         except DATA_ERRORS as exc:
             results.append((None, _error(exc)))
     return results
@@ -514,10 +516,9 @@ def _compute(
 
     def run_batch(positions: list[int]) -> None:
         started = time.perf_counter()
-        decoded = prefetcher.take(positions, ahead=sizer.size)
+        images = PreparedImages(prefetcher.take(positions, ahead=sizer.size), adapter.prepare_image)
         batch = [work[p] for p in positions]
-        with adapter.using_images(decoded):
-            outcomes = _run_batch(adapter, kind, batch)  # type: ignore[arg-type]
+        outcomes = _run_batch(adapter, kind, batch, images)  # type: ignore[arg-type]
         outcomes = store_images(kind, outcomes, run_dir)  # images -> PNG references
         share = (time.perf_counter() - started) / len(positions)
         seconds.update((indices[position], share) for position in positions)

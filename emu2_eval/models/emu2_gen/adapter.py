@@ -20,7 +20,7 @@ from typing import Any
 
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.core.requests import Request
-from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.base import ModelAdapter, PreparedImages
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
 from emu2_eval.tasks.profiles import PromptError
 
@@ -201,13 +201,13 @@ class Emu2GenAdapter(ModelAdapter):
 
         return preprocess_image(image, self.config.vision_config.image_size)
 
-    def _pixels(self, images: Sequence[Any]) -> Any:
-        """(N, 3, S, S) pixels of ``images`` in order, or None when there are none."""
+    def _pixels(self, parts: Sequence[ImagePart], images: PreparedImages) -> Any:
+        """(N, 3, S, S) pixels of ``parts`` in order, or None when there are none."""
         import torch
 
-        return torch.stack([self.load_image(image) for image in images]) if images else None
+        return torch.stack([images.load(part) for part in parts]) if parts else None
 
-    def _conditions(self, requests: Sequence[Request]) -> tuple[Any, Any]:
+    def _conditions(self, requests: Sequence[Request], images: PreparedImages) -> tuple[Any, Any]:
         """(B, n, d) conditional embeddings and the (1, n, d) unconditional one."""
         import torch
 
@@ -221,14 +221,14 @@ class Emu2GenAdapter(ModelAdapter):
         if len(modes) > 1:
             raise ValueError("a batch mixes image-only (autoencoding) and text prompts")
         if modes == {False}:
-            pixels = self._pixels([image for _, images in rendered for image in images])
+            pixels = self._pixels([p for _, parts in rendered for p in parts], images)
             cond = regress_embeddings(
                 self.encoder, self.tokenizer, [text for text, _ in rendered], pixels
             )
             return cond, self._negative("", lambda: self._empty_prompt())
-        if any(len(images) != 1 for _, images in rendered):
+        if any(len(parts) != 1 for _, parts in rendered):
             raise PromptError("an image-only (autoencoding) prompt takes exactly one image")
-        pixels = self._pixels([images[0] for _, images in rendered])
+        pixels = self._pixels([parts[0] for _, parts in rendered], images)
         cond = autoencode_embeddings(self.encoder, pixels)
         zero = torch.zeros_like(pixels[:1])
         return cond, self._negative(
@@ -247,20 +247,25 @@ class Emu2GenAdapter(ModelAdapter):
         return self._negatives[key]
 
     # -- requests ----------------------------------------------------------------------------
-    def generate_images(self, requests: Sequence[Request]) -> list[list[Any]]:
+    def generate_images(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[list[Any]]:
         """Per request, ``num_images_per_prompt`` PIL images (uint8 RGB)."""
+        images = self.images_or_files(images)
         groups: dict[Any, list[int]] = {}
         for index, request in enumerate(requests):
             key = index if self.batch_invariant else (request.options, _autoencoding(request))
             groups.setdefault(key, []).append(index)
         results: list[list[Any]] = [[] for _ in requests]
         for indices in groups.values():
-            images = self._generate_group([requests[i] for i in indices])
-            for index, pictures in zip(indices, images, strict=True):
+            generated = self._generate_group([requests[i] for i in indices], images)
+            for index, pictures in zip(indices, generated, strict=True):
                 results[index] = pictures
         return results
 
-    def _generate_group(self, requests: Sequence[Request]) -> list[list[Any]]:
+    def _generate_group(
+        self, requests: Sequence[Request], images: PreparedImages
+    ) -> list[list[Any]]:
         import torch
         from PIL import Image
 
@@ -274,7 +279,7 @@ class Emu2GenAdapter(ModelAdapter):
 
         settings = self.defaults.override(requests[0].options_dict)
         shape = latent_shape(self.unet, self.vae_scale_factor, settings)
-        cond, uncond = self._conditions(requests)
+        cond, uncond = self._conditions(requests, images)
         per_prompt = settings.num_images_per_prompt
         noise = torch.cat([initial_noise(image_generators(r, settings), shape) for r in requests])
         cond = cond.repeat_interleave(per_prompt, dim=0)
