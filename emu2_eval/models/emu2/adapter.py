@@ -27,6 +27,7 @@ from typing import Any
 from emu2_eval.core.prompts import ImagePart, Part, VideoPart, videos_of
 from emu2_eval.core.requests import Request
 from emu2_eval.models.base import ModelAdapter, PreparedImages
+from emu2_eval.models.emu2.pixels import Emu2Pixels
 from emu2_eval.models.emu2.prompting import (
     CHAT_LAYOUTS,
     chat_prompt,
@@ -42,7 +43,7 @@ from emu2_eval.models.fingerprint import checkpoint_fingerprint
 logger = logging.getLogger(__name__)
 
 
-class Emu2Adapter(ModelAdapter):
+class Emu2Adapter(Emu2Pixels, ModelAdapter):
     """BAAI/Emu2 or BAAI/Emu2-Chat from a hub id or a local directory in the published layout."""
 
     name = "emu2"
@@ -254,12 +255,6 @@ class Emu2Adapter(ModelAdapter):
         compact, images = self._compact(parts, mode)
         return self._expand_slots(self.tokenizer.encode(compact)), images
 
-    def prepare_image(self, image: Any) -> Any:
-        """Decoded image -> (3, S, S) normalised pixels (run ahead by the prefetch workers)."""
-        from emu2_eval.models.emu2.preprocess import preprocess_image
-
-        return preprocess_image(image, self.config.vision_config.image_size)
-
     def needs_image(self, part: ImagePart) -> bool:
         """Pixels are read only for images whose visual tokens are not in the feature cache."""
         if self.features is None:
@@ -275,12 +270,6 @@ class Emu2Adapter(ModelAdapter):
         frames = [frame for video in videos for frame in video.frame_parts()]
         pixels = self._pixels(frames, images)
         return self.model.visual_embeddings(pixels, self.config.vision_config.v_query)
-
-    def _pixels(self, parts: Sequence[ImagePart], images: PreparedImages) -> Any:
-        """(N, 3, S, S) pixels of ``parts`` in order, or None when there are none."""
-        import torch
-
-        return torch.stack([images.load(part) for part in parts]) if parts else None
 
     def _image_features(self, parts: Sequence[ImagePart], images: PreparedImages) -> Any:
         """Projected visual tokens of ``parts`` in order, (N * n_query, hidden), or None.

@@ -21,6 +21,7 @@ from typing import Any
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.core.requests import Request
 from emu2_eval.models.base import ModelAdapter, PreparedImages
+from emu2_eval.models.emu2.pixels import Emu2Pixels
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
 from emu2_eval.tasks.profiles import PromptError
 
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 ORIGINAL_SIZE_CHOICES = ("published", "target")
 
 
-class Emu2GenAdapter(ModelAdapter):
+class Emu2GenAdapter(Emu2Pixels, ModelAdapter):
     """BAAI/Emu2-Gen from a hub id or a local directory in the published layout."""
 
     name = "emu2-gen"
@@ -194,18 +195,6 @@ class Emu2GenAdapter(ModelAdapter):
         text, images = parts_to_text(request.prompt)
         vision = self.config.vision_config
         return expand_placeholders(text, vision.n_query, vision.v_query), images
-
-    def prepare_image(self, image: Any) -> Any:
-        """Decoded image -> (3, S, S) normalised pixels (run ahead by the prefetch workers)."""
-        from emu2_eval.models.emu2.preprocess import preprocess_image
-
-        return preprocess_image(image, self.config.vision_config.image_size)
-
-    def _pixels(self, parts: Sequence[ImagePart], images: PreparedImages) -> Any:
-        """(N, 3, S, S) pixels of ``parts`` in order, or None when there are none."""
-        import torch
-
-        return torch.stack([images.load(part) for part in parts]) if parts else None
 
     def _conditions(self, requests: Sequence[Request], images: PreparedImages) -> tuple[Any, Any]:
         """(B, n, d) conditional embeddings and the (1, n, d) unconditional one."""
