@@ -126,10 +126,11 @@ def instant_adapter(preprocess):
         def prepare_image(self, image):  # what the prefetch workers may run ahead
             return preprocess(image)
 
-        def generate(self, requests: Sequence) -> list[str]:
+        def generate(self, requests: Sequence, images=None) -> list[str]:
+            images = self.images_or_files(images)
             for request in requests:
                 for part in images_of(request.prompt):
-                    self.load_image(part)  # decoded and prepared
+                    images.load(part)  # decoded and prepared
             return ["yes" for _ in requests]
 
     return Instant()

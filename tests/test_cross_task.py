@@ -20,9 +20,9 @@ def _spy(adapter, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     batches: list[list[str]] = []
     original = adapter.run
 
-    def run(kind: str, requests: list[Request]):
+    def run(kind: str, requests: list[Request], images=None):
         batches.append([r.task for r in requests])
-        return original(kind, requests)
+        return original(kind, requests, images)
 
     monkeypatch.setattr(adapter, "run", run)
     return batches

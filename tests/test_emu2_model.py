@@ -72,7 +72,7 @@ def test_loglikelihood_agrees_with_greedy_generation(tiny_emu2_adapter, images) 
     prompt = (images[0], TextPart("based on the picture, what color is the shape? short answer:"))
     text, _ = adapter.render(prompt)
     input_ids, mask = adapter.tokenizer([text])
-    pixels = adapter._pixels([images[0]])
+    pixels = adapter._pixels([images[0]], adapter.images_or_files(None))
     with torch.inference_mode():
         out = adapter.model.generate(
             input_ids,
@@ -106,7 +106,8 @@ def test_images_change_the_answer_and_slots_must_match(tiny_emu2_adapter, images
     model, tokenizer = tiny_emu2_adapter.model, tiny_emu2_adapter.tokenizer
     text, _ = tiny_emu2_adapter.render((images[0], TextPart("what is it?")))
     ids, mask = tokenizer([text])
-    pixels = [tiny_emu2_adapter._pixels([image]) for image in images[:2]]
+    from_files = tiny_emu2_adapter.images_or_files(None)
+    pixels = [tiny_emu2_adapter._pixels([image], from_files) for image in images[:2]]
     with torch.inference_mode():
         first, second = (model(ids, mask, pixel_values=p)[0, -1] for p in pixels)
         assert not torch.allclose(first, second)

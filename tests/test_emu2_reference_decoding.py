@@ -21,6 +21,7 @@ import torch
 
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.core.requests import Request
+from emu2_eval.models.base import PreparedImages
 from emu2_eval.models.emu2.reference_decoding import SearchSettings, SpecialIds
 from tests.emu2_factories import TinyEmu2, requires_emu2_assets, synthetic_pixels
 
@@ -233,9 +234,10 @@ def test_adapter_answers_like_the_published_code(tiny_emu2_llama_adapter, decodi
         if set(cases) != {"base-p0", "base-p1", "base-p2", "base-p012"}:
             continue  # a setting recorded for one prompt only
         checked += 1
-        with _with_eos_row(adapter.model, eos), adapter.using_images(decoded):
-            single = [adapter.generate([r])[0] for r in requests]
-            batched = adapter.generate(requests)
+        images = PreparedImages(decoded)  # the pixels as the prefetch workers hand them over
+        with _with_eos_row(adapter.model, eos):
+            single = [adapter.generate([r], images)[0] for r in requests]
+            batched = adapter.generate(requests, images)
         assert single == [cases[f"base-p{i}"][0] for i in range(len(prompts))], eos
         assert batched == cases["base-p012"], eos
     assert checked >= 9

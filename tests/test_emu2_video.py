@@ -185,7 +185,8 @@ def test_adapter_generates_from_a_video_as_the_model_does_from_its_frames(
     (answer,) = adapter.generate([Request("generate", prompt, "t", "1", options)])
     ids, images = adapter.encode_prompt(prompt)
     assert images == [] and ids.count(adapter.model.video_token_id) == 3 * 4
-    frames = torch.stack([adapter.load_image(f) for f in video.frame_parts()])
+    from_files = adapter.images_or_files(None)  # what a direct call reads: files, prepared
+    frames = torch.stack([from_files.load(f) for f in video.frame_parts()])
     output = adapter.model.generate(
         torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long),
         video_pixel_values=frames, max_new_tokens=4, num_beams=1,

@@ -154,7 +154,7 @@ class _Spy(torch.nn.Module):
 
 
 def test_guidance_uses_the_empty_prompt_and_sdxl_time_ids(adapter) -> None:
-    cond, uncond = adapter._conditions([_request("a dog")])
+    cond, uncond = adapter._conditions([_request("a dog")], adapter.images_or_files(None))
     empty = regress_embeddings(adapter.encoder, adapter.tokenizer, [""])
     torch.testing.assert_close(uncond, empty)
     spy = _Spy(adapter.unet)
@@ -172,7 +172,8 @@ def test_guidance_uses_the_empty_prompt_and_sdxl_time_ids(adapter) -> None:
 def test_image_only_prompt_is_the_autoencoding_mode(adapter) -> None:
     images = adapter.generate_images([_request("", image=_photo(), options=SMALL)])[0]
     assert len(images) == 2
-    cond, uncond = adapter._conditions([_request("", image=_photo())])
+    from_files = adapter.images_or_files(None)
+    cond, uncond = adapter._conditions([_request("", image=_photo())], from_files)
     assert cond.shape == uncond.shape == (1, 4, 32)
     two = Request("generate_images", (_photo(1), _photo(2)), "task", "d", SMALL)
     with pytest.raises(PromptError, match="exactly one image"):

@@ -16,8 +16,8 @@ from emu2_eval.rundir.images import (
     ImageStore,
     load_generated,
     png_bytes,
-    recheck_cached,
     request_identity,
+    stale_image_responses,
     store_images,
     using_run_dir,
 )
@@ -77,11 +77,12 @@ def test_responses_become_references_and_errors_pass_through(tmp_path) -> None:
 def test_cached_references_with_missing_or_altered_files_are_recomputed(tmp_path) -> None:
     store = ImageStore(tmp_path)
     refs = [[store.put(_image(v))] for v in (10, 20, 30)]
-    records = [{"response": r, "cached": True} for r in refs]
-    assert recheck_cached("generate_images", records, [], tmp_path) == []
+    cached = dict(enumerate(refs))
+    assert stale_image_responses("generate_images", cached, tmp_path) == []
     (tmp_path / refs[0][0]["path"]).unlink()
     _image(99).save(tmp_path / refs[1][0]["path"])  # same name, other content
-    assert recheck_cached("generate_images", records, [5], tmp_path) == [0, 1, 5]
-    assert records[0]["response"] is None and not records[1]["cached"] and records[2]["cached"]
+    assert stale_image_responses("generate_images", cached, tmp_path) == [0, 1]
+    assert stale_image_responses("generate_images", {7: "not a reference"}, tmp_path) == [7]
+    assert stale_image_responses("generate", {0: "text"}, None) == []
     with using_run_dir(tmp_path), pytest.raises(GeneratedImageError, match="sha256"):
         load_generated(refs[1][0])

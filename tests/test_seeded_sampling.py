@@ -83,9 +83,10 @@ def test_an_adapter_that_does_not_seed_per_request_is_not_cached() -> None:
     )
 
     class Plain(ModelAdapter):
-        pass
+        def fingerprint(self) -> str:
+            return "plain"
 
-    class Seeding(ModelAdapter):
+    class Seeding(Plain):
         seeds_sampling = True
 
     assert not Plain().is_deterministic(request)

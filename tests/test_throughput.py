@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emu2_eval.core.prompts import ImagePart, TextPart
+from emu2_eval.core.prompts import ImagePart, TextPart, images_of
 from emu2_eval.core.requests import Request
 from emu2_eval.engine.batching import (
     BatchSettings,
@@ -21,7 +21,7 @@ from emu2_eval.engine.batching import (
 from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.engine.ordering import estimate_length, length_order, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
-from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.base import ModelAdapter, PreparedImages
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.topology import (
     Topology,
@@ -192,19 +192,72 @@ def test_prefetcher_decodes_ahead_once_per_image_and_leaves_failures_to_the_adap
         assert first[good.key].size == good.load().size
         assert prefetcher.take([2, 3], ahead=2) == {}  # the broken image is not handed over
 
-    class Recorder(ModelAdapter):
-        def fingerprint(self) -> str:
-            return "r"
+    from emu2_eval.core.prompts import ImageLoadError
 
-    recorder = Recorder()
-    with recorder.using_images(first):
-        assert recorder.load_image(good) is first[good.key]
-        from emu2_eval.core.prompts import ImageLoadError
-
-        with pytest.raises(ImageLoadError, match="file not found"):
-            recorder.load_image(broken)
-    assert recorder.load_image(good) is not first[good.key]  # only within the batch
+    batch = PreparedImages(first)
+    assert batch.load(good) is first[good.key]
+    with pytest.raises(ImageLoadError, match="file not found"):
+        batch.load(broken)  # not handed over: read now, failing as it would without prefetch
     assert ImagePrefetcher(requests[3:], workers=2).enabled is False
+
+
+class ImageReader(ModelAdapter):
+    """Answers with the size of each prompt's first image, as its kind method reads it."""
+
+    supported_kinds = frozenset({"generate", "loglikelihood"})
+
+    def fingerprint(self) -> str:
+        return "reader"
+
+    def prepare_image(self, image):
+        return image.resize((3, 5))
+
+    def generate(self, requests: Sequence[Request], images=None) -> list[str]:
+        images = self.images_or_files(images)
+        return [str(images.load(next(iter(images_of(r.prompt)))).size) for r in requests]
+
+    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+        return [[0.0] for _ in requests]  # reads no images: takes the requests alone
+
+
+def test_the_batch_images_reach_the_kind_method_and_a_direct_call_reads_the_files(
+    demo_dir: Path,
+) -> None:
+    """``run`` hands the batch's prepared images to the kind method; without them (a user's
+    ``adapter.generate([request])``) the files are read and prepared; a kind method without an
+    ``images`` parameter still runs."""
+    from PIL import Image
+
+    image = ImagePart.from_file(sorted((demo_dir / "images" / "val2014").glob("*.jpg"))[0])
+    request = Request("generate", (image, TextPart("q")), "t", "1")
+    reader = ImageReader()
+    handed = PreparedImages({image.key: Image.new("RGB", (7, 2))}, reader.prepare_image)
+    assert reader.run("generate", [request], handed) == ["(7, 2)"]
+    assert reader.generate([request]) == ["(3, 5)"] == reader.run("generate", [request])
+    scored = Request("loglikelihood", (image,), "t", "1", continuations=("a",))
+    assert reader.run("loglikelihood", [scored], handed) == [[0.0]]
+
+
+def test_the_adapter_contract_is_checked_when_the_class_is_made() -> None:
+    """``fingerprint`` is abstract; a declared kind must be implemented and be a known kind."""
+
+    class NoFingerprint(ModelAdapter):
+        pass
+
+    with pytest.raises(TypeError, match="fingerprint"):
+        NoFingerprint()  # type: ignore[abstract]
+    with pytest.raises(TypeError, match="declares 'generate' in supported_kinds but"):
+
+        class Undeclared(ModelAdapter):
+            supported_kinds = frozenset({"generate"})
+
+            def fingerprint(self) -> str:
+                return "u"
+
+    with pytest.raises(TypeError, match="unknown request kind 'caption'"):
+
+        class Unknown(ModelAdapter):
+            supported_kinds = frozenset({"caption"})
 
 
 def test_emu2_images_are_decoded_and_preprocessed_by_the_prefetch_workers(

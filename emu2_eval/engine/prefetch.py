@@ -3,13 +3,13 @@
 Decoding JPEGs, and the adapter's per-image preparation (``ModelAdapter.prepare_image``: Emu2
 resizes to 448 and normalises), is CPU work that would otherwise sit between two model calls.
 The prefetcher walks the requests in the order the runner will take them, keeps up to one batch
-ahead in a thread pool (Pillow and torch release the GIL while they work), and hands the
-prepared images to the adapter through ``ModelAdapter.using_images``. An image that recurs
-within the window (a few-shot demonstration) is prepared once, and one the adapter will not read
-(``ModelAdapter.needs_image``: its features are cached) not at all. An image that fails to decode
-is simply not handed over: the adapter then loads it itself and raises the usual
-``ImageLoadError`` for that sample, so results, errors and messages are the same with and
-without prefetching.
+ahead in a thread pool (Pillow and torch release the GIL while they work), and the runner hands
+the prepared images to the adapter with the batch (``adapter.run(kind, requests, images)``,
+``models.prepared_images``). An image that recurs within the window (a few-shot demonstration)
+is prepared once, and one the adapter will not read (``ModelAdapter.needs_image``: its features
+are cached) not at all. An image that fails to decode is simply not handed over: the adapter
+then loads it itself and raises the usual ``ImageLoadError`` for that sample, so results,
+errors and messages are the same with and without prefetching.
 """
 
 from __future__ import annotations

@@ -28,10 +28,11 @@ from emu2_eval.engine.distributed import DistributedError
 from emu2_eval.engine.limits import doc_count
 from emu2_eval.engine.ordering import estimate_length, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
+from emu2_eval.engine.records import SampleInput, SampleRow
 from emu2_eval.engine.scoring import predict_only_block, score_records
 from emu2_eval.fewshot.feature_store import FeatureStore
-from emu2_eval.models.base import ModelAdapter
-from emu2_eval.rundir.images import recheck_cached, request_identity, store_images
+from emu2_eval.models.base import ModelAdapter, PreparedImages
+from emu2_eval.rundir.images import request_identity, stale_image_responses, store_images
 from emu2_eval.tasks.profiles import PromptError
 from emu2_eval.tasks.task import Task
 
@@ -80,17 +81,19 @@ def _error(exc: Exception) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc)}
 
 
-def _run_batch(adapter: ModelAdapter, kind: str, batch: list[Request]) -> list[tuple[Any, Any]]:
+def _run_batch(
+    adapter: ModelAdapter, kind: str, batch: list[Request], images: PreparedImages
+) -> list[tuple[Any, Any]]:
     """(response, error) per request; a data error in a batch is isolated by retrying singly."""
     try:
-        return [(r, None) for r in adapter.run(kind, batch)]
+        return [(r, None) for r in adapter.run(kind, batch, images)]
     except DATA_ERRORS as exc:
         if len(batch) == 1:
             return [(None, _error(exc))]
     results = []
     for request in batch:
         try:
-            results.append((adapter.run(kind, [request])[0], None))
+            results.append((adapter.run(kind, [request], images)[0], None))
         except DATA_ERRORS as exc:
             results.append((None, _error(exc)))
     return results
@@ -146,16 +149,18 @@ def _fit_to_context(
 
 @dataclass
 class PreparedTask:
-    """A task's requests, built and checked, with what is still to compute (``pending``)."""
+    """A task's requests, built and checked, with what the cache answered (``cached``, by doc
+    index) and what is still to compute (``pending``)."""
 
     task: Task
     data_fingerprint: str
     sources: list[str]
-    records: list[dict[str, Any]]
+    samples: list[SampleInput]
     requests: list[Request | None]
     keys: list[str | None]
     lengths: list[int]
     pending: list[int]
+    cached: dict[int, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)  # the loader's recorded choices
     seconds: float = 0.0  # time to prepare it
 
@@ -330,48 +335,25 @@ def _prepare(
     data = task.load()
     docs = data.docs[: doc_count(limit, len(data.docs))]  # a count or a fraction
     fingerprint = adapter.fingerprint()
-    selector = None
-    spec = task.config.fewshot
-    if fewshot.shots > 0 or (spec is not None and spec.zero_shot_text_examples):
-        selector = task.selector(
-            data.fingerprint, FeatureStore(cache_home() / "features"), progress
-        )
-        selector.prepare(docs, progress=progress)
-    records: list[dict[str, Any]] = []
+    selector = _demonstration_selector(task, docs, data.fingerprint, fewshot, progress)
+    samples: list[SampleInput] = []
     requests: list[Request | None] = []
     lengths: list[int] = []
     for doc in docs:
-        record: dict[str, Any] = {
-            "task": task.name,
-            "doc_id": doc.doc_id,
-            "doc": doc_to_json(doc),
-            "response": None,
-            "error": None,
-            "cached": False,
-        }
-        n_tokens = None
-        try:
-            demos, text_only = task.demonstrations(doc, fewshot.shots, fewshot.seed, selector)
-            request, demos, n_tokens = _fit_to_context(
-                task, adapter, doc, demos, text_only, fewshot.context_policy
-            )
-            record["demonstrations"] = [d.doc_id for d in demos]
-            if demos:  # their fields (image keys, answers) let the report show them
-                record["demonstration_docs"] = [doc_to_json(d) for d in demos]
-            record["prompt"] = prompt_text(request.prompt)
-            record["request_hash"] = request_identity(request)
-        except DATA_ERRORS as exc:
-            request, record["error"] = None, _error(exc)
-        records.append(record)
+        sample, request, n_tokens = _build_sample(task, adapter, doc, fewshot, selector)
+        samples.append(sample)
         requests.append(request)
         lengths.append(estimate_length(request, n_tokens) if request is not None else 0)
     keys = [
-        cache_key(fingerprint, r, record.get("request_hash")) if r is not None else None
-        for r, record in zip(requests, records, strict=True)
+        cache_key(fingerprint, r, sample.request_hash) if r is not None else None
+        for r, sample in zip(requests, samples, strict=True)
     ]
+    cached: dict[int, Any] = {}
     if coordinator is None or coordinator.is_main:
-        pending = _apply_cache(cache, keys, records)
-        pending = recheck_cached(task.config.request, records, pending, run_dir)
+        cached = _read_cache(cache, keys)
+        for index in stale_image_responses(task.config.request, cached, run_dir):
+            del cached[index]  # its image files are gone or altered: computed again
+        pending = [i for i, key in enumerate(keys) if key is not None and i not in cached]
         if coordinator is not None:
             coordinator.publish_plan(task.name, pending, keys_digest(keys))
         if progress:
@@ -383,13 +365,51 @@ def _prepare(
         task,
         data.fingerprint,
         data.sources,
-        records,
+        samples,
         requests,
         keys,
         lengths,
         pending,
+        cached=cached,
         protocol=data.protocol,
     )
+
+
+def _demonstration_selector(
+    task: Task, docs: list[Doc], data_fingerprint: str, fewshot: FewShotSettings, progress: bool
+) -> Any:
+    """The task's demonstration selector, prepared for ``docs`` (None: no demonstrations)."""
+    spec = task.config.fewshot
+    if fewshot.shots <= 0 and (spec is None or not spec.zero_shot_text_examples):
+        return None
+    selector = task.selector(data_fingerprint, FeatureStore(cache_home() / "features"), progress)
+    selector.prepare(docs, progress=progress)
+    return selector
+
+
+def _build_sample(
+    task: Task, adapter: ModelAdapter, doc: Doc, fewshot: FewShotSettings, selector: Any
+) -> tuple[SampleInput, Request | None, int | None]:
+    """One doc's sample and request (None, with the sample's error, on a data error) and the
+    request's token count when the adapter gave one."""
+    try:
+        demos, text_only = task.demonstrations(doc, fewshot.shots, fewshot.seed, selector)
+        request, demos, n_tokens = _fit_to_context(
+            task, adapter, doc, demos, text_only, fewshot.context_policy
+        )
+        sample = SampleInput(
+            task.name,
+            doc.doc_id,
+            doc_to_json(doc),
+            demonstrations=tuple(d.doc_id for d in demos),
+            # their fields (image keys, answers) let the report show them
+            demonstration_docs=tuple(doc_to_json(d) for d in demos),
+            prompt=prompt_text(request.prompt),
+            request_hash=request_identity(request),
+        )
+        return sample, request, n_tokens
+    except DATA_ERRORS as exc:
+        return SampleInput(task.name, doc.doc_id, doc_to_json(doc), error=_error(exc)), None, None
 
 
 def _compute_pool(
@@ -435,9 +455,7 @@ def _finish(
     coordinator: Coordinator | None,
 ) -> TaskOutcome | None:
     """Merge the ranks' results into the task's records (main rank); others hand theirs over."""
-    task, records, requests, keys = (
-        prepared.task, prepared.records, prepared.requests, prepared.keys
-    )  # fmt: skip
+    task, requests, keys = prepared.task, prepared.requests, prepared.keys
     if coordinator is not None and not coordinator.is_main:
         coordinator.submit(task.name, computed, stats)
         return None
@@ -451,19 +469,16 @@ def _finish(
         # too, so a resumed run finds it (on one machine this rewrites the same rows).
         cache.put_many(_cacheable(adapter, fingerprint, requests, keys, others))
     pending = prepared.pending
-    missing = [records[i]["doc_id"] for i in pending if i not in computed]
+    missing = [prepared.samples[i].doc_id for i in pending if i not in computed]
     if missing:
         raise DistributedError(
             f"task {task.name!r}: no response came back for doc(s) {missing[:5]} "
             f"({len(missing)} in all)"
         )
-    for index in pending:
-        records[index]["response"], records[index]["error"] = computed[index]
-    n_cached = sum(r["cached"] for r in records)
     return TaskOutcome(
-        records=records,
+        records=[row.to_json() for row in _rows(prepared, computed)],
         dataset_fingerprint=prepared.data_fingerprint,
-        n_cached=n_cached,
+        n_cached=len(prepared.cached),
         n_computed=len(pending),
         sources=prepared.sources,
         protocol=prepared.protocol,
@@ -473,21 +488,24 @@ def _finish(
     )
 
 
-def _apply_cache(
-    cache: ResponseCache, keys: list[str | None], records: list[dict[str, Any]]
-) -> list[int]:
-    """Fill cached responses into ``records``; return the indices still to compute."""
-    cached = cache.get_many(k for k in keys if k is not None)
-    pending: list[int] = []
-    for index, key in enumerate(keys):
-        if key is None:
-            continue
-        if key in cached:
-            records[index]["response"] = cached[key]
-            records[index]["cached"] = True
+def _rows(prepared: PreparedTask, computed: dict[int, tuple[Any, Any]]) -> list[SampleRow]:
+    """Each doc's record, complete: computed now, from the cache, or its data error."""
+    rows = []
+    for index, sample in enumerate(prepared.samples):
+        if index in computed:
+            response, error = computed[index]
+            rows.append(SampleRow(sample, response, error))
+        elif index in prepared.cached:
+            rows.append(SampleRow(sample, prepared.cached[index], cached=True))
         else:
-            pending.append(index)
-    return pending
+            rows.append(SampleRow(sample, error=sample.error))
+    return rows
+
+
+def _read_cache(cache: ResponseCache, keys: list[str | None]) -> dict[int, Any]:
+    """The cached responses of the built requests, by doc index."""
+    found = cache.get_many(k for k in keys if k is not None)
+    return {i: found[key] for i, key in enumerate(keys) if key is not None and key in found}
 
 
 def _compute(
@@ -514,10 +532,9 @@ def _compute(
 
     def run_batch(positions: list[int]) -> None:
         started = time.perf_counter()
-        decoded = prefetcher.take(positions, ahead=sizer.size)
+        images = PreparedImages(prefetcher.take(positions, ahead=sizer.size), adapter.prepare_image)
         batch = [work[p] for p in positions]
-        with adapter.using_images(decoded):
-            outcomes = _run_batch(adapter, kind, batch)  # type: ignore[arg-type]
+        outcomes = _run_batch(adapter, kind, batch, images)  # type: ignore[arg-type]
         outcomes = store_images(kind, outcomes, run_dir)  # images -> PNG references
         share = (time.perf_counter() - started) / len(positions)
         seconds.update((indices[position], share) for position in positions)

@@ -1,20 +1,37 @@
-"""The adapter protocol: typed request kinds in, batched; prompts rendered by the adapter.
+"""The adapter contract: typed request kinds in, in batches; prompts rendered by the adapter.
 
-An adapter declares the request kinds it supports and a fingerprint that identifies the model's
-weights and settings, which keys the response cache.
+An adapter (a subclass of :class:`ModelAdapter`, registered in ``core.registry.MODELS``):
+
+- must implement ``fingerprint()`` (identifies weights and settings; keys the response cache)
+  and at least one kind method, ``generate``, ``loglikelihood`` or ``generate_images``, named
+  in ``supported_kinds`` (a declared kind that is not implemented is refused at class creation);
+- a kind method takes ``(requests, images=None)`` and returns one answer per request, in the
+  order of the requests; ``images`` (:class:`PreparedImages`) holds the batch's images decoded
+  and prepared ahead; ``None`` (a direct call) reads them from their files. A kind method that
+  reads no images may take ``requests`` alone;
+- may override ``describe``, ``context_length``/``count_tokens`` (checked before the run),
+  ``prepare_image``/``needs_image`` (the prefetch workers' per-image work), ``is_deterministic``
+  (what may be cached), ``supports_prompt_mode`` and the class attributes below.
+
+The engine guarantees: batches hold requests of one kind and one set of generation options,
+longest prompt first; answers are put back in document order, so the batch never shows in
+the outputs (an adapter must answer a request the same in any batch); answers are cached by
+fingerprint and request and only deterministic ones are stored; a data error
+(``ImageLoadError``, ``PromptError``) in a batch is isolated by retrying its requests singly.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from emu2_eval.core.errors import UserError
 from emu2_eval.core.prompts import ImagePart
-from emu2_eval.core.requests import Request
+from emu2_eval.core.requests import REQUEST_KINDS, Request
+from emu2_eval.models.prepared_images import PreparedImages
 
 
 class UnsupportedRequestError(TypeError):
@@ -26,15 +43,15 @@ class ModelLoadError(UserError, FileNotFoundError):
     exist, a hub id not in the cache while offline)."""
 
 
-class ModelAdapter:
-    """Base class for adapters registered in ``emu2_eval.core.registry.MODELS``.
+class ModelAdapter(ABC):
+    """Base class for adapters registered in ``emu2_eval.core.registry.MODELS`` (the contract is
+    in this module's docstring).
 
     Placement: adapters that take ``device``, ``device_map`` and ``max_memory`` arguments are
     placed by the engine's topology (``--gpus-per-replica``, ``--max-memory``): one replica per
     process, ``device=cuda:<i>`` or ``device_map=auto`` with ``max_memory`` naming only this
-    replica's GPUs (``"2:70GiB;3:70GiB"``). Images: call :meth:`load_image` rather than
-    ``ImagePart.load`` so that images decoded (and prepared, :meth:`prepare_image`) ahead of
-    time by the engine's prefetch workers are used.
+    replica's GPUs (``"2:70GiB;3:70GiB"``). Images: read them with ``images.load(part)`` (see
+    :meth:`images_or_files`) so that those prefetched by the engine are used.
     """
 
     name: ClassVar[str] = "model"
@@ -47,11 +64,25 @@ class ModelAdapter:
     #: What a prompt may show the model: ``image`` and/or ``video`` parts. The preflight refuses
     #: a task whose prompt holds a kind not listed here before any model work.
     input_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
-    _decoded: Mapping[str, Any] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse a class whose ``supported_kinds`` names a kind it does not implement."""
+        super().__init_subclass__(**kwargs)
+        for kind in sorted(cls.supported_kinds):
+            if kind not in REQUEST_KINDS:
+                raise TypeError(
+                    f"adapter {cls.__name__}: unknown request kind {kind!r} in supported_kinds; "
+                    f"valid: {', '.join(REQUEST_KINDS)}"
+                )
+            if getattr(cls, kind) is getattr(ModelAdapter, kind):
+                raise TypeError(
+                    f"adapter {cls.__name__} declares {kind!r} in supported_kinds but does not "
+                    f"implement {kind}()"
+                )
+
+    @abstractmethod
     def fingerprint(self) -> str:
         """Identifies weights + settings; cached responses are reused only under the same one."""
-        raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         """What the manifest records about the model (name, path, dtype, device...)."""
@@ -82,13 +113,19 @@ class ModelAdapter:
         """The most tokens the model takes (None: unknown)."""
         return None
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[str]:
         raise UnsupportedRequestError(f"model {self.name!r} does not support generate")
 
-    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+    def loglikelihood(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[list[float]]:
         raise UnsupportedRequestError(f"model {self.name!r} does not support loglikelihood")
 
-    def generate_images(self, requests: Sequence[Request]) -> list[list[Any]]:
+    def generate_images(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[list[Any]]:
         raise UnsupportedRequestError(f"model {self.name!r} does not support generate_images")
 
     def prepare_image(self, image: Any) -> Any:
@@ -102,31 +139,33 @@ class ModelAdapter:
         is already cached); the prefetch workers skip the images it does not need."""
         return True
 
-    def load_image(self, part: ImagePart) -> Any:
-        """The image of ``part`` ready for the model (decoded, then :meth:`prepare_image`):
-        prefetched by the engine when available, else read now (raising ``ImageLoadError`` with
-        the file and reason, as ``ImagePart.load`` does)."""
-        image = self._decoded.get(part.key)
-        return image if image is not None else self.prepare_image(part.load())
+    def images_or_files(self, images: PreparedImages | None) -> PreparedImages:
+        """``images`` as the engine handed them over, or (a direct call of a kind method without
+        them) images read from their files and prepared (:meth:`prepare_image`) when asked."""
+        return images if images is not None else PreparedImages(prepare=self.prepare_image)
 
-    @contextmanager
-    def using_images(self, decoded: Mapping[str, Any]) -> Iterator[None]:
-        """Serve :meth:`load_image` from ``decoded`` (image key -> prepared image), one batch."""
-        previous = self._decoded
-        self._decoded = decoded
-        try:
-            yield
-        finally:
-            self._decoded = previous
-
-    def run(self, kind: str, requests: Sequence[Request]) -> list[Any]:
-        """Dispatch a batch of one kind to the matching method."""
+    def run(
+        self, kind: str, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[Any]:
+        """Dispatch a batch of one kind, with its prefetched ``images``, to the kind method."""
         if kind not in self.supported_kinds:
             raise UnsupportedRequestError(
                 f"model {self.name!r} does not support {kind!r} requests; "
                 f"it supports: {', '.join(sorted(self.supported_kinds))}"
             )
-        return getattr(self, kind)(requests)
+        method = getattr(self, kind)
+        if _takes_images(method):
+            return method(requests, images=images)
+        return method(requests)  # a kind method that reads no images
+
+
+def _takes_images(function: Any) -> bool:
+    """Whether a kind method accepts ``images`` (one that reads no images may leave it out)."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: hand the images over
+        return True
+    return any(p.name == "images" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def parse_model_args(text: str | None) -> dict[str, Any]:

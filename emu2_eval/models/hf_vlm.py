@@ -27,7 +27,7 @@ from typing import Any
 from emu2_eval.core.devices import resolve_device
 from emu2_eval.core.prompts import ImagePart, Part, TextPart, images_of
 from emu2_eval.core.requests import Request
-from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.base import ModelAdapter, PreparedImages
 from emu2_eval.models.feature_cache import FeatureCache, image_content_key
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
 
@@ -205,9 +205,13 @@ class HFVisionLanguageAdapter(ModelAdapter):
         return info
 
     # -- rendering ------------------------------------------------------------------------
-    def render(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
-        """Text with this model's image token at each image, and the decoded images in order."""
-        images = [self.load_image(p) for p in parts if isinstance(p, ImagePart)]
+    def render(
+        self, parts: Sequence[Part], images: PreparedImages | None = None
+    ) -> tuple[str, list[Any]]:
+        """Text with this model's image token at each image, and the decoded images in order
+        (from ``images``, else read from their files)."""
+        images = self.images_or_files(images)
+        pictures = [images.load(p) for p in parts if isinstance(p, ImagePart)]
         if self.prompt_format == "chat":
             content = [
                 {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": "image"}
@@ -215,9 +219,9 @@ class HFVisionLanguageAdapter(ModelAdapter):
             ]
             messages = [{"role": "user", "content": content}]
             text = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-            return text, images
+            return text, pictures
         text = "".join(p.text if isinstance(p, TextPart) else self.image_token for p in parts)
-        return text, images
+        return text, pictures
 
     def _encode(self, texts: list[str], images: list[list[Any]]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"text": texts, "return_tensors": "pt", "padding": True}
@@ -262,7 +266,9 @@ class HFVisionLanguageAdapter(ModelAdapter):
         return n_text + n_images * (self._tokens_per_image() - 1) + continuation + new_tokens
 
     # -- requests -------------------------------------------------------------------------
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[str]:
         """Batched greedy/beam search; seeded sampling runs each request alone under its own
         seed (:mod:`emu2_eval.models.sampling_seed`), so its answer never depends on the batch."""
         from emu2_eval.models.sampling_seed import is_seeded_sampling, request_seed, seeded_rng
@@ -271,17 +277,19 @@ class HFVisionLanguageAdapter(ModelAdapter):
         if any(r.options_dict != options for r in requests):
             raise ValueError("a batch must share generation options")
         if not is_seeded_sampling(options):
-            return self._generate_batch(requests, options)
+            return self._generate_batch(requests, options, images)
         answers = []
         for request in requests:
             with seeded_rng(request_seed(request)):
-                answers += self._generate_batch([request], options)
+                answers += self._generate_batch([request], options, images)
         return answers
 
-    def _generate_batch(self, requests: Sequence[Request], options: dict[str, Any]) -> list[str]:
+    def _generate_batch(
+        self, requests: Sequence[Request], options: dict[str, Any], images: PreparedImages | None
+    ) -> list[str]:
         import torch
 
-        rendered = [self.render(r.prompt) for r in requests]
+        rendered = [self.render(r.prompt, images) for r in requests]
         inputs = self._encode([t for t, _ in rendered], [i for _, i in rendered])
         gen_kwargs = {"max_new_tokens": 10, "do_sample": False, **options}
         gen_kwargs.pop("seed", None)
@@ -292,22 +300,24 @@ class HFVisionLanguageAdapter(ModelAdapter):
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
 
-    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+    def loglikelihood(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[list[float]]:
         """Sum of log-probabilities of each continuation given the prompt.
 
         With ``shared_prefix`` (default) each prompt is prefilled once and every candidate is
         scored from its key/value cache
         (:mod:`~emu2_eval.models.prefix_scoring`); otherwise one forward pass per candidate."""
         if not self.shared_prefix:
-            return [self._score(request) for request in requests]
+            return [self._score(request, images) for request in requests]
         import torch
 
         from emu2_eval.models.prefix_scoring import shared_prefix_scores
 
         scores = []
         for request in requests:  # alone: a score never depends on the rest of the batch
-            text, images = self.render(request.prompt)
-            prompt = self._encode([text], [images])
+            text, pictures = self.render(request.prompt, images)
+            prompt = self._encode([text], [pictures])
             with torch.inference_mode():
                 prompt.update(self._vision_inputs(prompt, [images_of(request.prompt)]))
                 scores += shared_prefix_scores(
@@ -329,14 +339,14 @@ class HFVisionLanguageAdapter(ModelAdapter):
             out.append(list(ids))
         return out
 
-    def _score(self, request: Request) -> list[float]:
+    def _score(self, request: Request, images: PreparedImages | None) -> list[float]:
         """The per-request reference path: prompt + candidate, one forward pass per candidate."""
         import torch
 
         from emu2_eval.models.prefix_scoring import count_pass
 
-        text, images = self.render(request.prompt)
-        prompt = self._encode([text], [images])
+        text, pictures = self.render(request.prompt, images)
+        prompt = self._encode([text], [pictures])
         with torch.inference_mode():
             prompt.update(self._vision_inputs(prompt, [images_of(request.prompt)]))
         prompt_ids = prompt.pop("input_ids")

@@ -18,6 +18,7 @@ from emu2_eval.core.prompts import videos_as_frames
 from emu2_eval.core.requests import Request
 from emu2_eval.core.staging import staging_dir
 from emu2_eval.data.roots import cache_home
+from emu2_eval.models.base import PreparedImages
 from emu2_eval.models.hf_vlm import HFVisionLanguageAdapter
 
 TINY_VERSION = "v1"
@@ -176,8 +177,12 @@ class TinyVLMAdapter(HFVisionLanguageAdapter):
     def count_tokens(self, request: Request) -> int | None:
         return super().count_tokens(self._as_frames([request])[0])
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
-        return super().generate(self._as_frames(requests))
+    def generate(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[str]:
+        return super().generate(self._as_frames(requests), images)
 
-    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
-        return super().loglikelihood(self._as_frames(requests))
+    def loglikelihood(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[list[float]]:
+        return super().loglikelihood(self._as_frames(requests), images)

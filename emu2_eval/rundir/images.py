@@ -17,7 +17,7 @@ import contextvars
 import hashlib
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,28 +106,24 @@ def store_images(
     return stored
 
 
-def recheck_cached(
-    kind: str, records: list[dict[str, Any]], pending: list[int], run_dir: Path | None
-) -> list[int]:
-    """Pending indices plus cached image responses whose files are missing or changed."""
+def stale_image_responses(kind: str, cached: Mapping[int, Any], run_dir: Path | None) -> list[int]:
+    """The indices of cached image responses ({index: response}) whose files are missing or
+    changed: they are to be computed again."""
     if kind != IMAGE_KIND:
-        return pending
+        return []
     store = ImageStore(_require(run_dir))
-    stale = []
-    for index, record in enumerate(records):
-        response = record.get("response")
-        if record.get("cached") and not (
-            isinstance(response, list) and all(store.is_valid(ref) for ref in response)
-        ):
-            record["response"], record["cached"] = None, False
-            stale.append(index)
+    stale = [
+        index
+        for index, response in cached.items()
+        if not (isinstance(response, list) and all(store.is_valid(ref) for ref in response))
+    ]
     if stale:
         logger.warning(
             "%d cached image response(s) have missing or altered files under %s: recomputing",
             len(stale),
             store.directory,
         )
-    return sorted(set(pending) | set(stale))
+    return sorted(stale)
 
 
 def _require(run_dir: Path | None) -> Path:

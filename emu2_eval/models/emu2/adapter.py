@@ -26,7 +26,8 @@ from typing import Any
 
 from emu2_eval.core.prompts import ImagePart, Part, VideoPart, videos_of
 from emu2_eval.core.requests import Request
-from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.base import ModelAdapter, PreparedImages
+from emu2_eval.models.emu2.pixels import Emu2Pixels
 from emu2_eval.models.emu2.prompting import (
     CHAT_LAYOUTS,
     chat_prompt,
@@ -42,7 +43,7 @@ from emu2_eval.models.fingerprint import checkpoint_fingerprint
 logger = logging.getLogger(__name__)
 
 
-class Emu2Adapter(ModelAdapter):
+class Emu2Adapter(Emu2Pixels, ModelAdapter):
     """BAAI/Emu2 or BAAI/Emu2-Chat from a hub id or a local directory in the published layout."""
 
     name = "emu2"
@@ -254,84 +255,81 @@ class Emu2Adapter(ModelAdapter):
         compact, images = self._compact(parts, mode)
         return self._expand_slots(self.tokenizer.encode(compact)), images
 
-    def prepare_image(self, image: Any) -> Any:
-        """Decoded image -> (3, S, S) normalised pixels (run ahead by the prefetch workers)."""
-        from emu2_eval.models.emu2.preprocess import preprocess_image
-
-        return preprocess_image(image, self.config.vision_config.image_size)
-
     def needs_image(self, part: ImagePart) -> bool:
         """Pixels are read only for images whose visual tokens are not in the feature cache."""
         if self.features is None:
             return True
         return (self.fingerprint(), image_content_key(part)) not in self.features
 
-    def _video_features(self, videos: Sequence[VideoPart]) -> Any:
+    def _video_features(self, videos: Sequence[VideoPart], images: PreparedImages) -> Any:
         """Projected tokens of every sampled frame of ``videos`` in order, each frame encoded
         with ``v_query`` tokens as the published code does ((frames * v_query, hidden)), or
         None when there are no videos."""
         if not videos:
             return None
         frames = [frame for video in videos for frame in video.frame_parts()]
-        return self.model.visual_embeddings(self._pixels(frames), self.config.vision_config.v_query)
+        pixels = self._pixels(frames, images)
+        return self.model.visual_embeddings(pixels, self.config.vision_config.v_query)
 
-    def _pixels(self, images: Sequence[ImagePart]) -> Any:
-        """(N, 3, S, S) pixels of ``images`` in order, or None when there are none."""
-        import torch
-
-        return torch.stack([self.load_image(image) for image in images]) if images else None
-
-    def _image_features(self, images: Sequence[ImagePart]) -> Any:
-        """Projected visual tokens of ``images`` in order, (N * n_query, hidden), or None.
+    def _image_features(self, parts: Sequence[ImagePart], images: PreparedImages) -> Any:
+        """Projected visual tokens of ``parts`` in order, (N * n_query, hidden), or None.
 
         Without the feature cache all images go through the encoder as one batch; with it,
         only images not seen before do, one at a time.
         """
-        if not images:
+        if not parts:
             return None
         n_query = self.config.vision_config.n_query
         if self.features is None:
-            return self.model.visual_embeddings(self._pixels(images), n_query)
+            return self.model.visual_embeddings(self._pixels(parts, images), n_query)
         import torch
 
         encoder = self.fingerprint()
         rows = []
-        for image in images:
-            key = image_content_key(image)
+        for part in parts:
+            key = image_content_key(part)
             features = self.features.get(encoder, key)
             if features is None:
-                features = self.model.visual_embeddings(self._pixels([image]), n_query)
+                features = self.model.visual_embeddings(self._pixels([part], images), n_query)
                 self.features.put(encoder, key, features)
             rows.append(features)
         return torch.cat(rows)
 
     # -- requests ----------------------------------------------------------------------------
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[str]:
         """Batched by shared options (left padding); the batch order of images is kept."""
+        images = self.images_or_files(images)
         groups: dict[Any, list[int]] = {}
         for index, request in enumerate(requests):
             groups.setdefault(request.options, []).append(index)
         answers: list[str] = [""] * len(requests)
         for options, indices in groups.items():
-            texts = self._generate_seeded([requests[i] for i in indices], dict(options))
+            batch = [requests[i] for i in indices]
+            texts = self._generate_seeded(batch, dict(options), images)
             for index, text in zip(indices, texts, strict=True):
                 answers[index] = text
         return answers
 
-    def _generate_seeded(self, requests: Sequence[Request], options: dict[str, Any]) -> list[str]:
+    def _generate_seeded(
+        self, requests: Sequence[Request], options: dict[str, Any], images: PreparedImages
+    ) -> list[str]:
         """Seeded sampling: each request alone under its own seed (``sampling_seed``), so its
         answer is the same in any batch, process or resumed run; otherwise one batch."""
         from emu2_eval.models.sampling_seed import is_seeded_sampling, request_seed, seeded_rng
 
         if not is_seeded_sampling(options):
-            return self._generate_group(requests, options)
+            return self._generate_group(requests, options, images)
         answers = []
         for request in requests:
             with seeded_rng(request_seed(request)):
-                answers += self._generate_group([request], options)
+                answers += self._generate_group([request], options, images)
         return answers
 
-    def _generate_group(self, requests: Sequence[Request], options: dict[str, Any]) -> list[str]:
+    def _generate_group(
+        self, requests: Sequence[Request], options: dict[str, Any], images: PreparedImages
+    ) -> list[str]:
         import torch
 
         from emu2_eval.models.emu2.generation import generation_kwargs, search_options
@@ -355,8 +353,9 @@ class Emu2Adapter(ModelAdapter):
                 self.tokenizer.eos_token_id,
             )
         with torch.inference_mode():
-            features = self._image_features([image for _, images in rendered for image in images])
-            video = self._video_features([v for r in requests for v in videos_of(r.prompt)])
+            features = self._image_features([p for _, parts in rendered for p in parts], images)
+            videos = [v for r in requests for v in videos_of(r.prompt)]
+            video = self._video_features(videos, images)
             output = self.model.generate(
                 input_ids,
                 attention_mask,
@@ -375,15 +374,18 @@ class Emu2Adapter(ModelAdapter):
             for row, request in zip(sequences, requests, strict=True)
         ]
 
-    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+    def loglikelihood(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[list[float]]:
         """Per request, the summed log-probability of each continuation after the prompt.
 
         With ``shared_prefix`` (default) each prompt is prefilled once and every candidate is
         scored from its key/value cache (:mod:`~emu2_eval.models.prefix_scoring`);
         otherwise each request runs one padded row per candidate (the reference path)."""
+        images = self.images_or_files(images)
         if not self.shared_prefix:
-            return [self._score(request) for request in requests]
-        return self._score_shared(requests)
+            return [self._score(request, images) for request in requests]
+        return self._score_shared(requests, images)
 
     def _score_inputs(self, request: Request) -> tuple[list[int], list[list[int]], list[Any]]:
         """Prompt ids, candidate ids and images: the token ids both scoring paths use."""
@@ -399,7 +401,9 @@ class Emu2Adapter(ModelAdapter):
             continuations.append(ids)
         return prompt_ids, continuations, images
 
-    def _score_shared(self, requests: Sequence[Request]) -> list[list[float]]:
+    def _score_shared(
+        self, requests: Sequence[Request], images: PreparedImages
+    ) -> list[list[float]]:
         """One prefill per prompt, alone, so a score never depends on the rest of the batch."""
         import torch
 
@@ -407,11 +411,11 @@ class Emu2Adapter(ModelAdapter):
 
         scores = []
         for request in requests:
-            prompt_ids, continuations, images = self._score_inputs(request)
+            prompt_ids, continuations, parts = self._score_inputs(request)
             input_ids, attention_mask = self.tokenizer.pad([prompt_ids])
             with torch.inference_mode():
-                features = self._image_features(images)
-                video = self._video_features(videos_of(request.prompt))
+                features = self._image_features(parts, images)
+                video = self._video_features(videos_of(request.prompt), images)
                 embeds = self.model.embed_inputs(
                     input_ids, image_features=features, video_features=video
                 )
@@ -428,19 +432,19 @@ class Emu2Adapter(ModelAdapter):
                 )
         return scores
 
-    def _score(self, request: Request) -> list[float]:
+    def _score(self, request: Request, images: PreparedImages) -> list[float]:
         """One request, one padded row per candidate (the prompt prefilled K times)."""
         import torch
 
         from emu2_eval.models.prefix_scoring import count_pass
 
-        prompt_ids, continuations, images = self._score_inputs(request)
+        prompt_ids, continuations, parts = self._score_inputs(request)
         input_ids, attention_mask = self.tokenizer.pad([prompt_ids + c for c in continuations])
         with torch.inference_mode():
-            features = self._image_features(images)
+            features = self._image_features(parts, images)
             if features is not None:
                 features = features.repeat(len(continuations), 1)
-            video = self._video_features(videos_of(request.prompt))
+            video = self._video_features(videos_of(request.prompt), images)
             if video is not None:
                 video = video.repeat(len(continuations), 1)
             logits = self.model(

@@ -17,7 +17,7 @@ from typing import Any
 
 from emu2_eval.core.prompts import ImagePart, Part, TextPart
 from emu2_eval.core.requests import Request
-from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.base import ModelAdapter, PreparedImages
 
 REQUIRED_VERSIONS = {"transformers": "4.31.0", "tokenizers": "0.13.3"}
 
@@ -144,16 +144,15 @@ class Emu2RemoteAdapter(ModelAdapter):
             **self.versions,
         }
 
-    def _split(self, parts: Sequence[Part]) -> tuple[str, list[Any]]:
+    def _split(self, parts: Sequence[Part], images: PreparedImages) -> tuple[str, list[Any]]:
         text = "".join(p.text if isinstance(p, TextPart) else "[<IMG_PLH>]" for p in parts)
-        load_image = getattr(super(), "load_image", None) or (lambda part: part.load())
-        return text, [load_image(p) for p in parts if isinstance(p, ImagePart)]
+        return text, [images.load(p) for p in parts if isinstance(p, ImagePart)]
 
-    def _inputs(self, parts: Sequence[Part]) -> dict[str, Any]:
-        text, images = self._split(parts)
+    def _inputs(self, parts: Sequence[Part], images: PreparedImages) -> dict[str, Any]:
+        text, pictures = self._split(parts, images)
         extra = {"system_msg": self.system} if self._is_chat() else {}
         inputs = self.model.build_input_ids(
-            text=[text], tokenizer=self.tokenizer, image=images or None, **extra
+            text=[text], tokenizer=self.tokenizer, image=pictures or None, **extra
         )
         if inputs.get("image") is not None:
             inputs["image"] = inputs["image"].to(self.dtype)
@@ -162,19 +161,22 @@ class Emu2RemoteAdapter(ModelAdapter):
     def _is_chat(self) -> bool:
         return getattr(self.model.config, "model_version", "base") == "chat"
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def generate(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[str]:
         from contextlib import nullcontext
 
         from emu2_eval.models.emu2.generation import PUBLISHED_DEFAULTS
         from emu2_eval.models.sampling_seed import is_seeded_sampling, request_seed, seeded_rng
 
+        images = self.images_or_files(images)
         answers = []
         for request in requests:  # one at a time; seeded sampling under the request's own seed
             options = {**PUBLISHED_DEFAULTS, **request.options_dict}
             seeded = is_seeded_sampling(options)
             options.pop("seed", None)
             options["min_len"] = options.pop("min_length", 1)
-            inputs = self._inputs(request.prompt)
+            inputs = self._inputs(request.prompt, images)
             with seeded_rng(request_seed(request)) if seeded else nullcontext():
                 output = self.model.generate(
                     input_ids=inputs["input_ids"],
@@ -185,12 +187,15 @@ class Emu2RemoteAdapter(ModelAdapter):
             answers.append(self.tokenizer.batch_decode(output, skip_special_tokens=True)[0])
         return answers
 
-    def loglikelihood(self, requests: Sequence[Request]) -> list[list[float]]:
+    def loglikelihood(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[list[float]]:
         import torch
 
+        images = self.images_or_files(images)
         results = []
         for request in requests:
-            inputs = self._inputs(request.prompt)
+            inputs = self._inputs(request.prompt, images)
             prompt_ids = inputs["input_ids"][0]
             scores = []
             for continuation in request.continuations:

@@ -20,7 +20,8 @@ from typing import Any
 
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.core.requests import Request
-from emu2_eval.models.base import ModelAdapter
+from emu2_eval.models.base import ModelAdapter, PreparedImages
+from emu2_eval.models.emu2.pixels import Emu2Pixels
 from emu2_eval.models.fingerprint import checkpoint_fingerprint
 from emu2_eval.tasks.profiles import PromptError
 
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 ORIGINAL_SIZE_CHOICES = ("published", "target")
 
 
-class Emu2GenAdapter(ModelAdapter):
+class Emu2GenAdapter(Emu2Pixels, ModelAdapter):
     """BAAI/Emu2-Gen from a hub id or a local directory in the published layout."""
 
     name = "emu2-gen"
@@ -195,19 +196,7 @@ class Emu2GenAdapter(ModelAdapter):
         vision = self.config.vision_config
         return expand_placeholders(text, vision.n_query, vision.v_query), images
 
-    def prepare_image(self, image: Any) -> Any:
-        """Decoded image -> (3, S, S) normalised pixels (run ahead by the prefetch workers)."""
-        from emu2_eval.models.emu2.preprocess import preprocess_image
-
-        return preprocess_image(image, self.config.vision_config.image_size)
-
-    def _pixels(self, images: Sequence[Any]) -> Any:
-        """(N, 3, S, S) pixels of ``images`` in order, or None when there are none."""
-        import torch
-
-        return torch.stack([self.load_image(image) for image in images]) if images else None
-
-    def _conditions(self, requests: Sequence[Request]) -> tuple[Any, Any]:
+    def _conditions(self, requests: Sequence[Request], images: PreparedImages) -> tuple[Any, Any]:
         """(B, n, d) conditional embeddings and the (1, n, d) unconditional one."""
         import torch
 
@@ -221,14 +210,14 @@ class Emu2GenAdapter(ModelAdapter):
         if len(modes) > 1:
             raise ValueError("a batch mixes image-only (autoencoding) and text prompts")
         if modes == {False}:
-            pixels = self._pixels([image for _, images in rendered for image in images])
+            pixels = self._pixels([p for _, parts in rendered for p in parts], images)
             cond = regress_embeddings(
                 self.encoder, self.tokenizer, [text for text, _ in rendered], pixels
             )
             return cond, self._negative("", lambda: self._empty_prompt())
-        if any(len(images) != 1 for _, images in rendered):
+        if any(len(parts) != 1 for _, parts in rendered):
             raise PromptError("an image-only (autoencoding) prompt takes exactly one image")
-        pixels = self._pixels([images[0] for _, images in rendered])
+        pixels = self._pixels([parts[0] for _, parts in rendered], images)
         cond = autoencode_embeddings(self.encoder, pixels)
         zero = torch.zeros_like(pixels[:1])
         return cond, self._negative(
@@ -247,20 +236,25 @@ class Emu2GenAdapter(ModelAdapter):
         return self._negatives[key]
 
     # -- requests ----------------------------------------------------------------------------
-    def generate_images(self, requests: Sequence[Request]) -> list[list[Any]]:
+    def generate_images(
+        self, requests: Sequence[Request], images: PreparedImages | None = None
+    ) -> list[list[Any]]:
         """Per request, ``num_images_per_prompt`` PIL images (uint8 RGB)."""
+        images = self.images_or_files(images)
         groups: dict[Any, list[int]] = {}
         for index, request in enumerate(requests):
             key = index if self.batch_invariant else (request.options, _autoencoding(request))
             groups.setdefault(key, []).append(index)
         results: list[list[Any]] = [[] for _ in requests]
         for indices in groups.values():
-            images = self._generate_group([requests[i] for i in indices])
-            for index, pictures in zip(indices, images, strict=True):
+            generated = self._generate_group([requests[i] for i in indices], images)
+            for index, pictures in zip(indices, generated, strict=True):
                 results[index] = pictures
         return results
 
-    def _generate_group(self, requests: Sequence[Request]) -> list[list[Any]]:
+    def _generate_group(
+        self, requests: Sequence[Request], images: PreparedImages
+    ) -> list[list[Any]]:
         import torch
         from PIL import Image
 
@@ -274,7 +268,7 @@ class Emu2GenAdapter(ModelAdapter):
 
         settings = self.defaults.override(requests[0].options_dict)
         shape = latent_shape(self.unet, self.vae_scale_factor, settings)
-        cond, uncond = self._conditions(requests)
+        cond, uncond = self._conditions(requests, images)
         per_prompt = settings.num_images_per_prompt
         noise = torch.cat([initial_noise(image_generators(r, settings), shape) for r in requests])
         cond = cond.repeat_interleave(per_prompt, dim=0)
