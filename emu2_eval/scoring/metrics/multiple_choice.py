@@ -114,6 +114,7 @@ class SeedAccuracyMetric(Metric):
     name = "seed_accuracy"
     required_fields = ("answer", "choices", "question_type_id")
     resampler = SeedAccuracyResampler
+    higher_is_better = True
 
     def __init__(self, parser: str = "letter_or_text") -> None:
         parse_choice("", {}, parser)  # refuse an unknown parser when the task is read
