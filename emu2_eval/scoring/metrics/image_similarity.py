@@ -324,6 +324,14 @@ class _SimilarityMetric(Metric):
         if choice not in valid:
             raise ValueError(f"{option} {choice!r} is not one of {', '.join(valid)}")
 
+    def _clip(self) -> CLIPBackbone:
+        """The CLIP of the options (loaded once per process); its description is recorded."""
+        clip = clip_backbone(
+            self.options["backbone"], self.options["device"], self.options["batch_size"]
+        )
+        self.options = {**self.options, **clip.describe()}
+        return clip
+
     @staticmethod
     def generated(sample: Sample) -> list[Any]:
         return [load_generated(ref, sample.run_dir) for ref in references(sample.prediction)]
@@ -394,10 +402,7 @@ class CLIPTextMetric(_SimilarityMetric):
     def score(self, samples: Sequence[Sample]) -> MetricResult:
         if not samples:
             return MetricResult(summary={}, options=self.options)
-        clip = clip_backbone(
-            self.options["backbone"], self.options["device"], self.options["batch_size"]
-        )
-        self.options = {**self.options, **clip.describe()}
+        clip = self._clip()
         texts = clip.embed_texts([str(s.fields[self.options["text_field"]]) for s in samples])
         per_doc = {}
         for sample, text in zip(samples, texts, strict=True):
@@ -432,11 +437,7 @@ class CLIPImageMetric(_PairedImageMetric):
         }
 
     def _embedder(self) -> Callable[[Sequence[Any]], np.ndarray]:
-        clip = clip_backbone(
-            self.options["backbone"], self.options["device"], self.options["batch_size"]
-        )
-        self.options = {**self.options, **clip.describe()}
-        return clip.embed_images
+        return self._clip().embed_images
 
 
 class DINOMetric(_PairedImageMetric):
