@@ -150,11 +150,11 @@ def build_generation(work: Path) -> None:
     """Float32 UNet and VAE from the seeds of ``tests/gen_factories.py``, their configs, noise."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    from gen_factories import _published, _seeded, tiny_unet_config, tiny_vae_config
+    from gen_factories import _published, seeded, tiny_unet_config, tiny_vae_config
 
     unet_config, vae_config = tiny_unet_config(), tiny_vae_config()
-    unet = _seeded(UNet2DConditionModel.from_config(unet_config), GEN_SEED + 1)
-    vae = _seeded(AutoencoderKL.from_config(vae_config), GEN_SEED + 2, 0.1)
+    unet = seeded(UNet2DConditionModel.from_config(unet_config), GEN_SEED + 1)
+    vae = seeded(AutoencoderKL.from_config(vae_config), GEN_SEED + 2, 0.1)
     torch.save(unet.state_dict(), work / "unet.pt")
     torch.save(vae.state_dict(), work / "vae.pt")
     factor = 2 ** (len(vae_config["block_out_channels"]) - 1)

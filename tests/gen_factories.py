@@ -19,15 +19,12 @@ from pathlib import Path
 
 import torch
 
-from emu2_eval.models import tiny_gen
-from emu2_eval.models.tiny_gen import (  # noqa: F401  (re-exported for test modules)
-    CLIP_IMAGE,
-    _seeded,
+from emu2_eval.core.tiny_backbones import (  # noqa: F401  (re-exported for test modules)
     save_tiny_clip,
     save_tiny_dino,
-    tiny_clip_tokenizer,
-    write_clip_tokenizer,
+    seeded,
 )
+from emu2_eval.models import tiny_gen
 from tests.emu2_factories import EMU2_ASSETS, TinyEmu2, copy_tokenizer
 
 GEN_CONFIGS = EMU2_ASSETS / "gen_configs"
@@ -138,9 +135,9 @@ class TinyEmu2Gen:
         root.mkdir(parents=True, exist_ok=True)
         self._encoder(root / "multimodal_encoder")
         copy_tokenizer(root / "tokenizer", "base")
-        unet = _seeded(UNet2DConditionModel.from_config(tiny_unet_config()), self.seed + 1)
+        unet = seeded(UNet2DConditionModel.from_config(tiny_unet_config()), self.seed + 1)
         unet.to(torch.bfloat16).save_pretrained(root / "unet", variant="bf16")
-        vae = _seeded(AutoencoderKL.from_config(tiny_vae_config()), self.seed + 2, 0.1)
+        vae = seeded(AutoencoderKL.from_config(tiny_vae_config()), self.seed + 2, 0.1)
         vae.to(torch.bfloat16).save_pretrained(root / "vae", variant="bf16")
         for folder, name, target in (
             ("scheduler", "scheduler_scheduler_config.json", "scheduler_config.json"),

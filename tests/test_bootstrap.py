@@ -214,6 +214,30 @@ def test_direction_and_resampler_come_from_the_metric_class(monkeypatch) -> None
     assert resampler_class("roc_auc") is RocAucResampler
 
 
+def test_every_built_in_metric_class_declares_its_resampler(monkeypatch) -> None:
+    """One mechanism: the class attribute (no table by name); a plugin metric that declares
+    nothing has no resampler (its interval entry says why) and is higher-is-better."""
+    from emu2_eval.core.registry import METRICS
+    from emu2_eval.scoring.metrics.base import Metric
+    from emu2_eval.scoring.stats.intervals import metric_intervals
+
+    declared = {name: METRICS.get(name).resampler for name in METRICS.names()}
+    assert declared["roc_auc"] is RocAucResampler
+    assert declared["caption_metrics"].__name__ == "CaptionResampler"
+    assert declared["fid"] is None and declared["gpt_judge"] is None
+    for name, cls in declared.items():
+        assert issubclass(METRICS.get(name), Metric) and resampler_class(name) is cls
+
+    class PlainPlugin:  # a plugin metric that is no Metric subclass
+        name = "plain_plugin"
+
+    monkeypatch.setitem(METRICS._loaded, "plain_plugin", PlainPlugin)
+    assert resampler_class("plain_plugin") is None
+    assert higher_is_better("plain_plugin", "score") is True
+    entry = metric_intervals("plain_plugin", vqa_docs(np.ones(3)), {"score": 1.0}, {})["score"]
+    assert entry["low"] is None and "has no resampler" in entry["method"]
+
+
 def test_bad_settings_are_rejected() -> None:
     with pytest.raises(ValueError, match="--resamples"):
         BootstrapSettings(resamples=0)

@@ -268,7 +268,7 @@ def test_a_bomb_among_a_metrics_real_images_is_a_clear_error(tmp_path, tiny_clip
     from PIL import Image
 
     from emu2_eval.engine.scoring import MetricImageError, score_records
-    from emu2_eval.rundir.images import ImageStore, using_run_dir
+    from emu2_eval.rundir.images import ImageStore
     from emu2_eval.tasks.config import MetricSpec
     from emu2_eval.tasks.registry import get_task
 
@@ -286,14 +286,11 @@ def test_a_bomb_among_a_metrics_real_images_is_a_clear_error(tmp_path, tiny_clip
     records = [{"doc_id": "a", "doc": fields, "response": refs, "error": None}]
     spec = MetricSpec("clip_i", {"backbone": str(tiny_clip_dir), "device": "cpu"})
     config = dataclasses.replace(get_task("demo_vqa").config, filters=(), metrics=(spec,))
-    with (
-        using_run_dir(run),
-        pytest.raises(
-            MetricImageError,
-            match=r"task 'demo_vqa', metric 'clip_i': cannot read image .*bomb\.png",
-        ),
+    with pytest.raises(
+        MetricImageError,
+        match=r"task 'demo_vqa', metric 'clip_i': cannot read image .*bomb\.png",
     ):
-        score_records(config, records)
+        score_records(config, records, run)
 
 
 def test_images_are_opened_in_one_place_only() -> None:

@@ -34,8 +34,8 @@ def test_make_demo_gen_runs_the_readme_command() -> None:
 
 
 def test_builtin_backbone_names_resolve_to_built_checkpoints(isolated_home: Path) -> None:
+    from emu2_eval.core.tiny_backbones import resolve_backbone
     from emu2_eval.engine.preflight import checkpoint_problem
-    from emu2_eval.models.tiny_gen import resolve_backbone
 
     assert checkpoint_problem("tiny-clip") is None  # preflight builds it
     clip = Path(resolve_backbone("tiny-clip"))

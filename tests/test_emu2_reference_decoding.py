@@ -159,10 +159,10 @@ GEN = GOLDEN["generation"]
 @pytest.fixture(scope="module")
 def gen_parts():
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    from gen_factories import _seeded
+    from gen_factories import seeded
 
-    unet = _seeded(UNet2DConditionModel.from_config(GEN["unet_config"]), 1)
-    vae = _seeded(AutoencoderKL.from_config(GEN["vae_config"]), 2, 0.1)
+    unet = seeded(UNet2DConditionModel.from_config(GEN["unet_config"]), 1)
+    vae = seeded(AutoencoderKL.from_config(GEN["vae_config"]), 2, 0.1)
     return TinyEmu2("base").build(), unet, vae
 
 

@@ -232,7 +232,7 @@ def test_one_example_per_image_from_the_task_file(task_dir, tmp_path) -> None:
 
 # -- the RICES encoder ---------------------------------------------------------------------------
 def test_each_clip_checkpoint_keys_its_own_features(tmp_path) -> None:
-    from emu2_eval.models.tiny_gen import save_tiny_clip
+    from emu2_eval.core.tiny_backbones import save_tiny_clip
 
     pool, _ = _shared_image_pool(tmp_path)
     first = CLIPImageEncoder(str(save_tiny_clip(tmp_path / "clip0", seed=0)), device="cpu")

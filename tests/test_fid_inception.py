@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from scipy import linalg
 
-from emu2_eval.rundir.images import ImageStore, using_run_dir
+from emu2_eval.rundir.images import ImageStore
 from emu2_eval.scoring.metrics.base import Sample
 from emu2_eval.scoring.metrics.fid import FIDMetric, FIDWeightsError, extract_features
 from emu2_eval.scoring.metrics.inception import (
@@ -116,7 +116,7 @@ def scored(weights_file: Path, tmp_path_factory):
     for i, (fake, real) in enumerate(zip(fixed_images(1), fixed_images(2), strict=True)):
         Image.fromarray(real).save(data / f"{i}.png")
         fields = {"image_root": str(data), "real_images": [f"{i}.png"]}
-        samples.append(Sample(str(i), fields, [store.put(Image.fromarray(fake))]))
+        samples.append(Sample(str(i), fields, [store.put(Image.fromarray(fake))], run))
     captured: list[np.ndarray] = []
 
     def spy(extractor, images, batch_size=32):
@@ -124,7 +124,7 @@ def scored(weights_file: Path, tmp_path_factory):
         return captured[-1]
 
     metric = FIDMetric(weights=str(weights_file), kid_subset_size=4, kid_subsets=3, device="cpu")
-    with pytest.MonkeyPatch.context() as patch, using_run_dir(run):
+    with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fid_module, "extract_features", spy)
         result = metric.score(samples)
     return result, {1: captured[0], 2: captured[1]}
@@ -216,9 +216,8 @@ def test_default_cache_path_records_file_and_hash(tmp_path, monkeypatch) -> None
     for i, image in enumerate(fixed_images(4, sizes=((40, 40),) * 2)):
         Image.fromarray(image[::-1].copy()).save(data / f"{i}.png")
         fields = {"image_root": str(data), "real_images": [f"{i}.png"]}
-        samples.append(Sample(str(i), fields, [store.put(Image.fromarray(image))]))
-    with using_run_dir(run):
-        result = FIDMetric(kid=False, device="cpu").score(samples)
+        samples.append(Sample(str(i), fields, [store.put(Image.fromarray(image))], run))
+    result = FIDMetric(kid=False, device="cpu").score(samples)
     assert result.options["weights"] is None and result.options["weights_file"] == str(cached)
     assert result.options["weights_sha256"] == hashlib.sha256(cached.read_bytes()).hexdigest()
 

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from scipy import linalg
 
-from emu2_eval.rundir.images import ImageStore, using_run_dir
+from emu2_eval.rundir.images import ImageStore
 from emu2_eval.scoring.metrics.base import Sample
 from emu2_eval.scoring.metrics.fid import (
     INCEPTION_FILE,
@@ -87,7 +87,7 @@ def sets(tmp_path_factory) -> tuple[Path, list[Sample], list[Image.Image], list[
     for i, (fake, photo) in enumerate(zip(generated, real, strict=True)):
         photo.save(data / f"{i:02d}.png")
         fields = {"image_root": str(data), "real_images": [f"{i:02d}.png"]}
-        samples.append(Sample(str(i), fields, [store.put(fake)]))
+        samples.append(Sample(str(i), fields, [store.put(fake)], run))
     return run, samples, generated, real
 
 
@@ -95,7 +95,7 @@ def test_fid_pipeline_equals_torchmetrics_on_the_same_features(sets) -> None:
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    run, samples, generated, real = sets
+    _, samples, generated, real = sets
     double = FeatureDouble().eval()
     ours = fid_pipeline(double, generated, real, kid_subsets=1, kid_subset_size=N)
     reference = FrechetInceptionDistance(feature=double)
@@ -107,8 +107,7 @@ def test_fid_pipeline_equals_torchmetrics_on_the_same_features(sets) -> None:
     kid.update(_stack(real), real=True)
     kid.update(_stack(generated), real=False)
     assert ours["kid"] == pytest.approx(float(kid.compute()[0]), rel=1e-4)
-    with using_run_dir(run):
-        result = FIDMetric(kid_subsets=1, kid_subset_size=N).score_with(double, samples)
+    result = FIDMetric(kid_subsets=1, kid_subset_size=N).score_with(double, samples)
     assert result.summary["fid"] == pytest.approx(ours["fid"], rel=1e-12)
     assert result.options["n_generated"] == N and "scored docs" in result.options["reference_set"]
     assert FIDMetric.higher_is_better["fid"] is False
@@ -188,19 +187,18 @@ def test_kid_subset_larger_than_a_set_is_an_error() -> None:
 
 
 def test_kid_sampling_is_recorded(sets) -> None:
-    run, samples, _, _ = sets
-    with using_run_dir(run):
-        result = FIDMetric(
-            kid_subsets=2, kid_subset_size=N, kid_sampling="torch_fidelity"
-        ).score_with(FeatureDouble().eval(), samples)
+    _, samples, _, _ = sets
+    result = FIDMetric(kid_subsets=2, kid_subset_size=N, kid_sampling="torch_fidelity").score_with(
+        FeatureDouble().eval(), samples
+    )
     assert result.options["kid_sampling"] == "torch_fidelity" and result.options["seed"] == 2020
     assert result.options["kid_subset_size"] == N
 
 
 def test_missing_inception_weights_say_what_to_download(sets, tmp_path) -> None:
-    run, samples, _, _ = sets
+    _, samples, _, _ = sets
     metric = FIDMetric(weights=str(tmp_path / "absent.pth"))
-    with using_run_dir(run), pytest.raises(FIDWeightsError) as info:
+    with pytest.raises(FIDWeightsError) as info:
         metric.score(samples)
     message = str(info.value)
     assert INCEPTION_URL in message and INCEPTION_FILE in message and "absent.pth" in message

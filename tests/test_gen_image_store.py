@@ -19,7 +19,6 @@ from emu2_eval.rundir.images import (
     request_identity,
     stale_image_responses,
     store_images,
-    using_run_dir,
 )
 
 
@@ -34,8 +33,7 @@ def test_store_is_content_addressed_and_lossless(tmp_path) -> None:
     assert ref == again and ref["path"] == f"images/{ref['sha256']}.png"
     data = (tmp_path / ref["path"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == ref["sha256"]
-    with using_run_dir(tmp_path):
-        assert np.array_equal(np.asarray(load_generated(ref)), np.full((8, 8, 3), 7))
+    assert np.array_equal(np.asarray(load_generated(ref, tmp_path)), np.full((8, 8, 3), 7))
     assert len(list((tmp_path / "images").iterdir())) == 1
 
 
@@ -84,5 +82,7 @@ def test_cached_references_with_missing_or_altered_files_are_recomputed(tmp_path
     assert stale_image_responses("generate_images", cached, tmp_path) == [0, 1]
     assert stale_image_responses("generate_images", {7: "not a reference"}, tmp_path) == [7]
     assert stale_image_responses("generate", {0: "text"}, None) == []
-    with using_run_dir(tmp_path), pytest.raises(GeneratedImageError, match="sha256"):
-        load_generated(refs[1][0])
+    with pytest.raises(GeneratedImageError, match="sha256"):
+        load_generated(refs[1][0], tmp_path)
+    with pytest.raises(GeneratedImageError, match="no run directory given"):
+        load_generated(refs[2][0], None)  # never an ambient directory: the caller names it

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from emu2_eval.rundir.images import ImageStore, using_run_dir
+from emu2_eval.rundir.images import ImageStore
 from emu2_eval.scoring.metrics.base import Sample
 from emu2_eval.scoring.metrics.image_similarity import (
     IMAGENET_MEAN,
@@ -51,7 +51,7 @@ def corpus(tmp_path_factory) -> tuple[Path, list[Sample]]:
             "real_images": reals,
             "image_root": str(data),
         }
-        samples.append(Sample(f"d{i}", fields, refs))
+        samples.append(Sample(f"d{i}", fields, refs, run))
     return run, samples
 
 
@@ -80,11 +80,10 @@ def test_clip_t_matches_torchmetrics_clip_score(corpus, tiny_clip_dir: Path) -> 
     from transformers import CLIPModel, CLIPProcessor
 
     run, samples = corpus
-    with using_run_dir(run):
-        raw = CLIPTextMetric(backbone=str(tiny_clip_dir), device="cpu").score(samples)
-        scaled = CLIPTextMetric(
-            backbone=str(tiny_clip_dir), device="cpu", scale="x100_clamp_per_image"
-        ).score(samples)
+    raw = CLIPTextMetric(backbone=str(tiny_clip_dir), device="cpu").score(samples)
+    scaled = CLIPTextMetric(
+        backbone=str(tiny_clip_dir), device="cpu", scale="x100_clamp_per_image"
+    ).score(samples)
     shim = _FeatureShim(CLIPModel.from_pretrained(tiny_clip_dir).eval())
     processor = CLIPProcessor.from_pretrained(tiny_clip_dir)
     theirs, ours, unclipped = [], [], 0
@@ -122,25 +121,24 @@ def _torchmetrics_clip_score(run: Path, samples: list[Sample], clip_dir: Path) -
     return float(clip_score(images, texts, lambda: (shim, processor)))
 
 
-def _clip_t(run: Path, samples: list[Sample], clip_dir: Path, scale: str):
-    with using_run_dir(run):
-        return CLIPTextMetric(backbone=str(clip_dir), device="cpu", scale=scale).score(samples)
+def _clip_t(samples: list[Sample], clip_dir: Path, scale: str):
+    return CLIPTextMetric(backbone=str(clip_dir), device="cpu", scale=scale).score(samples)
 
 
 def test_clip_t_clamp_mean_is_torchmetrics_clip_score(corpus, tiny_clip_dir: Path) -> None:
     """``x100_clamp_mean`` equals CLIPScore where the mean cosine is positive and where it is
     negative (0 there, while the per-image clamp is positive: the old ``torchmetrics`` scale)."""
     run, samples = corpus
-    raw = _clip_t(run, samples, tiny_clip_dir, "raw")
+    raw = _clip_t(samples, tiny_clip_dir, "raw")
     positive = [s for s in samples if raw.per_sample[s.doc_id]["clip_t"] > 0]
     assert positive and raw.summary["clip_t"] < 0, "the tiny CLIP must give both signs"
     theirs = _torchmetrics_clip_score(run, positive, tiny_clip_dir)
     assert theirs > 0
-    ours = _clip_t(run, positive, tiny_clip_dir, "x100_clamp_mean")
+    ours = _clip_t(positive, tiny_clip_dir, "x100_clamp_mean")
     assert ours.summary["clip_t"] == pytest.approx(theirs, abs=1e-3)
     assert _torchmetrics_clip_score(run, samples, tiny_clip_dir) == 0.0
-    clamp_mean = _clip_t(run, samples, tiny_clip_dir, "x100_clamp_mean")
-    per_image = _clip_t(run, samples, tiny_clip_dir, "x100_clamp_per_image")
+    clamp_mean = _clip_t(samples, tiny_clip_dir, "x100_clamp_mean")
+    per_image = _clip_t(samples, tiny_clip_dir, "x100_clamp_per_image")
     assert clamp_mean.summary["clip_t"] == 0.0 < per_image.summary["clip_t"]
     assert clamp_mean.units["clip_t"] == "x100, the mean clamped at 0 (torchmetrics CLIPScore)"
     docs = [
@@ -160,12 +158,11 @@ def test_clip_scale_torchmetrics_is_refused_as_ambiguous() -> None:
 
 
 def test_backbone_weights_are_hashed(corpus, tiny_clip_dir: Path, tiny_dino_dir: Path) -> None:
-    run, samples = corpus
-    with using_run_dir(run):
-        clip = CLIPTextMetric(backbone=str(tiny_clip_dir), device="cpu").score(samples[:1])
-        dino = DINOMetric(backbone=str(tiny_dino_dir), resize=36, crop=32, device="cpu").score(
-            samples[:1]
-        )
+    _, samples = corpus
+    clip = CLIPTextMetric(backbone=str(tiny_clip_dir), device="cpu").score(samples[:1])
+    dino = DINOMetric(backbone=str(tiny_dino_dir), resize=36, crop=32, device="cpu").score(
+        samples[:1]
+    )
     for result, directory in ((clip, tiny_clip_dir), (dino, tiny_dino_dir)):
         files = sorted(p for p in Path(directory).iterdir() if p.suffix == ".safetensors")
         expected = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
@@ -203,8 +200,7 @@ def test_image_similarity_in_both_conventions(kind, corpus, tiny_clip_dir, tiny_
     else:
         metric = DINOMetric(backbone=str(tiny_dino_dir), resize=36, crop=32, device="cpu")
         embed = lambda images: _independent_dino_embeddings(tiny_dino_dir, images)  # noqa: E731
-    with using_run_dir(run):
-        result = metric.score(samples)
+    result = metric.score(samples)
     root = Path(samples[0].fields["image_root"])
     for sample in samples:
         generated = embed(_images(run, sample))

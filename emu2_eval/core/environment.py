@@ -109,6 +109,11 @@ DREAMBENCH = PathSetting("EMU2_EVAL_DREAMBENCH", "the DreamBench dataset folder"
 TASKS = PathListSetting("EMU2_EVAL_TASKS", "extra directories of task YAML files")
 
 
+def cache_home() -> Path:
+    """Where generated demo data and built-in models are kept (``EMU2_EVAL_HOME``)."""
+    return HOME.get(Path.home() / ".cache" / "emu2_eval")
+
+
 def check_environment() -> None:
     """Read every ``EMU2_EVAL_*`` setting once, raising ``EnvironmentSettingError`` on the first
     bad one (before a model is loaded, rather than midway through a run)."""

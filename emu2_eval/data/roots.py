@@ -6,18 +6,14 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from emu2_eval.core.environment import DATA, HOME
+from emu2_eval.core.environment import DATA
+from emu2_eval.core.environment import cache_home as cache_home  # the data loaders' import
 from emu2_eval.core.staging import staging_dir
 
 
 def data_root() -> Path:
     """Directory of downloaded benchmarks: ``EMU2_EVAL_DATA``, default ~/data/emu2_eval."""
     return DATA.get(Path.home() / "data" / "emu2_eval")
-
-
-def cache_home() -> Path:
-    """Where generated demo data and built-in models are kept (``EMU2_EVAL_HOME``)."""
-    return HOME.get(Path.home() / ".cache" / "emu2_eval")
 
 
 def generated_dir(

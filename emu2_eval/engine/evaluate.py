@@ -35,7 +35,6 @@ from emu2_eval.engine.runner import (
 )
 from emu2_eval.models.base import ModelAdapter, build_adapter
 from emu2_eval.models.topology import Topology, apply_placement, placement
-from emu2_eval.rundir.images import using_run_dir
 from emu2_eval.rundir.lock import run_dir_lock
 from emu2_eval.rundir.read import read_verified_samples, samples_record
 from emu2_eval.rundir.schema import (
@@ -332,8 +331,8 @@ def _evaluate(
             work[task.name] = outcome.ranks
             used[task.name] = outcome.batch_size_used
             scoring_started = time.perf_counter()
-            with using_run_dir(output):  # generated images are read from the run directory
-                block, rows = finalize_task(task.config, outcome.records, task.predict_only)
+            # generated images are read from the run directory
+            block, rows = finalize_task(task.config, outcome.records, task.predict_only, output)
             timing[task.name] = task_timing(outcome, time.perf_counter() - scoring_started)
             digest = write_jsonl_atomic(output / f"samples_{task.name}.jsonl", rows)
             written[task.name] = rows
@@ -460,8 +459,7 @@ def _rescore(run_dir: Path) -> dict[str, Any]:
     }
     for name, block in results["tasks"].items():
         config = parse_task(block["config"], f"{path} (task {name})")
-        with using_run_dir(run_dir):
-            new_block, rows = finalize_task(config, loaded[name])
+        new_block, rows = finalize_task(config, loaded[name], run_dir=run_dir)
         block.update(new_block)
         digest = write_jsonl_atomic(run_dir / f"samples_{name}.jsonl", rows)
         block["samples_file"] = samples_record(digest, rows)

@@ -265,7 +265,7 @@ def checkpoint_problem(name: str) -> str | None:
     A built-in name (``tiny-clip``, ``tiny-dino``) is built here if it is not yet: seconds, no
     download, and the metric then finds it ready.
     """
-    from emu2_eval.models.tiny_gen import BUILTIN_BACKBONES, resolve_backbone
+    from emu2_eval.core.tiny_backbones import BUILTIN_BACKBONES, resolve_backbone
 
     if name in BUILTIN_BACKBONES:
         resolve_backbone(name)

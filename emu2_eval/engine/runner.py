@@ -584,14 +584,17 @@ def _cacheable(
 
 
 def finalize_task(
-    task_config: Any, outcome_records: list[dict[str, Any]], predict_only: bool = False
+    task_config: Any,
+    outcome_records: list[dict[str, Any]],
+    predict_only: bool = False,
+    run_dir: Path | None = None,
 ) -> tuple[dict, list]:
     """Score records (``predict_only``: only filter them) and attach filtered responses and
-    per-sample scores to each record."""
+    per-sample scores to each record; generated images are read from ``run_dir``."""
     if predict_only:
         scored = predict_only_block(task_config, outcome_records)
     else:
-        scored = score_records(task_config, outcome_records)
+        scored = score_records(task_config, outcome_records, run_dir)
     rows = []
     for record in outcome_records:
         row = dict(record)

@@ -11,6 +11,7 @@ recomputes them with others.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from emu2_eval.core.image_files import ImageLoadError
@@ -38,12 +39,15 @@ def apply_filters(response: Any, filters: Sequence[str]) -> Any:
     return response
 
 
-def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str, Any]:
+def score_records(
+    config: TaskConfig, records: list[dict[str, Any]], run_dir: Path | None = None
+) -> dict[str, Any]:
     """Filter and score records; returns the task's result block and per-sample scores.
 
     Records with an ``error`` are not scored; they are counted in ``n_errors``. ``intervals``
     holds a bootstrap interval per metric value, over the scored documents. Docs without the
     fields the metrics need (an unlabelled split) are refused, naming the task and the fix.
+    ``run_dir`` is where the records' generated images are (each Sample carries it).
     """
     ok = [r for r in records if r.get("error") is None]
     check_labelled(config, ((r["doc_id"], r["doc"]) for r in ok), "the run's samples")
@@ -52,6 +56,7 @@ def score_records(config: TaskConfig, records: list[dict[str, Any]]) -> dict[str
             doc_id=r["doc_id"],
             fields=r["doc"],
             prediction=apply_filters(r["response"], config.filters),
+            run_dir=run_dir,
         )
         for r in ok
     ]

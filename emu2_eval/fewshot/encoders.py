@@ -97,7 +97,7 @@ class CLIPImageEncoder(FeatureEncoder):
         from transformers import AutoImageProcessor, CLIPModel
 
         from emu2_eval.core.devices import resolve_device
-        from emu2_eval.models.tiny_gen import resolve_backbone
+        from emu2_eval.core.tiny_backbones import resolve_backbone
 
         self.pretrained = resolve_backbone(str(pretrained))  # ``tiny-clip``: the built-in one
         self.device = resolve_device(device)

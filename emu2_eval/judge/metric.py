@@ -18,6 +18,8 @@ class GPTJudgeMetric(Metric):
     """Predict-only placeholder naming the benchmark whose judge protocol applies."""
 
     name = "gpt_judge"
+    resampler = None  # predict-only: no number, so no interval
+    higher_is_better = True
 
     def __init__(self, benchmark: str) -> None:
         if benchmark not in BENCHMARKS:

@@ -12,12 +12,10 @@ because their seeds depend on both.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import io
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,6 @@ from emu2_eval.core.requests import Request, stable_hash
 logger = logging.getLogger(__name__)
 IMAGE_KIND = "generate_images"
 IMAGES_DIR = "images"
-_RUN_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("run_dir", default=None)
 
 
 class GeneratedImageError(RuntimeError):
@@ -133,28 +130,17 @@ def _require(run_dir: Path | None) -> Path:
 
 
 # -- reading for metrics and reports ----------------------------------------------------------
-@contextlib.contextmanager
-def using_run_dir(run_dir: str | Path) -> Iterator[None]:
-    """Resolve image references against ``run_dir`` while scoring."""
-    token = _RUN_DIR.set(Path(run_dir))
-    try:
-        yield
-    finally:
-        _RUN_DIR.reset(token)
-
-
-def resolve(reference: dict[str, str], run_dir: str | Path | None = None) -> Path:
-    """The file of a reference, relative to ``run_dir`` or the run being scored."""
-    base = Path(run_dir) if run_dir is not None else _RUN_DIR.get()
-    if base is None:
+def resolve(reference: dict[str, str], run_dir: str | Path | None) -> Path:
+    """The file of a reference, relative to ``run_dir`` (the run the reference belongs to)."""
+    if run_dir is None:
         raise GeneratedImageError(
-            f"cannot locate {reference.get('path')!r}: no run directory is being scored "
-            "(wrap scoring in emu2_eval.rundir.images.using_run_dir)"
+            f"cannot locate {reference.get('path')!r}: no run directory given (scoring passes "
+            "it to metrics as Sample.run_dir)"
         )
-    return base / reference["path"]
+    return Path(run_dir) / reference["path"]
 
 
-def load_generated(reference: dict[str, str], run_dir: str | Path | None = None) -> Any:
+def load_generated(reference: dict[str, str], run_dir: str | Path | None) -> Any:
     """The saved RGB image of a reference, after checking its hash (read with the same guards
     as every image: regular file, byte and pixel limits)."""
     from emu2_eval.core.image_files import ImageLoadError, decode_image, read_image_bytes

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
+
+from emu2_eval.scoring.stats.resamplers import Resampler
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One scored item: its id, the doc fields metrics read, and the filtered prediction."""
+    """One scored item: its id, the doc fields metrics read, and the filtered prediction.
+
+    ``run_dir`` is the run directory stored predictions point into (generated images are
+    references relative to it); given by whoever scores, never looked up from ambient state.
+    """
 
     doc_id: str
     fields: Mapping[str, Any]
     prediction: str
+    run_dir: Path | None = None
 
 
 @dataclass
@@ -37,6 +45,14 @@ class Metric:
 
     name = "metric"
     required_fields: tuple[str, ...] = ()
+    #: How the metric is recomputed on a bootstrap resample; None: no interval, and the
+    #: results say why (``interval_unavailable``, else "has no resampler").
+    resampler: ClassVar[type[Resampler] | None] = None
+    #: Direction of every result key (a bool), or per key (``{"fid": False}``; keys not named
+    #: are higher-is-better). Read by intervals, baselines and the gate.
+    higher_is_better: ClassVar[bool | Mapping[str, bool]] = True
+    #: Why the metric has no interval (results.json ``intervals.<key>.method``); None: generic.
+    interval_unavailable: ClassVar[str | None] = None
     #: options naming the scoring convention, shown as the reports' ``scorer`` column
     scorer_options: tuple[str, ...] = ("variant",)
 

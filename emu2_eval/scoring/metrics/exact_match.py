@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from emu2_eval.scoring.metrics.base import Metric, MetricResult, Sample
-from emu2_eval.scoring.stats.resamplers import MeanScoreResampler
+from emu2_eval.scoring.stats.resamplers import FixedKeyMeanResampler
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
@@ -82,7 +82,7 @@ def exact_match(prediction: str, answers: str | Sequence[str], normalize: str = 
     return any(predicted == (function(a) if both else a) for a in gold)
 
 
-class ExactMatchResampler(MeanScoreResampler):
+class ExactMatchResampler(FixedKeyMeanResampler):
     """Mean of per-question 0/1 matches, in percent."""
 
     score_key = "exact_match"
@@ -97,6 +97,7 @@ class ExactMatchMetric(Metric):
 
     name = "exact_match"
     resampler = ExactMatchResampler
+    higher_is_better = True
     required_fields = ("answer",)
 
     def __init__(self, normalize: str = "vqa", group_by: str = DEFAULT_GROUP_BY) -> None:

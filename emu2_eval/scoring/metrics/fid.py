@@ -328,6 +328,7 @@ class FIDMetric(Metric):
     scorer_options = ("backbone", "reference")
 
     name = "fid"
+    resampler = None  # FID and KID are statistics of whole feature sets: see NO_INTERVAL
     higher_is_better: ClassVar[dict[str, bool]] = {"fid": False, "kid": False, "kid_std": False}
     interval_unavailable: ClassVar[str] = NO_INTERVAL
 
@@ -387,7 +388,9 @@ class FIDMetric(Metric):
     def score_with(self, extractor: Extractor, samples: Sequence[Sample]) -> MetricResult:
         """Score with a given feature extractor (the Inception in :meth:`score`)."""
         files, described = reference_files(self.options["reference"], samples)
-        generated = (load_generated(ref) for s in samples for ref in references(s.prediction))
+        generated = (
+            load_generated(ref, s.run_dir) for s in samples for ref in references(s.prediction)
+        )
         real = (ImagePart.from_file(path).load() for path in files)
         out = fid_pipeline(
             extractor,

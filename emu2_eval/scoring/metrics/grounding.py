@@ -16,10 +16,10 @@ import numpy as np
 
 from emu2_eval.scoring.metrics.base import Metric, MetricResult, Sample
 from emu2_eval.scoring.metrics.boxes import BOX_FORMATS, IOU_MODES, coco_to_xyxy, iou, parse_box
-from emu2_eval.scoring.stats.resamplers import MeanScoreResampler, ScoredDoc, weighted_mean
+from emu2_eval.scoring.stats.resamplers import FixedKeyMeanResampler, ScoredDoc, weighted_mean
 
 
-class GroundingResampler(MeanScoreResampler):
+class GroundingResampler(FixedKeyMeanResampler):
     """Accuracy (percent) and the unparseable count, both exact on every resample."""
 
     score_key = "iou_accuracy"
@@ -49,7 +49,7 @@ class GroundingAccuracyMetric(Metric):
 
     name = "iou_accuracy"
     required_fields = ("bbox", "width", "height")
-    resampler: ClassVar[type] = GroundingResampler
+    resampler = GroundingResampler
     higher_is_better: ClassVar[dict[str, bool]] = {"iou_accuracy": True, "unparseable": False}
     # conventions the paper does not publish: shown in every report (emu2_eval.reporting.tables)
     shown_options: ClassVar[tuple[str, ...]] = (

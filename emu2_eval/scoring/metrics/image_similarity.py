@@ -36,10 +36,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from emu2_eval.core.prompts import ImagePart
+from emu2_eval.core.tiny_backbones import resolve_backbone
 from emu2_eval.rundir.images import load_generated, references
 from emu2_eval.scoring.metrics.base import Metric, MetricResult, Sample
 from emu2_eval.scoring.metrics.weights_hash import backbone_weights_sha256
-from emu2_eval.scoring.stats.resamplers import Resampler, weighted_mean
+from emu2_eval.scoring.stats.resamplers import SummaryKeysMeanResampler
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -109,8 +110,6 @@ class CLIPBackbone:
     def __init__(self, backbone: str, device: str = "auto", batch_size: int = 32) -> None:
         import torch
         from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
-
-        from emu2_eval.models.tiny_gen import resolve_backbone
 
         self.backbone, self.device, self.batch_size = backbone, _device(device), batch_size
         self.path = resolve_backbone(backbone)  # a built-in name (tiny-clip): its directory
@@ -193,8 +192,6 @@ class DINOBackbone:
         import torch
         from transformers import ViTModel
 
-        from emu2_eval.models.tiny_gen import resolve_backbone
-
         self.backbone, self.resize, self.crop = backbone, resize, crop
         self.device, self.batch_size = _device(device), batch_size
         self.path = resolve_backbone(backbone)  # a built-in name (tiny-dino): its directory
@@ -248,32 +245,17 @@ def dino_backbone(backbone: str, resize: int, crop: int, device: str, batch_size
 
 
 # -- scoring helpers ------------------------------------------------------------------------
-class SimilarityResampler(Resampler):
-    """Image-similarity keys (CLIP-T, CLIP-I, DINO): each the mean of a stored per-document score,
-    clamped at 0 under ``x100_clamp_mean``: exact bootstrap (one score key: MeanScoreResampler)."""
+class SimilarityResampler(SummaryKeysMeanResampler):
+    """Image-similarity keys (CLIP-T, CLIP-I, DINO): each the mean of a stored per-document
+    score, clamped at 0 under ``x100_clamp_mean``: exact bootstrap."""
 
     sample_label: ClassVar[str] = "cosine similarity"
 
-    def __init__(self, docs, summary, options) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(docs, summary, options)
-        self.keys = tuple(summary)
-        self.values = {
-            key: np.array([float(d.scores[key]) for d in docs], dtype=np.float64)
-            for key in self.keys
-        }
-
     def statistics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
-        means = {key: weighted_mean(weights, values) for key, values in self.values.items()}
+        means = super().statistics(weights)
         if self.options.get("scale") == "x100_clamp_mean":
             return {key: np.maximum(value, 0.0) for key, value in means.items()}
         return means
-
-    @classmethod
-    def sample_outcomes(cls, docs) -> np.ndarray:  # type: ignore[no-untyped-def]
-        def first(doc: Any) -> float:
-            return float(next(iter(doc.scores.values()), np.nan))
-
-        return np.array([first(d) for d in docs])
 
 
 def real_image(fields: Mapping[str, Any], key: str) -> Any:
@@ -307,6 +289,7 @@ class _SimilarityMetric(Metric):
     scorer_options = ("backbone", "pairs")
 
     resampler = SimilarityResampler
+    higher_is_better = True
     units_label = "cosine"
 
     def _scale(self, cosines: np.ndarray) -> np.ndarray:
@@ -341,9 +324,17 @@ class _SimilarityMetric(Metric):
         if choice not in valid:
             raise ValueError(f"{option} {choice!r} is not one of {', '.join(valid)}")
 
+    def _clip(self) -> CLIPBackbone:
+        """The CLIP of the options (loaded once per process); its description is recorded."""
+        clip = clip_backbone(
+            self.options["backbone"], self.options["device"], self.options["batch_size"]
+        )
+        self.options = {**self.options, **clip.describe()}
+        return clip
+
     @staticmethod
     def generated(sample: Sample) -> list[Any]:
-        return [load_generated(ref) for ref in references(sample.prediction)]
+        return [load_generated(ref, sample.run_dir) for ref in references(sample.prediction)]
 
 
 class _PairedImageMetric(_SimilarityMetric):
@@ -411,10 +402,7 @@ class CLIPTextMetric(_SimilarityMetric):
     def score(self, samples: Sequence[Sample]) -> MetricResult:
         if not samples:
             return MetricResult(summary={}, options=self.options)
-        clip = clip_backbone(
-            self.options["backbone"], self.options["device"], self.options["batch_size"]
-        )
-        self.options = {**self.options, **clip.describe()}
+        clip = self._clip()
         texts = clip.embed_texts([str(s.fields[self.options["text_field"]]) for s in samples])
         per_doc = {}
         for sample, text in zip(samples, texts, strict=True):
@@ -449,11 +437,7 @@ class CLIPImageMetric(_PairedImageMetric):
         }
 
     def _embedder(self) -> Callable[[Sequence[Any]], np.ndarray]:
-        clip = clip_backbone(
-            self.options["backbone"], self.options["device"], self.options["batch_size"]
-        )
-        self.options = {**self.options, **clip.describe()}
-        return clip.embed_images
+        return self._clip().embed_images
 
 
 class DINOMetric(_PairedImageMetric):

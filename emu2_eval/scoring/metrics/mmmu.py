@@ -20,7 +20,7 @@ import numpy as np
 
 from emu2_eval.scoring.metrics.base import Metric, MetricResult, Sample
 from emu2_eval.scoring.metrics.mmmu_parsing import open_correct, parse_choice, parse_open
-from emu2_eval.scoring.stats.resamplers import MeanScoreResampler, ScoredDoc, weighted_mean
+from emu2_eval.scoring.stats.resamplers import FixedKeyMeanResampler, ScoredDoc, weighted_mean
 
 FALLBACKS = ("random", "wrong")
 
@@ -48,7 +48,7 @@ def score_one(sample: Sample, fallback: str) -> tuple[bool, bool]:
     return letter in golds, unparsed
 
 
-class MMMUResampler(MeanScoreResampler):
+class MMMUResampler(FixedKeyMeanResampler):
     """Means of per-question 0/1 correctness and of unparsed answers, in percent."""
 
     score_key = "accuracy"
@@ -76,6 +76,7 @@ class MMMUAccuracyMetric(Metric):
 
     name = "mmmu_accuracy"
     resampler = MMMUResampler
+    higher_is_better = True  # mmmu_unparsed too, as results.json has always recorded it
     required_fields = ("answer", "question_type", "options", "subject")
 
     def __init__(self, fallback: str = "random") -> None:

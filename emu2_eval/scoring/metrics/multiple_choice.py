@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from emu2_eval.scoring.metrics.base import Metric, MetricResult, Sample
-from emu2_eval.scoring.stats.resamplers import EXACT, Resampler, ScoredDoc
+from emu2_eval.scoring.stats.resamplers import Resampler, ScoredDoc
 
 LETTERS = ("A", "B", "C", "D")
 PARSERS: tuple[str, ...] = ("letter_or_text", "letter")
@@ -87,9 +87,6 @@ class SeedAccuracyResampler(Resampler):
         self.dimension_masks = [dimensions == d for d in sorted(set(dimensions.tolist()))]
         self.keys = tuple(k for k in (*self.masks, "dimension_mean") if k in summary)
 
-    def methods(self) -> dict[str, str]:
-        return {key: EXACT for key in self.keys}
-
     def _mean(self, weights: np.ndarray, mask: np.ndarray) -> np.ndarray:
         chosen = weights[:, mask]
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -114,6 +111,7 @@ class SeedAccuracyMetric(Metric):
     name = "seed_accuracy"
     required_fields = ("answer", "choices", "question_type_id")
     resampler = SeedAccuracyResampler
+    higher_is_better = True
 
     def __init__(self, parser: str = "letter_or_text") -> None:
         parse_choice("", {}, parser)  # refuse an unknown parser when the task is read

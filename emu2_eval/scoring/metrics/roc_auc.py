@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from emu2_eval.scoring.metrics.base import Metric, MetricResult, Sample
+from emu2_eval.scoring.stats.resamplers import RocAucResampler
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
@@ -75,6 +76,8 @@ class RocAucMetric(Metric):
 
     name = "roc_auc"
     required_fields = ("label",)
+    resampler = RocAucResampler
+    higher_is_better = True
 
     def __init__(self, positive: int = 0) -> None:
         if type(positive) is not int or positive < 0:

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from emu2_eval.scoring.metrics.base import Metric, MetricResult, Sample
+from emu2_eval.scoring.stats.caption import CaptionResampler
+from emu2_eval.scoring.stats.resamplers import VQAAccuracyResampler
 
 
 class VQAAccuracyMetric(Metric):
@@ -19,6 +21,8 @@ class VQAAccuracyMetric(Metric):
 
     name = "vqa_accuracy"
     required_fields = ("answers",)
+    resampler = VQAAccuracyResampler
+    higher_is_better = True
 
     def __init__(self, variant: str = "official") -> None:
         from emu2_eval.scoring.metrics.vqa_accuracy import VQA_ACCURACY_VARIANTS
@@ -59,6 +63,8 @@ class CaptionMetric(Metric):
 
     name = "caption_metrics"
     required_fields = ("references",)
+    resampler = CaptionResampler
+    higher_is_better = True
 
     def __init__(self, spice: bool | None = False) -> None:
         self.options: dict[str, Any] = {"spice": spice, "scale": 100}

@@ -2,11 +2,11 @@
 
 A resampler is built once from a task's scored documents (doc fields, filtered prediction and
 the per-sample scores the metric stored) and then evaluates the metric for many weight vectors
-(``weights[b, i]`` = copies of document ``i`` in resample ``b``).  Which resampler serves a
-metric is decided by the metric class: a class attribute ``resampler`` (a Resampler subclass)
-wins; otherwise the class's registered name is looked up in :data:`RESAMPLERS`.  The direction
-of a metric (higher or lower is better, e.g. FID) likewise comes from the metric class
-(:func:`higher_is_better`), never from its name.
+(``weights[b, i]`` = copies of document ``i`` in resample ``b``).  The metric class declares
+both its resampler (class attribute ``resampler``: a Resampler subclass, or None when the metric
+has none, e.g. FID) and its direction (``higher_is_better``: a bool, or one per result key), so
+a plugin metric brings its own and nothing is looked up by name (:func:`resampler_class`,
+:func:`higher_is_better`).
 
 Per-sample outcomes (``sample_outcomes``) serve the failure browser and the list of flipped
 samples in ``emu2-eval compare``.
@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from emu2_eval.core.registry import METRICS, Registry
+from emu2_eval.core.registry import METRICS
 
 EXACT = "percentile bootstrap over documents (metric recomputed on each resample)"
 
@@ -90,8 +90,9 @@ def weighted_mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (weights @ values) / weights.sum(axis=1)
 
 
-class MeanScoreResampler(Resampler):
-    """Metrics that are the mean of a stored per-sample score (exact bootstrap, one matmul)."""
+class FixedKeyMeanResampler(Resampler):
+    """The mean of the one per-sample score the class names (``score_key``), times ``scale``:
+    exact bootstrap, one matmul.  Subclasses add keys of their own (MMMU, grounding)."""
 
     score_key: ClassVar[str] = ""
     scale: ClassVar[float] = 1.0
@@ -116,7 +117,30 @@ class MeanScoreResampler(Resampler):
         return np.array([float(d.scores.get(cls.score_key, np.nan)) for d in docs])
 
 
-class VQAAccuracyResampler(MeanScoreResampler):
+class SummaryKeysMeanResampler(Resampler):
+    """Every key of the metric's summary, each the mean of the per-sample score of that name
+    (keys chosen by the metric's options, e.g. ``key: clip_i_vitl``): exact bootstrap."""
+
+    def __init__(
+        self, docs: Sequence[ScoredDoc], summary: Mapping[str, float], options: Mapping[str, Any]
+    ) -> None:
+        super().__init__(docs, summary, options)
+        self.keys = tuple(summary)
+        self.values = {
+            key: np.array([float(d.scores[key]) for d in docs], dtype=np.float64)
+            for key in self.keys
+        }
+
+    def statistics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        return {key: weighted_mean(weights, values) for key, values in self.values.items()}
+
+    @classmethod
+    def sample_outcomes(cls, docs: Sequence[ScoredDoc]) -> np.ndarray:
+        """The doc's first stored score (a metric with several keys: its first one)."""
+        return np.array([float(next(iter(d.scores.values()), np.nan)) for d in docs])
+
+
+class VQAAccuracyResampler(FixedKeyMeanResampler):
     """VQA accuracy: mean of per-question accuracies in [0, 1], reported in percent."""
 
     score_key = "vqa_accuracy"
@@ -180,25 +204,11 @@ class RocAucResampler(Resampler):
         return np.array([correct(d) for d in docs], dtype=np.float64)
 
 
-RESAMPLERS = Registry(
-    "resampler",
-    {
-        "vqa_accuracy": "emu2_eval.scoring.stats.resamplers:VQAAccuracyResampler",
-        "roc_auc": "emu2_eval.scoring.stats.resamplers:RocAucResampler",
-        "caption_metrics": "emu2_eval.scoring.stats.caption:CaptionResampler",
-    },
-)
-
-
 def resampler_class(metric_name: str) -> type[Resampler] | None:
-    """The resampler of a registered metric: its class's own, else the registered one."""
-    metric_cls = METRICS.get(metric_name)
-    own = getattr(metric_cls, "resampler", None)
-    if isinstance(own, type) and issubclass(own, Resampler):
-        return own
-    registered = getattr(metric_cls, "name", metric_name)
-    if registered in RESAMPLERS:
-        return RESAMPLERS.get(registered)
+    """The resampler the registered metric's class declares (``resampler``), or None."""
+    declared = getattr(METRICS.get(metric_name), "resampler", None)
+    if isinstance(declared, type) and issubclass(declared, Resampler):
+        return declared
     return None
 
 
@@ -213,7 +223,7 @@ def build_resampler(
     if cls is None:
         raise LookupError(
             f"metric {metric_name!r} has no resampler: give its class a `resampler` attribute "
-            "or register one in emu2_eval.scoring.stats.resamplers.RESAMPLERS"
+            "(a subclass of emu2_eval.scoring.stats.resamplers.Resampler)"
         )
     return cls(docs, summary, options)
 
@@ -221,8 +231,9 @@ def build_resampler(
 def higher_is_better(metric_name: str, key: str) -> bool:
     """Direction of one result key, declared by the metric class.
 
-    A metric class may set ``higher_is_better`` to a bool or to a mapping of result keys to
-    bools (e.g. ``{"FID": False, "KID": False}``); missing means higher is better.
+    A metric class sets ``higher_is_better`` to a bool or to a mapping of result keys to bools
+    (e.g. ``{"fid": False, "kid": False}``); a key it does not name, or a class that declares
+    nothing (a plugin metric), means higher is better.
     """
     declared = getattr(METRICS.get(metric_name), "higher_is_better", True)
     if isinstance(declared, Mapping):
