@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["EMU2_EVAL_HOME"] = str(work / "home")
     try:
         from emu2_eval.engine.evaluate import evaluate
+        from emu2_eval.engine.run_config import RunConfig
         from emu2_eval.tasks import locations
         from emu2_eval.tasks.registry import get_task
 
@@ -188,10 +189,11 @@ def main(argv: list[str] | None = None) -> int:
 
             thumbnail_uri.cache_clear()  # a new process starts without them
             output = work / f"run{index}"
-            results = evaluate(
-                "instant", {}, ["bench_vqa"], output, batch_size=args.batch_size,
-                prefetch_workers=args.prefetch_workers, adapter=adapter, progress=False,
+            config = RunConfig(
+                model="instant", tasks=("bench_vqa",), output=output, batch_size=args.batch_size,
+                prefetch_workers=args.prefetch_workers, progress=False,
             )  # fmt: skip
+            results = evaluate(config, adapter)
             shutil.rmtree(output)
             assert results is not None
             return results["tasks"]["bench_vqa"]["metrics"]["vqa_accuracy"]

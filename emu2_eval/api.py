@@ -49,10 +49,9 @@ def evaluate(
     """
     from emu2_eval.core.plugins import load_entry_points
     from emu2_eval.engine.evaluate import evaluate as run_evaluation
-    from emu2_eval.engine.limits import parse_limit
+    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.engine.runner import FewShotSettings
-    from emu2_eval.tasks.checks import check_generation
-    from emu2_eval.tasks.overrides import GenKwargsError, parse_gen_kwargs
+    from emu2_eval.tasks.overrides import parse_gen_kwargs
     from emu2_eval.tasks.selection import expand_task_names
 
     load_entry_points()
@@ -60,33 +59,26 @@ def evaluate(
     args = parse_model_args(model_args) if isinstance(model_args, str) else dict(model_args or {})
     if device is not None:
         args["device"] = device
-    if isinstance(gen_kwargs, dict):
-        problems = check_generation(gen_kwargs)
-        if problems:
-            raise GenKwargsError("gen_kwargs: " + "; ".join(problems))
-        overrides = dict(gen_kwargs)
-    else:
-        overrides = parse_gen_kwargs(gen_kwargs)
+    overrides = dict(gen_kwargs) if isinstance(gen_kwargs, dict) else parse_gen_kwargs(gen_kwargs)
     name, adapter = _resolve_model(model, processor, args)
-    settings = {
-        "model": name,
-        "model_args": args,
-        "task_names": names,
-        "limit": parse_limit(limit),
-        "batch_size": batch_size,
-        "seed": seed,
-        "progress": progress,
-        "adapter": adapter,
-        "fewshot": FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
-        "gen_kwargs": overrides,
-        "overwrite": overwrite,
-        "absolute_paths": record_absolute_paths,
-        "predict_only": predict_only,
-    }
+    config = RunConfig(
+        model=name,
+        model_args=args,
+        tasks=tuple(names),
+        limit=limit,
+        batch_size=batch_size,
+        seed=seed,
+        progress=progress,
+        fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+        gen_kwargs=overrides,  # a dict is checked by RunConfig like --gen-kwargs
+        overwrite=overwrite,
+        absolute_paths=record_absolute_paths,
+        predict_only=predict_only,
+    )
     if output is not None:
-        return _main_process(run_evaluation(output=Path(output), **settings))
+        return _main_process(run_evaluation(config.replace(output=Path(output)), adapter))
     with tempfile.TemporaryDirectory(prefix="emu2_eval_") as scratch:
-        return _main_process(run_evaluation(output=Path(scratch), **settings))
+        return _main_process(run_evaluation(config.replace(output=Path(scratch)), adapter))
 
 
 simple_evaluate = evaluate  # lm-eval's name for the same entry point

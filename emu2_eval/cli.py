@@ -205,7 +205,7 @@ def _parallel_kwargs(
     max_memory: str | None,
     dist_timeout: float,
 ) -> dict:
-    """Throughput and topology options as keyword arguments of evaluate/run_sweep."""
+    """Throughput and topology options as :class:`RunConfig` fields."""
     from emu2_eval.models.topology import Topology, parse_max_memory
 
     return {
@@ -391,7 +391,7 @@ def run(
     """Run tasks on a model, write the run directory and print the report."""
     from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.evaluate import evaluate
-    from emu2_eval.engine.limits import parse_limit
+    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.tasks.overrides import parse_gen_kwargs
 
@@ -400,12 +400,12 @@ def run(
         return
     model, output = _required(model, "--model"), _required(output, "--output")
     try:
-        results = evaluate(
+        config = RunConfig(
             model=model,
             model_args=_model_args(model_args, device),
-            task_names=_selected_tasks(task_list),
+            tasks=tuple(_selected_tasks(task_list)),
             output=output,
-            limit=parse_limit(limit),
+            limit=limit,
             gen_kwargs=parse_gen_kwargs(gen_kwargs),
             overwrite=overwrite,
             absolute_paths=record_absolute_paths,
@@ -420,6 +420,7 @@ def run(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
         )
+        results = evaluate(config)
     except (*USER_ERRORS, DistributedError) as exc:
         raise _user_error(exc) from None
     if results is None:  # another process of a data-parallel run: the main one reports
@@ -525,7 +526,8 @@ def sweep(
 ) -> None:
     """Run a (task x shots x seed) grid of resumable cells; mean/std per shots beside the paper."""
     from emu2_eval.engine.distributed import DistributedError
-    from emu2_eval.engine.limits import parse_limit
+    from emu2_eval.engine.run_config import RunConfig
+    from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.engine.sweep import run_sweep
     from emu2_eval.reporting.sweep import write_sweep_report
 
@@ -539,21 +541,24 @@ def sweep(
             param_hint="--gen-kwargs",
         )
     try:
-        summary = run_sweep(
-            model,
-            _model_args(model_args, device),
-            _selected_tasks(task_list),
-            _ints(shots_list, "--shots"),
-            _ints(seed_list, "--seeds"),
-            output,
-            limit=parse_limit(limit),
+        config = RunConfig(
+            model=model,
+            model_args=_model_args(model_args, device),
+            tasks=tuple(_selected_tasks(task_list)),
+            output=output,
+            limit=limit,
             batch_size=batch_size,
-            context_policy=context_policy,
-            reference_model=reference_model,
+            fewshot=FewShotSettings(context_policy=context_policy),
             progress=not no_progress,
             **_parallel_kwargs(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
+        )
+        summary = run_sweep(
+            config,
+            _ints(shots_list, "--shots"),
+            _ints(seed_list, "--seeds"),
+            reference_model=reference_model,
         )
         if summary is None:  # another process of a data-parallel run: the main one reports
             return
@@ -619,8 +624,8 @@ def reproduce(
     """Reproduce one paper table (table1..table5) from its recipe under results/paper/recipes/:
     resumable cells, then the measured-versus-paper table (reproduce_TABLE.csv/.md)."""
     from emu2_eval.engine.distributed import DistributedError
-    from emu2_eval.engine.limits import parse_limit
     from emu2_eval.engine.reproduce import load_recipe, parse_tasks_map, plan, run_reproduction
+    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.reporting.reproduction import write_reproduction
 
     _include(include_path)
@@ -633,21 +638,21 @@ def reproduce(
             seeds=_ints(seeds_list, "--seeds") if seeds_list else None,
         )
         model = _required(model, "--model")
-        cells = run_reproduction(
-            the_plan,
-            model,
-            _model_args(model_args, device),
-            output,
-            limit=parse_limit(limit),
+        config = RunConfig(
+            model=model,
+            model_args=_model_args(model_args, device),
+            output=output,
+            limit=limit,
             batch_size=batch_size,
             progress=not no_progress,
             **_parallel_kwargs(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
         )
+        cells = run_reproduction(the_plan, config)
         if cells is None:  # another process of a data-parallel run
             return
-        write_reproduction(the_plan, cells, output, parse_limit(limit))
+        write_reproduction(the_plan, cells, output, config.limit)
     except (*USER_ERRORS, DistributedError) as exc:
         raise _user_error(exc) from None
     click.echo((output / f"reproduce_{table}.md").read_text(encoding="utf-8"))

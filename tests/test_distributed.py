@@ -109,13 +109,15 @@ def test_one_and_two_processes_write_the_same_run_directory(tmp_path, tiny_model
 def test_uneven_and_empty_shards(tmp_path, tiny_model_dir, demo_dir):
     """torchrun, 2 processes, limit 3: demo_vqa splits 2 + 1; demo_textvqa has 2 of its 3
     requests cached already, so rank 1 has nothing to do for it. Same run as one process."""
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
     args = ["run", "--model", "tiny-vlm", "--tasks", "demo_vqa,demo_textvqa", "--limit", "3"]
     args += ["--batch-size", "2", "--output", "run"]
     for name, launcher in (("one", "single"), ("two", "torchrun")):
         (tmp_path / name).mkdir()
-        evaluate("tiny-vlm", {}, ["demo_textvqa"], tmp_path / name / "run", limit=2, progress=False)
+        evaluate_run(
+            "tiny-vlm", {}, ["demo_textvqa"], tmp_path / name / "run", limit=2, progress=False
+        )
         _run(tmp_path / name, args, launcher)
     results = _assert_same_run(tmp_path / "one" / "run", tmp_path / "two" / "run")
     work = results["manifest"]["execution"]["work"]
@@ -159,12 +161,12 @@ def _rank_main(rank: int, port: int, output: str, fail_rank: int | None, how: st
         LOCAL_WORLD_SIZE="1" if machines else "2",
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="",
     )  # fmt: skip
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
     cache = Path(output).parent / f"local-disk-{rank}" / "cache.sqlite" if machines else None
     start = time.monotonic()
     try:
-        evaluate(
+        evaluate_run(
             "scripted", {}, ["demo_vqa", "demo_textvqa"], Path(output), limit=6,
             adapter=ScriptedAdapter(rank, fail_rank, how), progress=False, dist_timeout=120,
             cache_path=cache,
@@ -345,12 +347,12 @@ def test_several_machines_need_a_local_cache(tmp_path) -> None:
     """Ranks on several machines must not share the run directory's SQLite file: every rank
     stops at once (before loading a model) and says to give --cache a local path."""
     from emu2_eval.engine.distributed import set_context
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
     set_context(DistributedContext(rank=1, world_size=4, local_world_size=2, timeout_s=1))
     try:
         with pytest.raises(ValueError, match=r"spans 2 machines .* give --cache a path on a local"):
-            evaluate("tiny-vlm", {}, ["demo_vqa"], tmp_path / "run", progress=False)
+            evaluate_run("tiny-vlm", {}, ["demo_vqa"], tmp_path / "run", progress=False)
         assert not (tmp_path / "run").exists()  # nothing written, no coordination started
     finally:
         set_context(None)
@@ -362,7 +364,7 @@ def test_two_machines_keep_every_response_in_the_main_cache(tmp_path, demo_dir):
     what the other machine computed, so resuming from its cache recomputes nothing."""
     from emu2_eval.engine.cache import ResponseCache
     from emu2_eval.engine.distributed import set_context
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
     main, other = _spawn_ranks(tmp_path, None, "two-machines")
     assert main is not None and main["ok"], main
@@ -373,7 +375,7 @@ def test_two_machines_keep_every_response_in_the_main_cache(tmp_path, demo_dir):
     other_cache = ResponseCache(tmp_path / "local-disk-1" / "cache.sqlite")
     assert 0 < len(other_cache) < len(ResponseCache(main_cache))
     set_context(None)
-    again = evaluate(
+    again = evaluate_run(
         "scripted", {}, ["demo_vqa", "demo_textvqa"], tmp_path / "resumed", limit=6,
         adapter=ScriptedAdapter(0, None, "none"), progress=False, cache_path=main_cache,
     )  # fmt: skip

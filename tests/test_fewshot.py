@@ -13,12 +13,12 @@ from PIL import Image
 
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.data.docs import Doc, LoadedData
-from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.engine.runner import ContextLengthError, FewShotSettings
 from emu2_eval.fewshot.encoders import ColorHistogramEncoder
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.fewshot.selection import RandomSelector, RicesSelector
 from emu2_eval.tasks.registry import get_task
+from tests.runs import evaluate_run
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_VQA = (REPO / "tasks" / "demo" / "demo_vqa.yaml").read_text()
@@ -44,7 +44,7 @@ def test_demonstrations_do_not_depend_on_batch_size(strategy, task_dir, tmp_path
     runs = {}
     for batch_size in (1, 5):
         out = tmp_path / f"b{batch_size}"
-        evaluate(
+        evaluate_run(
             "tiny-vlm",
             {},
             [name],
@@ -191,7 +191,7 @@ def test_flamingo_zero_shot_text_examples_are_an_option(task_dir, tmp_path) -> N
         "fs_flamingo0",
         **{"profile: emu2_vqa_fewshot": "profile: emu2_vqa_fewshot\n  zero_shot_text_examples: 2"},
     )
-    results = evaluate("tiny-vlm", {}, [name], tmp_path / "o", limit=3, progress=False)
+    results = evaluate_run("tiny-vlm", {}, [name], tmp_path / "o", limit=3, progress=False)
     assert results["tasks"][name]["fewshot"]["zero_shot_text_examples"] == 2
     rows = [
         json.loads(x) for x in (tmp_path / "o" / f"samples_{name}.jsonl").read_text().splitlines()
@@ -207,7 +207,7 @@ def test_context_overflow_is_a_clear_error_before_running(tmp_path) -> None:
         match=r"doc 10: the prompt needs \d+ tokens \(8 "
         r"demonstrations\) but the model takes 120",
     ):
-        evaluate(
+        evaluate_run(
             "tiny-vlm",
             {"max_context": 120},
             ["demo_vqa"],
@@ -223,7 +223,7 @@ def test_drop_demonstrations_policy_is_recorded(tmp_path) -> None:
     from emu2_eval.models.tiny_vlm import TinyVLMAdapter
 
     adapter = TinyVLMAdapter(max_context=120)
-    results = evaluate(
+    results = evaluate_run(
         "tiny-vlm",
         {"max_context": 120},
         ["demo_vqa"],
@@ -272,7 +272,7 @@ def test_count_tokens_matches_the_processor(tiny_adapter, demo_dir) -> None:
 
 def test_zero_shot_only_task_refuses_shots(tmp_path) -> None:
     with pytest.raises(ValueError, match="has no 'fewshot' pool"):
-        evaluate(
+        evaluate_run(
             "tiny-vlm",
             {},
             ["demo_caption"],

@@ -16,13 +16,16 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from emu2_eval.core.errors import UserError
 from emu2_eval.rundir.schema import read_run_results
 from emu2_eval.tasks.paper_numbers import results_dir
+
+if TYPE_CHECKING:
+    from emu2_eval.engine.run_config import RunConfig
 
 logger = logging.getLogger(__name__)
 
@@ -264,30 +267,25 @@ def _cell_task_hash(name: str, gen_kwargs: dict[str, Any]) -> str:
 
 
 def run_reproduction(
-    the_plan: Plan,
-    model: str,
-    model_args: dict[str, Any],
-    output: Path,
-    limit: int | float | None = None,
-    batch_size: int | str = 1,
-    progress: bool = True,
-    **engine: Any,
+    the_plan: Plan, config: RunConfig
 ) -> list[tuple[str, str, int, int, Path]] | None:
-    """Run every missing cell; return the cells (task, run name, shots, seed, directory) to the
-    main process, which writes the measured-versus-paper table
-    (:func:`emu2_eval.reporting.reproduction.write_reproduction`); None elsewhere."""
+    """Run every missing cell under ``config.output`` (``config.tasks`` is not used: the plan
+    names them; its generation settings replace ``config.gen_kwargs``); return the cells (task,
+    run name, shots, seed, directory) to the main process, which writes the measured-versus-paper
+    table (:func:`emu2_eval.reporting.reproduction.write_reproduction`); None elsewhere."""
     from emu2_eval.engine.distributed import current_context
     from emu2_eval.engine.evaluate import load_adapter
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.engine.sweep import run_cell
 
     recipe = the_plan.recipe
-    check_before_loading(the_plan, model, model_args)
-    output.mkdir(parents=True, exist_ok=True)
-    context = current_context(engine.get("dist_timeout"))
+    config = dataclasses.replace(config, gen_kwargs=the_plan.gen_kwargs)
+    check_before_loading(the_plan, config.model, config.model_args)
+    config.output.mkdir(parents=True, exist_ok=True)
+    context = current_context(config.dist_timeout)
     if context.is_main:
         _warn_idle_seeds(the_plan)
-    adapter = load_adapter(model, model_args, engine.get("topology"), context)
+    adapter = load_adapter(config.model, config.model_args, config.topology, context)
     fingerprint = adapter.fingerprint()
     cells = []
     for entry in recipe.tasks:
@@ -295,21 +293,8 @@ def run_reproduction(
         config_hash = _cell_task_hash(name, the_plan.gen_kwargs)
         for shots in entry.shots:
             for seed in recipe.seeds:
-                path = run_cell(
-                    model,
-                    model_args,
-                    output,
-                    name,
-                    FewShotSettings(shots=shots, seed=seed),
-                    config_hash,
-                    fingerprint,
-                    limit,
-                    batch_size=batch_size,
-                    progress=progress,
-                    adapter=adapter,
-                    gen_kwargs=the_plan.gen_kwargs,
-                    **engine,
-                )
+                fewshot = FewShotSettings(shots=shots, seed=seed)
+                path = run_cell(config, name, fewshot, config_hash, fingerprint, adapter)
                 cells.append((entry.task, name, shots, seed, path))
     if not context.is_main:
         return None
