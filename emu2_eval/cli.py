@@ -97,11 +97,12 @@ def _ints(value: str, option: str) -> list[int]:
     return numbers
 
 
-def _include(paths: tuple[str, ...]) -> None:
-    from emu2_eval.tasks.locations import add_task_dir
+def _task_index(include_paths: tuple[str, ...] = ()) -> TaskIndex:
+    """The command's task index: --include-path directories, then installed entry points'."""
+    from emu2_eval.core.plugins import entry_point_task_dirs
+    from emu2_eval.tasks.locations import TaskIndex
 
-    for path in paths:
-        add_task_dir(path)
+    return TaskIndex.build(include_paths, entry_point_task_dirs())
 
 
 include_option = click.option(
@@ -271,10 +272,8 @@ def main(ctx: click.Context, verbose: bool, online: bool, plugins: tuple[str, ..
 def list_tasks(include_path: tuple[str, ...]) -> None:
     """List the tasks: request kind, few-shot support, whether the data is present, file."""
     from emu2_eval.reporting.listing import task_listing_table
-    from emu2_eval.tasks.registry import task_index
 
-    _include(include_path)
-    click.echo(task_listing_table(task_index()))
+    click.echo(task_listing_table(_task_index(include_path)))
 
 
 @main.command("models")
@@ -291,8 +290,7 @@ def validate(include_path: tuple[str, ...]) -> None:
     """Load every task config without a model; report each error with its file."""
     from emu2_eval.tasks.registry import validate_all
 
-    _include(include_path)
-    valid, errors = validate_all()
+    valid, errors = validate_all(_task_index(include_path))
     for error in errors:
         for problem in error.problems:
             click.echo(f"ERROR {error.path}: {problem}", err=True)
@@ -395,16 +393,17 @@ def run(
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.tasks.overrides import parse_gen_kwargs
 
-    _include(include_path)
-    if _list_requested(task_list):
+    index = _task_index(include_path)
+    if _list_requested(task_list, index):
         return
     model, output = _required(model, "--model"), _required(output, "--output")
     try:
         config = RunConfig(
             model=model,
             model_args=_model_args(model_args, device),
-            tasks=tuple(_selected_tasks(task_list)),
+            tasks=tuple(_selected_tasks(task_list, index)),
             output=output,
+            task_index=index,
             limit=limit,
             gen_kwargs=parse_gen_kwargs(gen_kwargs),
             overwrite=overwrite,
@@ -450,13 +449,13 @@ def _echo_task_groups(results: dict[str, Any], output: Path) -> None:
     click.echo("\n" + task_groups_markdown(table, confidence_label(results)))
 
 
-def _list_requested(task_list: str) -> bool:
+def _list_requested(task_list: str, index: TaskIndex) -> bool:
     """``--tasks list`` (lm-eval's habit): print the tasks and groups instead of running."""
     if task_list.strip() != "list":
         return False
     from emu2_eval.tasks.selection import task_listing
 
-    click.echo(task_listing())
+    click.echo(task_listing(index))
     return True
 
 
@@ -481,11 +480,11 @@ def _model_args(text: str, device: str | None) -> dict[str, Any]:
     return args
 
 
-def _selected_tasks(task_list: str) -> list[str]:
-    """--tasks entries (names, 'demo_*' patterns, groups) to task names."""
+def _selected_tasks(task_list: str, index: TaskIndex) -> list[str]:
+    """--tasks entries (names, 'demo_*' patterns, groups) to task names of ``index``."""
     from emu2_eval.tasks.selection import expand_task_names
 
-    return expand_task_names(_task_names(task_list))
+    return expand_task_names(_task_names(task_list), index)
 
 
 @main.command()
@@ -531,8 +530,8 @@ def sweep(
     from emu2_eval.engine.sweep import run_sweep
     from emu2_eval.reporting.sweep import write_sweep_report
 
-    _include(include_path)
-    if _list_requested(task_list):
+    index = _task_index(include_path)
+    if _list_requested(task_list, index):
         return
     model = _required(model, "--model")
     if gen_kwargs:
@@ -544,8 +543,9 @@ def sweep(
         config = RunConfig(
             model=model,
             model_args=_model_args(model_args, device),
-            tasks=tuple(_selected_tasks(task_list)),
+            tasks=tuple(_selected_tasks(task_list, index)),
             output=output,
+            task_index=index,
             limit=limit,
             batch_size=batch_size,
             fewshot=FewShotSettings(context_policy=context_policy),
@@ -628,7 +628,7 @@ def reproduce(
     from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.reporting.reproduction import write_reproduction
 
-    _include(include_path)
+    index = _task_index(include_path)
     try:
         the_plan = plan(
             load_recipe(table),
@@ -636,12 +636,14 @@ def reproduce(
             tasks_map=parse_tasks_map(tasks_map),
             shots=_ints(shots_list, "--shots") if shots_list else None,
             seeds=_ints(seeds_list, "--seeds") if seeds_list else None,
+            index=index,
         )
         model = _required(model, "--model")
         config = RunConfig(
             model=model,
             model_args=_model_args(model_args, device),
             output=output,
+            task_index=index,
             limit=limit,
             batch_size=batch_size,
             progress=not no_progress,
@@ -667,7 +669,7 @@ def score(run_dir: Path) -> None:
     from emu2_eval.reporting.tables import results_table
 
     try:
-        results = rescore(run_dir)
+        results = rescore(run_dir, _task_index())
     except USER_ERRORS as exc:
         raise _user_error(exc) from None
     click.echo(results_table(results).to_markdown(index=False))
@@ -678,6 +680,7 @@ def score(run_dir: Path) -> None:
 
 if TYPE_CHECKING:
     from emu2_eval.scoring.stats.settings import BootstrapSettings
+    from emu2_eval.tasks.locations import TaskIndex
 
 
 class _Refused(click.ClickException):

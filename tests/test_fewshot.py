@@ -61,11 +61,10 @@ def test_demonstrations_do_not_depend_on_batch_size(strategy, task_dir, tmp_path
 
 SHARD_SCRIPT = """
 import json, sys
-from emu2_eval.tasks.locations import add_task_dir
+from emu2_eval.tasks.locations import TaskIndex
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.fewshot.feature_store import FeatureStore
-add_task_dir(sys.argv[1])
-task = get_task(sys.argv[2])
+task = get_task(sys.argv[2], TaskIndex((sys.argv[1],)))
 data = task.load()
 docs = data.docs[int(sys.argv[3])::int(sys.argv[4])]
 selector = task.selector(data.fingerprint, FeatureStore(sys.argv[5]), progress=False)

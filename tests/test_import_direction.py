@@ -54,9 +54,6 @@ EXCEPTIONS = {
     ("emu2_eval.scoring.metrics.image_similarity", "emu2_eval.models.tiny_gen"): (
         "the built-in tiny CLIP/DINO backbones are built beside the tiny text-to-image pipeline"
     ),
-    ("emu2_eval.core.plugins", "emu2_eval.tasks.locations"): (
-        "entry-point task directories are added to the module-level task locations"
-    ),
 }
 
 

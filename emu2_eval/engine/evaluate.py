@@ -47,6 +47,7 @@ from emu2_eval.rundir.schema import (
 from emu2_eval.submissions.base import write_submission
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.labels import UnlabelledSplitError
+from emu2_eval.tasks.locations import TaskIndex
 from emu2_eval.tasks.overrides import apply_gen_kwargs
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -147,7 +148,10 @@ def evaluate(
     # overlap decoding with accelerator work; on a CPU, don't
     batching = config.batching(DEFAULT_PREFETCH_WORKERS if _visible_gpus() else 0)
     fewshot, output = config.fewshot, config.output
-    tasks = [apply_gen_kwargs(get_task(name), config.gen_kwargs) for name in config.tasks]
+    tasks = [
+        apply_gen_kwargs(get_task(name, config.task_index), config.gen_kwargs)
+        for name in config.tasks
+    ]
     for task in tasks:
         task.predict_only = task.predict_only or config.predict_only
         task.profile  # noqa: B018 - fail early on a missing profile
@@ -386,15 +390,16 @@ def write_run_outputs(
         RUN_OUTPUTS.get(name)(results, run_dir, samples=samples)
 
 
-def rescore(run_dir: Path) -> dict[str, Any]:
+def rescore(run_dir: Path, task_index: TaskIndex | None = None) -> dict[str, Any]:
     """Re-apply filters and metrics to a run directory's raw responses, without a model.
 
     The task configs recorded in results.json are used (not today's files), so a re-score
-    reproduces the run unless the scoring code itself changed.
+    reproduces the run unless the scoring code itself changed; their profile names are
+    checked against ``task_index`` (default: the bundled tasks).
     """
     read_run_results(run_dir)  # a missing or damaged results.json is named before the lock
     with run_dir_lock(run_dir):
-        return _rescore(run_dir)
+        return _rescore(run_dir, task_index or TaskIndex())
 
 
 def refuse_predict_only(run_dir: Path, results: dict[str, Any]) -> None:
@@ -417,7 +422,7 @@ def refuse_predict_only(run_dir: Path, results: dict[str, Any]) -> None:
             )
 
 
-def _rescore(run_dir: Path) -> dict[str, Any]:
+def _rescore(run_dir: Path, task_index: TaskIndex) -> dict[str, Any]:
     path = results_path(run_dir)
     results = read_run_results(run_dir).raw  # names the file when missing, damaged or newer
     refuse_predict_only(run_dir, results)
@@ -428,7 +433,7 @@ def _rescore(run_dir: Path) -> dict[str, Any]:
         for name, block in results["tasks"].items()
     }
     for name, block in results["tasks"].items():
-        config = parse_task(block["config"], f"{path} (task {name})")
+        config = parse_task(block["config"], f"{path} (task {name})", task_index.profiles)
         with using_run_dir(run_dir):
             new_block, rows = finalize_task(config, loaded[name])
         block.update(new_block)

@@ -22,6 +22,7 @@ import yaml
 
 from emu2_eval.core.errors import UserError
 from emu2_eval.rundir.schema import read_run_results
+from emu2_eval.tasks.locations import TaskIndex
 from emu2_eval.tasks.paper_numbers import results_dir
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ class Plan:
     runs: dict[str, str]
     gen_kwargs: dict[str, Any]
     shots_subset: list[int] | None = None
+    #: where the recipe's tasks are looked up (--include-path, entry points)
+    index: TaskIndex = field(default_factory=TaskIndex)
 
     def stand_ins(self) -> dict[str, str]:
         return {paper: run for paper, run in self.runs.items() if paper != run}
@@ -165,14 +168,17 @@ def plan(
     tasks_map: dict[str, str] | None = None,
     shots: list[int] | None = None,
     seeds: list[int] | None = None,
+    index: TaskIndex | None = None,
 ) -> Plan:
     """Resolve stand-ins and refuse, naming them, when tasks are missing.
 
     ``shots`` keeps only those shots of the recipe (a partial reproduction). ``seeds`` replaces
     the recipe's seeds: the paper publishes none, so several seeds give a mean and a standard
-    deviation per number instead of one draw (not partial: every seed is as good as another)."""
+    deviation per number instead of one draw (not partial: every seed is as good as another).
+    Tasks are looked up in ``index`` (default: the bundled tasks)."""
     from emu2_eval.tasks.registry import get_task, task_index
 
+    index = index or TaskIndex()
     if recipe.missing:
         raise RecipeError(
             f"reproduce {recipe.name}: the paper's {recipe.table} cannot be reproduced yet; "
@@ -208,22 +214,22 @@ def plan(
         if chosen is None:
             raise RecipeError(f"{recipe.path}: task {entry.task} has no 'demo:' for --demo")
         runs[entry.task] = chosen
-    index = task_index()
-    missing = sorted({name for name in runs.values() if name not in index})
+    found = task_index(index)
+    missing = sorted({name for name in runs.values() if name not in found})
     if missing:
         raise RecipeError(
             f"reproduce {recipe.name}: task(s) {', '.join(missing)} do not exist (recipe "
             f"{recipe.path}); `emu2-eval tasks` lists the tasks, --demo runs the demo stand-ins"
         )
     for entry in recipe.tasks:
-        task = get_task(runs[entry.task])
+        task = get_task(runs[entry.task], index)
         if any(k > 0 for k in entry.shots) and task.config.fewshot is None:
             raise RecipeError(
                 f"reproduce {recipe.name}: task {runs[entry.task]} has no 'fewshot' pool but "
                 f"the recipe runs it at shots {entry.shots}"
             )
     gen_kwargs = {} if (demo or tasks_map) else dict(recipe.gen_kwargs)
-    return Plan(recipe, runs, gen_kwargs, sorted(shots) if shots is not None else None)
+    return Plan(recipe, runs, gen_kwargs, sorted(shots) if shots is not None else None, index)
 
 
 def check_before_loading(
@@ -238,7 +244,9 @@ def check_before_loading(
 
     problems: list[str] = []
     for entry in the_plan.recipe.tasks:
-        task = apply_gen_kwargs(get_task(the_plan.runs[entry.task]), the_plan.gen_kwargs)
+        task = apply_gen_kwargs(
+            get_task(the_plan.runs[entry.task], the_plan.index), the_plan.gen_kwargs
+        )
         try:
             preflight([task], max(entry.shots), MODELS.get(model), model, model_args)
         except PreflightError as exc:
@@ -254,16 +262,16 @@ def _warn_idle_seeds(the_plan: Plan) -> None:
     from emu2_eval.tasks.registry import get_task
 
     for entry in the_plan.recipe.tasks:
-        task = get_task(the_plan.runs[entry.task])
+        task = get_task(the_plan.runs[entry.task], the_plan.index)
         for line in seed_warnings([task], list(entry.shots), list(the_plan.recipe.seeds)):
             say(line)
 
 
-def _cell_task_hash(name: str, gen_kwargs: dict[str, Any]) -> str:
+def _cell_task_hash(name: str, gen_kwargs: dict[str, Any], index: TaskIndex) -> str:
     from emu2_eval.tasks.overrides import apply_gen_kwargs
     from emu2_eval.tasks.registry import get_task
 
-    return apply_gen_kwargs(get_task(name), gen_kwargs).config.config_hash
+    return apply_gen_kwargs(get_task(name, index), gen_kwargs).config.config_hash
 
 
 def run_reproduction(
@@ -290,7 +298,7 @@ def run_reproduction(
     cells = []
     for entry in recipe.tasks:
         name = the_plan.runs[entry.task]
-        config_hash = _cell_task_hash(name, the_plan.gen_kwargs)
+        config_hash = _cell_task_hash(name, the_plan.gen_kwargs, config.task_index)
         for shots in entry.shots:
             for seed in recipe.seeds:
                 fewshot = FewShotSettings(shots=shots, seed=seed)

@@ -19,6 +19,7 @@ from emu2_eval.engine.batching import BatchSettings
 from emu2_eval.engine.limits import parse_limit
 from emu2_eval.engine.runner import FewShotSettings
 from emu2_eval.models.topology import Topology
+from emu2_eval.tasks.locations import TaskIndex
 
 
 class RunConfigError(UserError, ValueError):
@@ -38,6 +39,8 @@ class RunConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     tasks: tuple[str, ...] = ()
     output: Path = Path("runs/run")
+    #: where task names and prompt profiles are looked up (--include-path, entry points)
+    task_index: TaskIndex = field(default_factory=TaskIndex)
 
     # -- how much and how: docs per task, few-shot, generation overrides, scoring ---------------
     #: a number of docs per task, a fraction of each task (0.1), or None for all
@@ -80,6 +83,11 @@ class RunConfig:
         if not all(isinstance(name, str) and name for name in tasks):
             raise RunConfigError(f"tasks (--tasks) must be task names, got {list(tasks)!r}")
         self._set("tasks", tasks)
+        if not isinstance(self.task_index, TaskIndex):
+            raise RunConfigError(
+                "task_index must be a TaskIndex (--include-path), got "
+                f"{type(self.task_index).__name__}"
+            )
         self._set("model_args", dict(self.model_args or {}))
         self._set("output", Path(self.output))
         if self.cache_path is not None:

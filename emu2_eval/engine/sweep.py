@@ -113,7 +113,7 @@ def run_sweep(
     writes the summary and the others return None.
     """
     model, model_args, output = config.model, config.model_args, config.output
-    tasks = {name: get_task(name) for name in config.tasks}
+    tasks = {name: get_task(name, config.task_index) for name in config.tasks}
     for name, task in tasks.items():
         if any(k > 0 for k in shots_list) and task.config.fewshot is None:
             raise ValueError(f"task {name!r} has no 'fewshot' pool: it runs 0-shot only")
