@@ -155,14 +155,13 @@ def test_cpu_launch_of_two_processes_is_refused(monkeypatch: pytest.MonkeyPatch)
     """What `accelerate launch --cpu --num_processes 2` leaves in the environment."""
     from emu2_eval.engine import distributed
 
-    monkeypatch.setattr(distributed, "_CONTEXT", None)
     monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     with pytest.raises(distributed.LaunchError, match="accelerate launch --multi_gpu"):
-        distributed.current_context()
+        distributed.create_context()
     monkeypatch.delenv("MASTER_ADDR")  # --cpu with one process: a plain run
-    assert distributed.current_context().world_size == 1
+    assert distributed.create_context().world_size == 1
 
 
 @pytest.mark.skipif(

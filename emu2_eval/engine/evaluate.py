@@ -17,7 +17,7 @@ from emu2_eval.core.timing import format_seconds, say
 from emu2_eval.engine.batching import DEFAULT_PREFETCH_WORKERS, BatchSettings
 from emu2_eval.engine.cache import ResponseCache
 from emu2_eval.engine.coordination import Coordinator
-from emu2_eval.engine.distributed import DistributedContext, current_context
+from emu2_eval.engine.distributed import DistributedContext, create_context
 from emu2_eval.engine.manifest import build_manifest
 from emu2_eval.engine.paths import portable_results
 from emu2_eval.engine.preflight import preflight
@@ -90,16 +90,14 @@ def _previous_tasks(
 def load_adapter(
     model: str,
     model_args: dict[str, Any],
-    topology: Topology | None = None,
-    context: DistributedContext | None = None,
+    topology: Topology,
+    context: DistributedContext,
 ) -> ModelAdapter:
-    """Build the adapter of this process's replica: its GPUs come from the topology."""
+    """Build the adapter of this process's replica: its GPUs come from the topology and the
+    process's place on its machine (``context``)."""
     from emu2_eval.core.registry import MODELS
 
-    context = context or current_context()
-    extra = placement(
-        topology or Topology(), context.local_rank, context.local_world_size, _visible_gpus()
-    )
+    extra = placement(topology, context.local_rank, context.local_world_size, _visible_gpus())
     return build_adapter(model, apply_placement(MODELS.get(model), model, model_args, extra))
 
 
@@ -120,8 +118,11 @@ def evaluate(
     """Run ``config.tasks`` on a model and write results.json, samples_<task>.jsonl and reports.
 
     ``adapter`` is an already loaded model (the API's objects, a sweep's one load); without it
-    ``config.model`` is built. Paths in results.json are relative to ``config.output`` or to a
-    named root (``{data_root}``...: :mod:`emu2_eval.engine.paths`) unless ``absolute_paths``.
+    ``config.model`` is built. ``context`` is the run's place in a launch, made by the caller
+    that runs several evaluations in step (a sweep); without it one is made here, once.
+
+    Paths in results.json are relative to ``config.output`` or to a named root
+    (``{data_root}``...: :mod:`emu2_eval.engine.paths`) unless ``absolute_paths``.
 
     ``predict_only`` (and any task marked ``labels: false``) writes responses and the task's
     submission file (``submission_<task>.json``) without scoring: no metric numbers. Otherwise
@@ -165,7 +166,7 @@ def evaluate(
         refuse_smaller_limit_before_loading(
             output, tasks, config.limit, config.model, config.model_args
         )
-    context = context or current_context(config.dist_timeout)
+    context = context or create_context(config.dist_timeout)
     _check_cache_placement(context, config.cache_path)
     output.mkdir(parents=True, exist_ok=True)
     coordinator = (

@@ -281,7 +281,7 @@ def run_reproduction(
     names them; its generation settings replace ``config.gen_kwargs``); return the cells (task,
     run name, shots, seed, directory) to the main process, which writes the measured-versus-paper
     table (:func:`emu2_eval.reporting.reproduction.write_reproduction`); None elsewhere."""
-    from emu2_eval.engine.distributed import current_context
+    from emu2_eval.engine.distributed import create_context
     from emu2_eval.engine.evaluate import load_adapter
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.engine.sweep import run_cell
@@ -290,7 +290,7 @@ def run_reproduction(
     config = dataclasses.replace(config, gen_kwargs=the_plan.gen_kwargs)
     check_before_loading(the_plan, config.model, config.model_args)
     config.output.mkdir(parents=True, exist_ok=True)
-    context = current_context(config.dist_timeout)
+    context = create_context(config.dist_timeout)
     if context.is_main:
         _warn_idle_seeds(the_plan)
     adapter = load_adapter(config.model, config.model_args, config.topology, context)
@@ -302,7 +302,7 @@ def run_reproduction(
         for shots in entry.shots:
             for seed in recipe.seeds:
                 fewshot = FewShotSettings(shots=shots, seed=seed)
-                path = run_cell(config, name, fewshot, config_hash, fingerprint, adapter)
+                path = run_cell(config, name, fewshot, config_hash, fingerprint, adapter, context)
                 cells.append((entry.task, name, shots, seed, path))
     if not context.is_main:
         return None

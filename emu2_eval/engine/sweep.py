@@ -17,7 +17,7 @@ import pandas as pd
 
 from emu2_eval.core.atomic import write_csv_atomic
 from emu2_eval.core.timing import bar_prefix, say
-from emu2_eval.engine.distributed import current_context
+from emu2_eval.engine.distributed import DistributedContext, create_context
 from emu2_eval.engine.evaluate import evaluate, load_adapter
 from emu2_eval.engine.preflight import preflight
 from emu2_eval.engine.run_config import RunConfig
@@ -73,11 +73,13 @@ def run_cell(
     config_hash: str,
     fingerprint: str,
     adapter: ModelAdapter | None = None,
+    context: DistributedContext | None = None,
 ) -> Path:
     """Evaluate one (task, shots, seed) cell of a sweep or reproduction into its own run
     directory, sharing ``config.output``'s response cache; a complete cell is skipped.
 
     ``config`` is the grid's: the cell's config replaces its task, shots, seed, output and cache.
+    ``context`` is the grid's one distributed context (every cell runs in step on every rank).
     """
     path = cell_dir(config.output, name, fewshot.shots, fewshot.seed)
     if _cell_complete(path, name, config_hash, fingerprint, config.limit):
@@ -92,7 +94,7 @@ def run_cell(
         fewshot=fewshot,
     )
     with bar_prefix(cell_label(name, fewshot.shots, fewshot.seed)):
-        evaluate(cell, adapter)
+        evaluate(cell, adapter, context)
     return path
 
 
@@ -118,7 +120,7 @@ def run_sweep(
         if any(k > 0 for k in shots_list) and task.config.fewshot is None:
             raise ValueError(f"task {name!r} has no 'fewshot' pool: it runs 0-shot only")
     preflight_grid(list(tasks.values()), shots_list, model, model_args)
-    context = current_context(config.dist_timeout)
+    context = create_context(config.dist_timeout)
     if context.is_main:
         for line in seed_warnings(tasks.values(), shots_list, seeds):
             say(line)
@@ -136,6 +138,7 @@ def run_sweep(
                     task.config.config_hash,
                     fingerprint,
                     adapter,
+                    context,
                 )
     if not context.is_main:
         return None
