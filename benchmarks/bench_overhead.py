@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         make_dataset(work / "data", args.questions, args.images, (width, height))
         (work / "tasks").mkdir()
         (work / "tasks" / "bench_vqa.yaml").write_text(TASK_YAML.format(root=work / "data"))
-        index = TaskIndex((work / "tasks",))
+        bench_tasks = TaskIndex((work / "tasks",))
         preprocess = preprocessor(args.preprocess)
         adapter = instant_adapter(preprocess)
 
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             thumbnail_uri.cache_clear()  # a new process starts without them
             output = work / f"run{index}"
             config = RunConfig(
-                model="instant", tasks=("bench_vqa",), output=output, task_index=index,
+                model="instant", tasks=("bench_vqa",), output=output, task_index=bench_tasks,
                 batch_size=args.batch_size,
                 prefetch_workers=args.prefetch_workers, progress=False,
             )  # fmt: skip
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             assert results is not None
             return results["tasks"]["bench_vqa"]["metrics"]["vqa_accuracy"]
 
-        accuracy = bare_loop(get_task("bench_vqa", index), preprocess)
+        accuracy = bare_loop(get_task("bench_vqa", bench_tasks), preprocess)
         assert abs(harness(-1) - accuracy) < 1e-9  # warm-up + check
         wall: dict[str, list[float]] = {"bare": [], "harness": []}
         cpu: dict[str, list[float]] = {"bare": [], "harness": []}
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             for side in ("bare", "harness"):
                 start, start_cpu = time.perf_counter(), time.process_time()
                 if side == "bare":
-                    bare_loop(get_task("bench_vqa", index), preprocess)  # docs are read again
+                    bare_loop(get_task("bench_vqa", bench_tasks), preprocess)  # docs are read again
                 else:
                     harness(index)
                 wall[side].append(time.perf_counter() - start)
