@@ -174,13 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["EMU2_EVAL_HOME"] = str(work / "home")
     try:
         from emu2_eval.engine.evaluate import evaluate
-        from emu2_eval.tasks import locations
+        from emu2_eval.engine.run_config import RunConfig
+        from emu2_eval.tasks.locations import TaskIndex
         from emu2_eval.tasks.registry import get_task
 
         make_dataset(work / "data", args.questions, args.images, (width, height))
         (work / "tasks").mkdir()
         (work / "tasks" / "bench_vqa.yaml").write_text(TASK_YAML.format(root=work / "data"))
-        locations.add_task_dir(work / "tasks")
+        bench_tasks = TaskIndex((work / "tasks",))
         preprocess = preprocessor(args.preprocess)
         adapter = instant_adapter(preprocess)
 
@@ -189,15 +190,17 @@ def main(argv: list[str] | None = None) -> int:
 
             thumbnail_uri.cache_clear()  # a new process starts without them
             output = work / f"run{index}"
-            results = evaluate(
-                "instant", {}, ["bench_vqa"], output, batch_size=args.batch_size,
-                prefetch_workers=args.prefetch_workers, adapter=adapter, progress=False,
+            config = RunConfig(
+                model="instant", tasks=("bench_vqa",), output=output, task_index=bench_tasks,
+                batch_size=args.batch_size,
+                prefetch_workers=args.prefetch_workers, progress=False,
             )  # fmt: skip
+            results = evaluate(config, adapter)
             shutil.rmtree(output)
             assert results is not None
             return results["tasks"]["bench_vqa"]["metrics"]["vqa_accuracy"]
 
-        accuracy = bare_loop(get_task("bench_vqa"), preprocess)
+        accuracy = bare_loop(get_task("bench_vqa", bench_tasks), preprocess)
         assert abs(harness(-1) - accuracy) < 1e-9  # warm-up + check
         wall: dict[str, list[float]] = {"bare": [], "harness": []}
         cpu: dict[str, list[float]] = {"bare": [], "harness": []}
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             for side in ("bare", "harness"):
                 start, start_cpu = time.perf_counter(), time.process_time()
                 if side == "bare":
-                    bare_loop(get_task("bench_vqa"), preprocess)  # docs are read again
+                    bare_loop(get_task("bench_vqa", bench_tasks), preprocess)  # docs are read again
                 else:
                     harness(index)
                 wall[side].append(time.perf_counter() - start)

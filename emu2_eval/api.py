@@ -38,55 +38,54 @@ def evaluate(
     overwrite: bool = False,
     record_absolute_paths: bool = False,
     predict_only: bool = False,
+    include_path: str | Path | list[str | Path] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on ``tasks`` (names, ``demo_*`` patterns or groups); return results.
 
     ``gen_kwargs`` (``"num_beams=1"`` or a dict) overrides every generating task's settings;
     ``limit`` is a doc count or a fraction; ``device`` is the adapter's device argument.
     ``predict_only`` writes responses and submission files without scoring (splits without
-    labels); give ``output`` to keep the submission files.
+    labels); give ``output`` to keep the submission files. ``include_path`` adds directories of
+    task YAML files (the CLI's ``--include-path``), searched before the installed and bundled
+    tasks, for this call only.
     Errors a user can fix raise :class:`emu2_eval.core.errors.UserError` subclasses.
     """
-    from emu2_eval.core.plugins import load_entry_points
+    from emu2_eval.core.plugins import entry_point_task_dirs, load_entry_points
     from emu2_eval.engine.evaluate import evaluate as run_evaluation
-    from emu2_eval.engine.limits import parse_limit
+    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.engine.runner import FewShotSettings
-    from emu2_eval.tasks.checks import check_generation
-    from emu2_eval.tasks.overrides import GenKwargsError, parse_gen_kwargs
+    from emu2_eval.tasks.locations import TaskIndex
+    from emu2_eval.tasks.overrides import parse_gen_kwargs
     from emu2_eval.tasks.selection import expand_task_names
 
     load_entry_points()
-    names = expand_task_names([tasks] if isinstance(tasks, str) else list(tasks))
+    includes = [include_path] if isinstance(include_path, (str, Path)) else include_path or []
+    index = TaskIndex.build(includes, entry_point_task_dirs())
+    names = expand_task_names([tasks] if isinstance(tasks, str) else list(tasks), index)
     args = parse_model_args(model_args) if isinstance(model_args, str) else dict(model_args or {})
     if device is not None:
         args["device"] = device
-    if isinstance(gen_kwargs, dict):
-        problems = check_generation(gen_kwargs)
-        if problems:
-            raise GenKwargsError("gen_kwargs: " + "; ".join(problems))
-        overrides = dict(gen_kwargs)
-    else:
-        overrides = parse_gen_kwargs(gen_kwargs)
+    overrides = dict(gen_kwargs) if isinstance(gen_kwargs, dict) else parse_gen_kwargs(gen_kwargs)
     name, adapter = _resolve_model(model, processor, args)
-    settings = {
-        "model": name,
-        "model_args": args,
-        "task_names": names,
-        "limit": parse_limit(limit),
-        "batch_size": batch_size,
-        "seed": seed,
-        "progress": progress,
-        "adapter": adapter,
-        "fewshot": FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
-        "gen_kwargs": overrides,
-        "overwrite": overwrite,
-        "absolute_paths": record_absolute_paths,
-        "predict_only": predict_only,
-    }
+    config = RunConfig(
+        model=name,
+        model_args=args,
+        tasks=tuple(names),
+        task_index=index,
+        limit=limit,
+        batch_size=batch_size,
+        seed=seed,
+        progress=progress,
+        fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+        gen_kwargs=overrides,  # a dict is checked by RunConfig like --gen-kwargs
+        overwrite=overwrite,
+        absolute_paths=record_absolute_paths,
+        predict_only=predict_only,
+    )
     if output is not None:
-        return _main_process(run_evaluation(output=Path(output), **settings))
+        return _main_process(run_evaluation(config.replace(output=Path(output)), adapter))
     with tempfile.TemporaryDirectory(prefix="emu2_eval_") as scratch:
-        return _main_process(run_evaluation(output=Path(scratch), **settings))
+        return _main_process(run_evaluation(config.replace(output=Path(scratch)), adapter))
 
 
 simple_evaluate = evaluate  # lm-eval's name for the same entry point

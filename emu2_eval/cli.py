@@ -97,11 +97,12 @@ def _ints(value: str, option: str) -> list[int]:
     return numbers
 
 
-def _include(paths: tuple[str, ...]) -> None:
-    from emu2_eval.tasks.locations import add_task_dir
+def _task_index(include_paths: tuple[str, ...] = ()) -> TaskIndex:
+    """The command's task index: --include-path directories, then installed entry points'."""
+    from emu2_eval.core.plugins import entry_point_task_dirs
+    from emu2_eval.tasks.locations import TaskIndex
 
-    for path in paths:
-        add_task_dir(path)
+    return TaskIndex.build(include_paths, entry_point_task_dirs())
 
 
 include_option = click.option(
@@ -205,7 +206,7 @@ def _parallel_kwargs(
     max_memory: str | None,
     dist_timeout: float,
 ) -> dict:
-    """Throughput and topology options as keyword arguments of evaluate/run_sweep."""
+    """Throughput and topology options as :class:`RunConfig` fields."""
     from emu2_eval.models.topology import Topology, parse_max_memory
 
     return {
@@ -271,10 +272,8 @@ def main(ctx: click.Context, verbose: bool, online: bool, plugins: tuple[str, ..
 def list_tasks(include_path: tuple[str, ...]) -> None:
     """List the tasks: request kind, few-shot support, whether the data is present, file."""
     from emu2_eval.reporting.listing import task_listing_table
-    from emu2_eval.tasks.registry import task_index
 
-    _include(include_path)
-    click.echo(task_listing_table(task_index()))
+    click.echo(task_listing_table(_task_index(include_path)))
 
 
 @main.command("models")
@@ -291,8 +290,7 @@ def validate(include_path: tuple[str, ...]) -> None:
     """Load every task config without a model; report each error with its file."""
     from emu2_eval.tasks.registry import validate_all
 
-    _include(include_path)
-    valid, errors = validate_all()
+    valid, errors = validate_all(_task_index(include_path))
     for error in errors:
         for problem in error.problems:
             click.echo(f"ERROR {error.path}: {problem}", err=True)
@@ -391,21 +389,22 @@ def run(
     """Run tasks on a model, write the run directory and print the report."""
     from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.evaluate import evaluate
-    from emu2_eval.engine.limits import parse_limit
+    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.tasks.overrides import parse_gen_kwargs
 
-    _include(include_path)
-    if _list_requested(task_list):
+    index = _task_index(include_path)
+    if _list_requested(task_list, index):
         return
     model, output = _required(model, "--model"), _required(output, "--output")
     try:
-        results = evaluate(
+        config = RunConfig(
             model=model,
             model_args=_model_args(model_args, device),
-            task_names=_selected_tasks(task_list),
+            tasks=tuple(_selected_tasks(task_list, index)),
             output=output,
-            limit=parse_limit(limit),
+            task_index=index,
+            limit=limit,
             gen_kwargs=parse_gen_kwargs(gen_kwargs),
             overwrite=overwrite,
             absolute_paths=record_absolute_paths,
@@ -420,6 +419,7 @@ def run(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
         )
+        results = evaluate(config)
     except (*USER_ERRORS, DistributedError) as exc:
         raise _user_error(exc) from None
     if results is None:  # another process of a data-parallel run: the main one reports
@@ -449,13 +449,13 @@ def _echo_task_groups(results: dict[str, Any], output: Path) -> None:
     click.echo("\n" + task_groups_markdown(table, confidence_label(results)))
 
 
-def _list_requested(task_list: str) -> bool:
+def _list_requested(task_list: str, index: TaskIndex) -> bool:
     """``--tasks list`` (lm-eval's habit): print the tasks and groups instead of running."""
     if task_list.strip() != "list":
         return False
     from emu2_eval.tasks.selection import task_listing
 
-    click.echo(task_listing())
+    click.echo(task_listing(index))
     return True
 
 
@@ -480,11 +480,11 @@ def _model_args(text: str, device: str | None) -> dict[str, Any]:
     return args
 
 
-def _selected_tasks(task_list: str) -> list[str]:
-    """--tasks entries (names, 'demo_*' patterns, groups) to task names."""
+def _selected_tasks(task_list: str, index: TaskIndex) -> list[str]:
+    """--tasks entries (names, 'demo_*' patterns, groups) to task names of ``index``."""
     from emu2_eval.tasks.selection import expand_task_names
 
-    return expand_task_names(_task_names(task_list))
+    return expand_task_names(_task_names(task_list), index)
 
 
 @main.command()
@@ -525,12 +525,13 @@ def sweep(
 ) -> None:
     """Run a (task x shots x seed) grid of resumable cells; mean/std per shots beside the paper."""
     from emu2_eval.engine.distributed import DistributedError
-    from emu2_eval.engine.limits import parse_limit
+    from emu2_eval.engine.run_config import RunConfig
+    from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.engine.sweep import run_sweep
     from emu2_eval.reporting.sweep import write_sweep_report
 
-    _include(include_path)
-    if _list_requested(task_list):
+    index = _task_index(include_path)
+    if _list_requested(task_list, index):
         return
     model = _required(model, "--model")
     if gen_kwargs:
@@ -539,21 +540,25 @@ def sweep(
             param_hint="--gen-kwargs",
         )
     try:
-        summary = run_sweep(
-            model,
-            _model_args(model_args, device),
-            _selected_tasks(task_list),
-            _ints(shots_list, "--shots"),
-            _ints(seed_list, "--seeds"),
-            output,
-            limit=parse_limit(limit),
+        config = RunConfig(
+            model=model,
+            model_args=_model_args(model_args, device),
+            tasks=tuple(_selected_tasks(task_list, index)),
+            output=output,
+            task_index=index,
+            limit=limit,
             batch_size=batch_size,
-            context_policy=context_policy,
-            reference_model=reference_model,
+            fewshot=FewShotSettings(context_policy=context_policy),
             progress=not no_progress,
             **_parallel_kwargs(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
+        )
+        summary = run_sweep(
+            config,
+            _ints(shots_list, "--shots"),
+            _ints(seed_list, "--seeds"),
+            reference_model=reference_model,
         )
         if summary is None:  # another process of a data-parallel run: the main one reports
             return
@@ -619,11 +624,11 @@ def reproduce(
     """Reproduce one paper table (table1..table5) from its recipe under results/paper/recipes/:
     resumable cells, then the measured-versus-paper table (reproduce_TABLE.csv/.md)."""
     from emu2_eval.engine.distributed import DistributedError
-    from emu2_eval.engine.limits import parse_limit
     from emu2_eval.engine.reproduce import load_recipe, parse_tasks_map, plan, run_reproduction
+    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.reporting.reproduction import write_reproduction
 
-    _include(include_path)
+    index = _task_index(include_path)
     try:
         the_plan = plan(
             load_recipe(table),
@@ -631,23 +636,25 @@ def reproduce(
             tasks_map=parse_tasks_map(tasks_map),
             shots=_ints(shots_list, "--shots") if shots_list else None,
             seeds=_ints(seeds_list, "--seeds") if seeds_list else None,
+            index=index,
         )
         model = _required(model, "--model")
-        cells = run_reproduction(
-            the_plan,
-            model,
-            _model_args(model_args, device),
-            output,
-            limit=parse_limit(limit),
+        config = RunConfig(
+            model=model,
+            model_args=_model_args(model_args, device),
+            output=output,
+            task_index=index,
+            limit=limit,
             batch_size=batch_size,
             progress=not no_progress,
             **_parallel_kwargs(
                 max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
             ),
         )
+        cells = run_reproduction(the_plan, config)
         if cells is None:  # another process of a data-parallel run
             return
-        write_reproduction(the_plan, cells, output, parse_limit(limit))
+        write_reproduction(the_plan, cells, output, config.limit)
     except (*USER_ERRORS, DistributedError) as exc:
         raise _user_error(exc) from None
     click.echo((output / f"reproduce_{table}.md").read_text(encoding="utf-8"))
@@ -662,7 +669,7 @@ def score(run_dir: Path) -> None:
     from emu2_eval.reporting.tables import results_table
 
     try:
-        results = rescore(run_dir)
+        results = rescore(run_dir, _task_index())
     except USER_ERRORS as exc:
         raise _user_error(exc) from None
     click.echo(results_table(results).to_markdown(index=False))
@@ -673,6 +680,7 @@ def score(run_dir: Path) -> None:
 
 if TYPE_CHECKING:
     from emu2_eval.scoring.stats.settings import BootstrapSettings
+    from emu2_eval.tasks.locations import TaskIndex
 
 
 class _Refused(click.ClickException):

@@ -87,13 +87,13 @@ def tiny_run_command():
 
 @pytest.fixture
 def task_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private task directory searched before the project's tasks (reset after the test)."""
-    from emu2_eval.tasks import locations
+    """A private task directory searched before the project's tasks, for this test only.
 
-    monkeypatch.setattr(locations, "_extra_dirs", [])
+    Given through ``EMU2_EVAL_TASKS`` (read by every task index when it searches), so lookups
+    without an explicit index, the CLI in-process and its subprocesses all see it."""
     directory = tmp_path / "tasks"
     directory.mkdir()
-    locations.add_task_dir(directory)
+    monkeypatch.setenv("EMU2_EVAL_TASKS", str(directory))
     return directory
 
 
@@ -189,9 +189,6 @@ def gen_task_dir(
     """Private copies of the demo generation tasks, small and scored with the tiny backbones."""
     import yaml
 
-    from emu2_eval.tasks import locations
-
-    monkeypatch.setattr(locations, "_extra_dirs", [])
     directory = tmp_path / "tasks"
     directory.mkdir()
     for source, name in (

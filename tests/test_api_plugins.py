@@ -155,14 +155,13 @@ def test_cpu_launch_of_two_processes_is_refused(monkeypatch: pytest.MonkeyPatch)
     """What `accelerate launch --cpu --num_processes 2` leaves in the environment."""
     from emu2_eval.engine import distributed
 
-    monkeypatch.setattr(distributed, "_CONTEXT", None)
     monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     with pytest.raises(distributed.LaunchError, match="accelerate launch --multi_gpu"):
-        distributed.current_context()
+        distributed.create_context()
     monkeypatch.delenv("MASTER_ADDR")  # --cpu with one process: a plain run
-    assert distributed.current_context().world_size == 1
+    assert distributed.create_context().world_size == 1
 
 
 @pytest.mark.skipif(
@@ -195,9 +194,7 @@ def test_api_takes_an_already_loaded_diffusers_pipeline(
     from diffusers import StableDiffusionPipeline
 
     import emu2_eval
-    from emu2_eval.tasks import locations
 
-    monkeypatch.setattr(locations, "_extra_dirs", [])
     tasks = tmp_path / "tasks"
     tasks.mkdir()
     raw = yaml.safe_load((REPO / "tasks" / "generation" / "demo_coco_t2i.yaml").read_text())
@@ -206,12 +203,13 @@ def test_api_takes_an_already_loaded_diffusers_pipeline(
     raw["metrics"] = [{"name": "clip_t", "backbone": str(tiny_clip_dir), "device": "cpu",
                        "text_field": "caption"}]  # fmt: skip
     (tasks / "tiny_t2i.yaml").write_text(yaml.safe_dump(raw))
-    locations.add_task_dir(tasks)
     pipe = StableDiffusionPipeline.from_pretrained(tiny_sd_dir, safety_checker=None)
-    loaded = emu2_eval.evaluate(model=pipe, tasks="tiny_t2i", limit=2, output=tmp_path / "a")
+    loaded = emu2_eval.evaluate(
+        model=pipe, tasks="tiny_t2i", limit=2, output=tmp_path / "a", include_path=tasks
+    )
     named = emu2_eval.evaluate(
         model="diffusers-t2i", model_args={"pretrained": str(tiny_sd_dir), "device": "cpu"},
-        tasks="tiny_t2i", limit=2, output=tmp_path / "b",
+        tasks="tiny_t2i", limit=2, output=tmp_path / "b", include_path=[tasks],
     )  # fmt: skip
     assert loaded["model"]["name"] == "diffusers-t2i"
     assert loaded["model"]["args"]["loaded_object"] is True

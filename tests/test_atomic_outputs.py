@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from emu2_eval.engine.evaluate import evaluate
+from tests.runs import evaluate_run
 
 REPORTS = ("report.csv", "report.md", "report.tex", "report.html")
 
@@ -26,7 +26,7 @@ REPORTS = ("report.csv", "report.md", "report.tex", "report.html")
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, isolated_home) -> Path:
     output = tmp_path_factory.mktemp("run")
-    evaluate("tiny-vlm", {}, ["demo_vqa", "demo_caption"], output, limit=6, progress=False)
+    evaluate_run("tiny-vlm", {}, ["demo_vqa", "demo_caption"], output, limit=6, progress=False)
     return output
 
 

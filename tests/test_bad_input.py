@@ -16,8 +16,8 @@ from emu2_eval.core.prompts import ImageLoadError, ImagePart
 from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.hateful_memes import load_hateful_memes
 from emu2_eval.data.vqa import load_vqa_official
-from emu2_eval.engine.evaluate import evaluate
 from tests.helpers import run_offline
+from tests.runs import evaluate_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_bad_images_in_a_run_are_counted_not_fatal(task_dir, demo_dir, tmp_path)
 
     os.environ["EMU2_EVAL_MAX_IMAGE_PIXELS"] = "4000000"
     try:
-        results = evaluate(
+        results = evaluate_run(
             "tiny-vlm", {}, ["bad_images"], tmp_path / "run", limit=12, batch_size=4, progress=False
         )
     finally:
@@ -210,7 +210,7 @@ def test_full_disk_keeps_the_previous_output_and_names_the_file(tmp_path, monkey
     from emu2_eval.core import atomic
 
     out = tmp_path / "o"
-    first = evaluate("tiny-vlm", {}, ["demo_vqa"], out, limit=2, progress=False)
+    first = evaluate_run("tiny-vlm", {}, ["demo_vqa"], out, limit=2, progress=False)
     before = (out / "results.json").read_bytes()
 
     class FullDisk(io.StringIO):
@@ -226,7 +226,7 @@ def test_full_disk_keeps_the_previous_output_and_names_the_file(tmp_path, monkey
 
     monkeypatch.setattr(atomic, "open", fake_open, raising=False)
     with pytest.raises(atomic.OutputWriteError, match=r"cannot write .*: No space left on device"):
-        evaluate("tiny-vlm", {}, ["demo_vqa"], out, limit=2, progress=False)
+        evaluate_run("tiny-vlm", {}, ["demo_vqa"], out, limit=2, progress=False)
     assert (out / "results.json").read_bytes() == before
     assert not list(out.glob(".*.tmp"))
     assert (

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from emu2_eval.cli import main
 from emu2_eval.core.environment import EnvironmentSettingError
 from emu2_eval.core.prompts import ImageLoadError, ImagePart
-from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.reporting.images import thumbnail_uri
+from tests.runs import evaluate_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -160,7 +160,7 @@ def test_a_bomb_and_a_pipe_in_a_run_are_sample_errors_and_reports_are_written(
     results = within(
         120,
         fifo,
-        lambda: evaluate(
+        lambda: evaluate_run(
             "tiny-vlm", {}, ["hostile_images"], output, limit=12, batch_size=4, progress=False
         ),
     )

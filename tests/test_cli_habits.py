@@ -4,6 +4,7 @@ reruns (a smaller --limit, another model)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from emu2_eval.cli import main
 from emu2_eval.engine import evaluate as evaluate_module
+from emu2_eval.engine.run_config import RunConfig
 
 
 def _run(*args: str) -> Any:
@@ -21,11 +23,11 @@ def _run(*args: str) -> Any:
 
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The arguments the CLI hands to the engine (no model is run)."""
+    """The RunConfig the CLI hands to the engine, field by field (no model is run)."""
     seen: dict[str, Any] = {}
 
-    def fake(**kwargs: Any) -> None:
-        seen.update(kwargs)
+    def fake(config: RunConfig, adapter: Any = None, context: Any = None) -> None:
+        seen.update({f.name: getattr(config, f.name) for f in dataclasses.fields(config)})
         return None
 
     monkeypatch.setattr(evaluate_module, "evaluate", fake)
@@ -41,7 +43,7 @@ def test_underscore_aliases_and_device(captured: dict[str, Any], tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert captured["model_args"] == {"dtype": "float32", "device": "cpu"}
     assert captured["fewshot"].shots == 2
-    assert captured["batch_size"] == "4"
+    assert captured["batch_size"] == "4" and captured["seed"] == 0
     assert captured["output"] == tmp_path / "out"
     assert captured["gen_kwargs"] == {"num_beams": 1}
 
@@ -85,8 +87,8 @@ def test_task_patterns_and_groups(entries: list[str], expected: list[str]) -> No
 def test_group_selects_every_task_of_the_group(captured: dict, tmp_path: Path) -> None:
     result = _run("--model", "tiny-vlm", "--tasks", "demo", "--output", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert "demo_vqa" in captured["task_names"] and "demo_coco_t2i" in captured["task_names"]
-    assert all(name.startswith("demo_") for name in captured["task_names"])
+    assert "demo_vqa" in captured["tasks"] and "demo_coco_t2i" in captured["tasks"]
+    assert all(name.startswith("demo_") for name in captured["tasks"])
 
 
 def test_pattern_matching_nothing_is_an_error(tmp_path: Path) -> None:

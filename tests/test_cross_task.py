@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emu2_eval.core.requests import Request
-from emu2_eval.engine.evaluate import evaluate
+from tests.runs import evaluate_run
 
 TASKS = ["demo_vqa", "demo_textvqa", "demo_hateful_memes"]
 #: what legitimately differs between runs: when, how (batching, work per rank) and where
@@ -42,7 +42,7 @@ def test_pooled_run_equals_separate_runs(
     batches mix the two VQA tasks, and samples files and task blocks of results.json are
     byte-identical to one run per task."""
     batches = _spy(tiny_adapter, monkeypatch)
-    pooled = evaluate(
+    pooled = evaluate_run(
         "tiny-vlm", {}, TASKS, tmp_path / "pooled", limit=7, batch_size=4, progress=False,
         adapter=tiny_adapter,
     )  # fmt: skip
@@ -51,7 +51,7 @@ def test_pooled_run_equals_separate_runs(
     assert len(batches) == 4 + 2  # 14 VQA requests in 4 batches, 7 memes in 2 (per task: 2+2+2)
     separate: dict = {"tasks": {}}
     for task in TASKS:
-        one = evaluate(
+        one = evaluate_run(
             "tiny-vlm", {}, [task], tmp_path / task, limit=7, batch_size=4, progress=False,
             adapter=tiny_adapter,
         )  # fmt: skip
@@ -104,6 +104,6 @@ def test_a_bad_prompt_in_a_later_task_stops_before_model_work(
         lambda r: 10**6 if r.task == "demo_textvqa" else real(r),
     )
     with pytest.raises(ContextLengthError, match="demo_textvqa"):
-        evaluate("tiny-vlm", {}, TASKS[:2], tmp_path / "run", limit=3, progress=False,
+        evaluate_run("tiny-vlm", {}, TASKS[:2], tmp_path / "run", limit=3, progress=False,
                  adapter=tiny_adapter)  # fmt: skip
     assert batches == []

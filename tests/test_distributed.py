@@ -109,13 +109,15 @@ def test_one_and_two_processes_write_the_same_run_directory(tmp_path, tiny_model
 def test_uneven_and_empty_shards(tmp_path, tiny_model_dir, demo_dir):
     """torchrun, 2 processes, limit 3: demo_vqa splits 2 + 1; demo_textvqa has 2 of its 3
     requests cached already, so rank 1 has nothing to do for it. Same run as one process."""
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
     args = ["run", "--model", "tiny-vlm", "--tasks", "demo_vqa,demo_textvqa", "--limit", "3"]
     args += ["--batch-size", "2", "--output", "run"]
     for name, launcher in (("one", "single"), ("two", "torchrun")):
         (tmp_path / name).mkdir()
-        evaluate("tiny-vlm", {}, ["demo_textvqa"], tmp_path / name / "run", limit=2, progress=False)
+        evaluate_run(
+            "tiny-vlm", {}, ["demo_textvqa"], tmp_path / name / "run", limit=2, progress=False
+        )
         _run(tmp_path / name, args, launcher)
     results = _assert_same_run(tmp_path / "one" / "run", tmp_path / "two" / "run")
     work = results["manifest"]["execution"]["work"]
@@ -159,12 +161,12 @@ def _rank_main(rank: int, port: int, output: str, fail_rank: int | None, how: st
         LOCAL_WORLD_SIZE="1" if machines else "2",
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="",
     )  # fmt: skip
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
     cache = Path(output).parent / f"local-disk-{rank}" / "cache.sqlite" if machines else None
     start = time.monotonic()
     try:
-        evaluate(
+        evaluate_run(
             "scripted", {}, ["demo_vqa", "demo_textvqa"], Path(output), limit=6,
             adapter=ScriptedAdapter(rank, fail_rank, how), progress=False, dist_timeout=120,
             cache_path=cache,
@@ -344,16 +346,14 @@ def test_concurrent_writers_share_one_cache(tmp_path) -> None:
 def test_several_machines_need_a_local_cache(tmp_path) -> None:
     """Ranks on several machines must not share the run directory's SQLite file: every rank
     stops at once (before loading a model) and says to give --cache a local path."""
-    from emu2_eval.engine.distributed import set_context
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
-    set_context(DistributedContext(rank=1, world_size=4, local_world_size=2, timeout_s=1))
-    try:
-        with pytest.raises(ValueError, match=r"spans 2 machines .* give --cache a path on a local"):
-            evaluate("tiny-vlm", {}, ["demo_vqa"], tmp_path / "run", progress=False)
-        assert not (tmp_path / "run").exists()  # nothing written, no coordination started
-    finally:
-        set_context(None)
+    context = DistributedContext(rank=1, world_size=4, local_world_size=2, timeout_s=1)
+    with pytest.raises(ValueError, match=r"spans 2 machines .* give --cache a path on a local"):
+        evaluate_run(
+            "tiny-vlm", {}, ["demo_vqa"], tmp_path / "run", progress=False, context=context
+        )
+    assert not (tmp_path / "run").exists()  # nothing written, no coordination started
 
 
 @pytest.mark.slow
@@ -361,8 +361,7 @@ def test_two_machines_keep_every_response_in_the_main_cache(tmp_path, demo_dir):
     """Ranks on different machines write different cache files; the main process also stores
     what the other machine computed, so resuming from its cache recomputes nothing."""
     from emu2_eval.engine.cache import ResponseCache
-    from emu2_eval.engine.distributed import set_context
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
     main, other = _spawn_ranks(tmp_path, None, "two-machines")
     assert main is not None and main["ok"], main
@@ -372,11 +371,57 @@ def test_two_machines_keep_every_response_in_the_main_cache(tmp_path, demo_dir):
     main_cache = tmp_path / "local-disk-0" / "cache.sqlite"
     other_cache = ResponseCache(tmp_path / "local-disk-1" / "cache.sqlite")
     assert 0 < len(other_cache) < len(ResponseCache(main_cache))
-    set_context(None)
-    again = evaluate(
+    again = evaluate_run(
         "scripted", {}, ["demo_vqa", "demo_textvqa"], tmp_path / "resumed", limit=6,
         adapter=ScriptedAdapter(0, None, "none"), progress=False, cache_path=main_cache,
     )  # fmt: skip
     for task in ("demo_vqa", "demo_textvqa"):
         assert again["tasks"][task]["n_computed"] == 0, task
         assert again["tasks"][task]["n_cached"] == 6, task
+
+
+def test_a_given_context_is_used_and_no_other_is_made(tmp_path, monkeypatch) -> None:
+    """The distributed context is a value: evaluate uses the one it is given."""
+    from emu2_eval.engine import evaluate as evaluate_module
+    from tests.runs import evaluate_run
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluate made a context although it was given one")
+
+    monkeypatch.setattr(evaluate_module, "create_context", refuse)
+    context = DistributedContext()
+    results = evaluate_run(
+        "tiny-vlm", {}, ["demo_vqa"], tmp_path / "run", limit=2, progress=False, context=context
+    )
+    assert results is not None and results["manifest"]["execution"]["world_size"] == 1
+
+
+def test_a_sweep_makes_one_context_for_all_its_cells(tmp_path, monkeypatch) -> None:
+    from emu2_eval.engine import evaluate as evaluate_module
+    from emu2_eval.engine import sweep as sweep_module
+    from emu2_eval.engine.run_config import RunConfig
+
+    made: list[DistributedContext] = []
+    given: list[DistributedContext] = []
+
+    def create(timeout_s=None) -> DistributedContext:
+        made.append(DistributedContext(timeout_s=timeout_s))
+        return made[-1]
+
+    real_evaluate = sweep_module.evaluate
+
+    def spy(config, adapter=None, context=None):
+        given.append(context)
+        return real_evaluate(config, adapter, context)
+
+    monkeypatch.setattr(sweep_module, "create_context", create)
+    monkeypatch.setattr(evaluate_module, "create_context", create)
+    monkeypatch.setattr(sweep_module, "evaluate", spy)
+    config = RunConfig(
+        model="tiny-vlm", tasks=("demo_vqa",), output=tmp_path / "sweep", limit=2,
+        progress=False, dist_timeout=7.0,
+    )  # fmt: skip
+    summary = sweep_module.run_sweep(config, [0, 1], [0, 1])
+    assert summary is not None and len(given) == 4
+    assert len(made) == 1 and made[0].timeout_s == 7.0
+    assert all(context is made[0] for context in given)

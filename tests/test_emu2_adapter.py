@@ -19,11 +19,11 @@ def test_adapters_are_registered() -> None:
 
 
 def test_evaluate_demo_vqa_end_to_end(tiny_emu2_dir: Path, tmp_path: Path) -> None:
-    from emu2_eval.engine.evaluate import evaluate
+    from tests.runs import evaluate_run
 
     out = tmp_path / "run"
     args = {"pretrained": str(tiny_emu2_dir), "device": "cpu"}
-    results = evaluate("emu2", args, ["demo_vqa"], out, limit=4, progress=False)
+    results = evaluate_run("emu2", args, ["demo_vqa"], out, limit=4, progress=False)
     block = results["tasks"]["demo_vqa"]
     assert block["n_computed"] == 4 and block["n_cached"] == 0
     info = results["model"]["info"]
@@ -32,7 +32,7 @@ def test_evaluate_demo_vqa_end_to_end(tiny_emu2_dir: Path, tmp_path: Path) -> No
     rows = [json.loads(line) for line in (out / "samples_demo_vqa.jsonl").read_text().splitlines()]
     assert len(rows) == 4
     assert json.loads((out / "results.json").read_text())["model"]["fingerprint"]
-    again = evaluate("emu2", args, ["demo_vqa"], out, limit=4, progress=False)  # from the cache
+    again = evaluate_run("emu2", args, ["demo_vqa"], out, limit=4, progress=False)  # from the cache
     assert again["tasks"]["demo_vqa"]["n_cached"] == 4
 
 
@@ -166,17 +166,17 @@ def test_long_fewshot_prompts_are_checked_against_emu2s_context(
 ) -> None:
     """Emu2-Chat's 256 tokens per image overflow 2048 positions at 8+ shots: the run stops before
     any model work (or drops demonstrations when asked), never truncating silently."""
-    from emu2_eval.engine.evaluate import evaluate
     from emu2_eval.engine.runner import ContextLengthError, FewShotSettings
     from emu2_eval.models.emu2.adapter import Emu2Adapter
+    from tests.runs import evaluate_run
 
     args = {"pretrained": str(tiny_emu2_chat_dir), "device": "cpu"}
     monkeypatch.setattr(Emu2Adapter, "context_length", lambda self: 100)  # ~4 images of 18
     overflow = r"'demo_vqa', doc \w+: the prompt needs \d+ tokens \(8 demonstrations\) but"
     with pytest.raises(ContextLengthError, match=overflow + " the model takes 100"):
-        evaluate("emu2", args, ["demo_vqa"], tmp_path / "a", limit=2, progress=False,
+        evaluate_run("emu2", args, ["demo_vqa"], tmp_path / "a", limit=2, progress=False,
                  fewshot=FewShotSettings(shots=8))  # fmt: skip
-    results = evaluate(
+    results = evaluate_run(
         "emu2", args, ["demo_vqa"], tmp_path / "b", limit=2, progress=False,
         fewshot=FewShotSettings(shots=8, context_policy="drop_demonstrations"),
     )  # fmt: skip

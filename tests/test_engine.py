@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from emu2_eval.engine.evaluate import evaluate, rescore
+from emu2_eval.engine.evaluate import rescore
 from emu2_eval.rundir.read import SamplesMismatchError, samples_record
 from tests.helpers import FixedAnswerAdapter
+from tests.runs import evaluate_run
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, isolated_home):
     output = tmp_path_factory.mktemp("run")
-    results = evaluate(
+    results = evaluate_run(
         "tiny-vlm", {}, ["demo_vqa", "demo_caption"], output, limit=12, batch_size=4, progress=False
     )
     return output, results
@@ -67,7 +68,9 @@ def test_run_directory_contents(demo_run) -> None:
 
 def test_second_run_is_served_from_cache(demo_run) -> None:
     output, first = demo_run
-    second = evaluate("tiny-vlm", {}, ["demo_vqa"], output, limit=12, batch_size=3, progress=False)
+    second = evaluate_run(
+        "tiny-vlm", {}, ["demo_vqa"], output, limit=12, batch_size=3, progress=False
+    )
     block = second["tasks"]["demo_vqa"]
     assert block["n_cached"] == 12 and block["n_computed"] == 0
     assert block["metrics"] == first["tasks"]["demo_vqa"]["metrics"]
@@ -107,7 +110,7 @@ def test_rescore_uses_recorded_config_and_new_responses(demo_run, tmp_path) -> N
 
 def test_empty_answers_are_scored_not_crashed(task_dir, tmp_path) -> None:
     adapter = EmptyAnswerAdapter()
-    results = evaluate(
+    results = evaluate_run(
         "empty", {}, ["demo_vqa"], tmp_path / "run", limit=5, adapter=adapter, progress=False
     )
     block = results["tasks"]["demo_vqa"]
@@ -125,7 +128,7 @@ def test_unreadable_image_is_recorded_and_run_goes_on(task_dir, demo_dir, tmp_pa
     (task_dir / "broken.yaml").write_text(
         source.replace("task: demo_vqa", "task: broken_vqa").replace("{demo}", str(data))
     )
-    results = evaluate(
+    results = evaluate_run(
         "tiny-vlm", {}, ["broken_vqa"], tmp_path / "run", limit=16, batch_size=8, progress=False
     )
     block = results["tasks"]["broken_vqa"]
@@ -145,7 +148,7 @@ def test_unreadable_image_is_recorded_and_run_goes_on(task_dir, demo_dir, tmp_pa
         demo_dir / "images" / "val2014" / "COCO_val2014_000000000003.jpg",
         data / "images" / "val2014",
     )
-    again = evaluate(
+    again = evaluate_run(
         "tiny-vlm", {}, ["broken_vqa"], tmp_path / "run", limit=16, batch_size=8, progress=False
     )["tasks"]["broken_vqa"]
     assert again["n_errors"] == 0 and again["n_computed"] == 8 and again["n_cached"] == 8
@@ -159,7 +162,7 @@ def test_unsupported_request_kind_fails_before_running(task_dir, tmp_path) -> No
         )
     )
     with pytest.raises(ValueError, match="does not support"):
-        evaluate(
+        evaluate_run(
             "empty", {}, ["ll_vqa"], tmp_path / "run", adapter=EmptyAnswerAdapter(), progress=False
         )
 
@@ -167,7 +170,7 @@ def test_unsupported_request_kind_fails_before_running(task_dir, tmp_path) -> No
 def test_another_model_cannot_write_into_a_run_directory(demo_run) -> None:
     output, _ = demo_run
     with pytest.raises(ValueError, match="holds results of another model"):
-        evaluate(
+        evaluate_run(
             "empty", {}, ["demo_vqa"], output, limit=2, adapter=EmptyAnswerAdapter(), progress=False
         )
 

@@ -12,13 +12,13 @@ import pytest
 
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.data.docs import Doc, LoadedData
-from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.engine.runner import ContextLengthError, FewShotSettings
 from emu2_eval.fewshot.encoders import ColorHistogramEncoder
 from emu2_eval.fewshot.feature_store import FeatureStore
 from emu2_eval.fewshot.selection import RandomSelector, RicesSelector
 from emu2_eval.tasks.registry import get_task
 from tests.helpers import red_blue_image
+from tests.runs import evaluate_run
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_VQA = (REPO / "tasks" / "demo" / "demo_vqa.yaml").read_text()
@@ -44,7 +44,7 @@ def test_demonstrations_do_not_depend_on_batch_size(strategy, task_dir, tmp_path
     runs = {}
     for batch_size in (1, 5):
         out = tmp_path / f"b{batch_size}"
-        evaluate(
+        evaluate_run(
             "tiny-vlm",
             {},
             [name],
@@ -61,11 +61,10 @@ def test_demonstrations_do_not_depend_on_batch_size(strategy, task_dir, tmp_path
 
 SHARD_SCRIPT = """
 import json, sys
-from emu2_eval.tasks.locations import add_task_dir
+from emu2_eval.tasks.locations import TaskIndex
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.fewshot.feature_store import FeatureStore
-add_task_dir(sys.argv[1])
-task = get_task(sys.argv[2])
+task = get_task(sys.argv[2], TaskIndex((sys.argv[1],)))
 data = task.load()
 docs = data.docs[int(sys.argv[3])::int(sys.argv[4])]
 selector = task.selector(data.fingerprint, FeatureStore(sys.argv[5]), progress=False)
@@ -186,7 +185,7 @@ def test_flamingo_zero_shot_text_examples_are_an_option(task_dir, tmp_path) -> N
         "fs_flamingo0",
         **{"profile: emu2_vqa_fewshot": "profile: emu2_vqa_fewshot\n  zero_shot_text_examples: 2"},
     )
-    results = evaluate("tiny-vlm", {}, [name], tmp_path / "o", limit=3, progress=False)
+    results = evaluate_run("tiny-vlm", {}, [name], tmp_path / "o", limit=3, progress=False)
     assert results["tasks"][name]["fewshot"]["zero_shot_text_examples"] == 2
     rows = [
         json.loads(x) for x in (tmp_path / "o" / f"samples_{name}.jsonl").read_text().splitlines()
@@ -198,7 +197,7 @@ def test_flamingo_zero_shot_text_examples_are_an_option(task_dir, tmp_path) -> N
 
 def _eight_shots_in_120_tokens(output: Path, fewshot: FewShotSettings, **options) -> dict:
     """demo_vqa (4 docs) on tiny-vlm with a 120-token context: 8 demonstrations overflow it."""
-    return evaluate(
+    return evaluate_run(
         "tiny-vlm",
         {"max_context": 120},
         ["demo_vqa"],
@@ -265,7 +264,7 @@ def test_count_tokens_matches_the_processor(tiny_adapter, demo_dir) -> None:
 
 def test_zero_shot_only_task_refuses_shots(tmp_path) -> None:
     with pytest.raises(ValueError, match="has no 'fewshot' pool"):
-        evaluate(
+        evaluate_run(
             "tiny-vlm",
             {},
             ["demo_caption"],

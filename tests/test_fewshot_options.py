@@ -356,11 +356,11 @@ def test_openflamingo_hateful_memes_prompt_renders_as_open_flamingo(tmp_path) ->
 
 
 def test_openflamingo_hateful_memes_demo_runs_end_to_end(tmp_path) -> None:
-    from emu2_eval.engine.evaluate import evaluate
     from emu2_eval.engine.runner import FewShotSettings
+    from tests.runs import evaluate_run
 
     name = "demo_hateful_memes_openflamingo"
-    results = evaluate(
+    results = evaluate_run(
         "tiny-vlm", {}, [name], tmp_path / "run", limit=8, progress=False,
         fewshot=FewShotSettings(shots=1, seed=0),
     )  # fmt: skip
@@ -381,10 +381,10 @@ def test_openflamingo_hateful_memes_demo_runs_end_to_end(tmp_path) -> None:
 
 # -- recorded and reported -----------------------------------------------------------------------
 def test_options_are_recorded_in_results_and_every_report(task_dir, tmp_path) -> None:
-    from emu2_eval.engine.evaluate import evaluate
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.reporting.html import html_report
     from emu2_eval.reporting.tables import latex_report, markdown_report, results_table
+    from tests.runs import evaluate_run
 
     text = (REPO / "tasks/demo/demo_vqa.yaml").read_text()
     (task_dir / "opts.yaml").write_text(
@@ -392,7 +392,7 @@ def test_options_are_recorded_in_results_and_every_report(task_dir, tmp_path) ->
         + "  one_example_per_image: true\n  demo_answer: first\n"
     )
     out = tmp_path / "run"
-    results = evaluate(
+    results = evaluate_run(
         "tiny-vlm", {}, ["opts"], out, limit=3, progress=False,
         fewshot=FewShotSettings(shots=2, seed=0),
     )  # fmt: skip
@@ -456,8 +456,8 @@ def test_a_missing_rices_checkpoint_is_named_before_the_model_loads(task_dir, mo
 
 
 def test_rices_with_emu2s_encoder_runs_end_to_end_and_records_it(task_dir, tmp_path) -> None:
-    from emu2_eval.engine.evaluate import evaluate
     from emu2_eval.engine.runner import FewShotSettings
+    from tests.runs import evaluate_run
 
     _tiny_emu2_checkpoint(tmp_path / "emu2")
     text = (REPO / "tasks/demo/demo_vqa.yaml").read_text()
@@ -468,7 +468,7 @@ def test_rices_with_emu2s_encoder_runs_end_to_end_and_records_it(task_dir, tmp_p
             "device: cpu}",
         )
     )
-    results = evaluate(
+    results = evaluate_run(
         "tiny-vlm", {}, ["eva_run"], tmp_path / "run", limit=2, progress=False,
         fewshot=FewShotSettings(shots=2, seed=0),
     )  # fmt: skip

@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.reporting.html import html_report, sweep_html_report
 from emu2_eval.reporting.latex import latex_escape, latex_table
 from emu2_eval.reporting.paper import paper_tables, reproduction_table
 from emu2_eval.reporting.tables import comparison_verdict, reproduction_markdown
+from tests.runs import evaluate_run
 from tests.test_compare import write_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +31,9 @@ INTERVAL = re.compile(r"-?\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]")
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, isolated_home):
     output = tmp_path_factory.mktemp("report_run")
-    results = evaluate("tiny-vlm", {}, DEMO_TASKS, output, limit=8, batch_size=8, progress=False)
+    results = evaluate_run(
+        "tiny-vlm", {}, DEMO_TASKS, output, limit=8, batch_size=8, progress=False
+    )
     return output, results
 
 

@@ -50,11 +50,7 @@ ALLOWED: dict[str, tuple[frozenset[str], str]] = {
 }
 
 # Known exceptions, each with its reason; the test fails when one is no longer needed.
-EXCEPTIONS = {
-    ("emu2_eval.core.plugins", "emu2_eval.tasks.locations"): (
-        "entry-point task directories are added to the module-level task locations"
-    ),
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def package_of(module: str) -> str:

@@ -14,8 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from emu2_eval.engine.evaluate import evaluate, rescore
+from emu2_eval.engine.evaluate import rescore
 from emu2_eval.rundir.read import SamplesMismatchError, load_run
+from tests.runs import evaluate_run
 
 TASK = "demo_hateful_memes"
 
@@ -23,7 +24,7 @@ TASK = "demo_hateful_memes"
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory, isolated_home) -> Path:
     output = tmp_path_factory.mktemp("run")
-    evaluate("tiny-vlm", {}, [TASK], output, limit=24, progress=False)
+    evaluate_run("tiny-vlm", {}, [TASK], output, limit=24, progress=False)
     runner = CliRunner()
     baseline = output.parent / "baseline.json"
     result = runner.invoke(main, ["baseline", str(output), "--output", str(baseline)])

@@ -9,11 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from emu2_eval.cli import main
-from emu2_eval.engine.evaluate import evaluate, rescore
+from emu2_eval.engine.evaluate import rescore
 from emu2_eval.engine.scoring import score_records
 from emu2_eval.tasks.config import TaskConfigError, parse_task
 from emu2_eval.tasks.labels import UnlabelledSplitError
 from tests.helpers import FixedAnswerAdapter, run_cli
+from tests.runs import evaluate_run
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
 
@@ -30,7 +31,7 @@ class CountingAdapter(FixedAnswerAdapter):
 def testdev_run(tmp_path_factory, isolated_home):
     """A predict-only run of both demo test splits on the built-in tiny model."""
     output = tmp_path_factory.mktemp("testdev")
-    results = evaluate(
+    results = evaluate_run(
         "tiny-vlm",
         {},
         ["demo_vqav2_testdev", "demo_vizwiz_test"],
@@ -113,7 +114,7 @@ def test_vizwiz_submission_covers_every_test_image(testdev_run) -> None:
 
 def test_vqav2_submission_fills_questions_outside_the_run(tmp_path, isolated_home) -> None:
     """With --limit, every test2015 id is still present: the unanswered ones empty."""
-    results = evaluate(
+    results = evaluate_run(
         "counting", {}, ["demo_vqav2_testdev"], tmp_path, limit=2, adapter=CountingAdapter(),
         progress=False,
     )  # fmt: skip
@@ -133,7 +134,9 @@ def test_unlabelled_split_is_refused_at_load_before_model_work(task_dir, tmp_pat
     _unlabelled_task(task_dir)
     adapter = CountingAdapter()
     with pytest.raises(UnlabelledSplitError) as caught:
-        evaluate("counting", {}, ["my_testdev"], tmp_path / "run", adapter=adapter, progress=False)
+        evaluate_run(
+            "counting", {}, ["my_testdev"], tmp_path / "run", adapter=adapter, progress=False
+        )
     message = str(caught.value)
     for part in ("'my_testdev'", "'answers'", "'vqa_accuracy'", "--predict-only", "labels: false"):
         assert part in message, part
@@ -151,13 +154,13 @@ def test_unlabelled_split_is_refused_before_the_model_loads(task_dir, tmp_path, 
     monkeypatch.setattr(engine, "load_adapter", no_loading)
     _unlabelled_task(task_dir)
     with pytest.raises(UnlabelledSplitError, match="'my_testdev'"):
-        evaluate("tiny-vlm", {}, ["my_testdev"], tmp_path / "run", progress=False)
+        evaluate_run("tiny-vlm", {}, ["my_testdev"], tmp_path / "run", progress=False)
 
 
 def test_predict_only_flag_runs_the_unlabelled_split(task_dir, tmp_path) -> None:
     _unlabelled_task(task_dir)
     adapter = CountingAdapter()
-    results = evaluate(
+    results = evaluate_run(
         "counting", {}, ["my_testdev"], tmp_path / "run", adapter=adapter, progress=False,
         predict_only=True,
     )  # fmt: skip
@@ -268,7 +271,7 @@ def test_a_submission_writer_is_added_by_name(task_dir, tmp_path) -> None:
     source = source.replace('annotations: "{demo_unlabelled}/vizwiz/test.json"\nprompt',
                             'prefix: "q"\nprompt')  # fmt: skip
     (task_dir / "custom_writer.yaml").write_text(source)
-    evaluate(
+    evaluate_run(
         "counting", {}, ["custom_writer"], tmp_path, limit=3, adapter=CountingAdapter(),
         progress=False,
     )  # fmt: skip
@@ -287,7 +290,7 @@ def test_missing_submission_question_list_is_found_before_the_model(task_dir, tm
     (task_dir / "no_list.yaml").write_text(source)
     adapter = CountingAdapter()
     with pytest.raises(PreflightError, match=r"'no_list': submission file .*missing_test2015"):
-        evaluate("counting", {}, ["no_list"], tmp_path / "run", adapter=adapter, progress=False)
+        evaluate_run("counting", {}, ["no_list"], tmp_path / "run", adapter=adapter, progress=False)
     assert adapter.calls == 0
 
 
@@ -315,7 +318,9 @@ def test_predict_only_demo_writes_the_mmmu_test_submission(tmp_path, isolated_ho
     """Every test id once, string answers; the questions the run skipped (--limit) are ""."""
     from emu2_eval.submissions.mmmu import mmmu_answer
 
-    results = evaluate("tiny-vlm", {}, ["demo_chat_mmmu_test"], tmp_path, limit=5, progress=False)
+    results = evaluate_run(
+        "tiny-vlm", {}, ["demo_chat_mmmu_test"], tmp_path, limit=5, progress=False
+    )
     block = results["tasks"]["demo_chat_mmmu_test"]
     assert block["predict_only"] is True and block["metrics"] == {}
     submission = json.loads((tmp_path / "submission_demo_chat_mmmu_test.json").read_text())

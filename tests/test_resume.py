@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from emu2_eval.engine.evaluate import evaluate
+from tests.runs import evaluate_run
 
 
 def _start(command: list[str]) -> subprocess.Popen:
@@ -36,14 +36,16 @@ def test_kill_and_resume(tmp_path, tiny_model_dir, demo_dir, cache_rows, tiny_ru
     assert 30 <= done_at_kill < 96, "the kill must land half-way"
     assert not (output / "results.json").exists()
 
-    resumed = evaluate("tiny-vlm", {}, ["demo_vqa"], output, batch_size=1, progress=False)
+    resumed = evaluate_run("tiny-vlm", {}, ["demo_vqa"], output, batch_size=1, progress=False)
     block = resumed["tasks"]["demo_vqa"]
     assert block["n_cached"] == done_at_kill
     assert block["n_computed"] == 96 - done_at_kill  # nothing finished is computed twice
     assert cache_rows(output / "cache.sqlite") == 96
 
     # an uninterrupted run, with another batch size, gives identical results
-    clean = evaluate("tiny-vlm", {}, ["demo_vqa"], tmp_path / "clean", batch_size=8, progress=False)
+    clean = evaluate_run(
+        "tiny-vlm", {}, ["demo_vqa"], tmp_path / "clean", batch_size=8, progress=False
+    )
     assert clean["tasks"]["demo_vqa"]["metrics"] == block["metrics"]
     assert clean["tasks"]["demo_vqa"]["groups"] == block["groups"]
 

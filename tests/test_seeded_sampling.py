@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from emu2_eval.engine.evaluate import evaluate
 from tests.helpers import demo_vqa_loader
+from tests.runs import evaluate_run
 
 SAMPLED_TASK = """
 task: {name}
@@ -46,15 +46,17 @@ def test_seeded_sampling_is_the_same_for_any_batch_size(task_dir, demo_dir, tmp_
     """Batch 1 vs 3, and a run that resumes a shorter one (its cache answers the first docs):
     every answer identical. Before, the seed was ignored and answers followed the batch."""
     _write_task(task_dir, "sampled", SEEDED)
-    one = evaluate("tiny-vlm", {}, ["sampled"], tmp_path / "b1", limit=9, progress=False)
-    evaluate("tiny-vlm", {}, ["sampled"], tmp_path / "b3", limit=9, batch_size=3, progress=False)
+    one = evaluate_run("tiny-vlm", {}, ["sampled"], tmp_path / "b1", limit=9, progress=False)
+    evaluate_run(
+        "tiny-vlm", {}, ["sampled"], tmp_path / "b3", limit=9, batch_size=3, progress=False
+    )
     assert _answers(tmp_path / "b1", "sampled") == _answers(tmp_path / "b3", "sampled")
     assert len(set(_answers(tmp_path / "b1", "sampled").values())) > 3  # it really samples
     assert one["tasks"]["sampled"]["deterministic"] is True
     assert one["run"]["deterministic"] is True
 
-    evaluate("tiny-vlm", {}, ["sampled"], tmp_path / "r", limit=4, batch_size=2, progress=False)
-    resumed = evaluate(
+    evaluate_run("tiny-vlm", {}, ["sampled"], tmp_path / "r", limit=4, batch_size=2, progress=False)
+    resumed = evaluate_run(
         "tiny-vlm", {}, ["sampled"], tmp_path / "r", limit=9, batch_size=2, progress=False
     )
     assert resumed["tasks"]["sampled"]["n_cached"] == 4
@@ -65,8 +67,8 @@ def test_unseeded_sampling_is_not_cached_and_marks_the_run(task_dir, demo_dir, t
     _write_task(task_dir, "unseeded", UNSEEDED)
     _write_task(task_dir, "seeded", SEEDED)
     out = tmp_path / "run"
-    evaluate("tiny-vlm", {}, ["unseeded", "seeded"], out, limit=3, progress=False)
-    again = evaluate("tiny-vlm", {}, ["unseeded", "seeded"], out, limit=3, progress=False)
+    evaluate_run("tiny-vlm", {}, ["unseeded", "seeded"], out, limit=3, progress=False)
+    again = evaluate_run("tiny-vlm", {}, ["unseeded", "seeded"], out, limit=3, progress=False)
     assert again["tasks"]["unseeded"]["n_cached"] == 0
     assert again["tasks"]["unseeded"]["deterministic"] is False
     assert again["tasks"]["seeded"]["n_cached"] == 3
@@ -115,7 +117,9 @@ def test_seeded_sampling_survives_kill_and_resume(task_dir, demo_dir, tmp_path, 
     process.wait()
     done = cache_rows(output / "cache.sqlite")
     assert 10 <= done < 40, "the kill must land half-way"
-    resumed = evaluate("tiny-vlm", {}, ["sampled"], output, limit=40, batch_size=4, progress=False)
+    resumed = evaluate_run(
+        "tiny-vlm", {}, ["sampled"], output, limit=40, batch_size=4, progress=False
+    )
     assert resumed["tasks"]["sampled"]["n_cached"] == done
-    evaluate("tiny-vlm", {}, ["sampled"], tmp_path / "clean", limit=40, progress=False)
+    evaluate_run("tiny-vlm", {}, ["sampled"], tmp_path / "clean", limit=40, progress=False)
     assert _answers(output, "sampled") == _answers(tmp_path / "clean", "sampled")

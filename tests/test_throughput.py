@@ -18,7 +18,6 @@ from emu2_eval.engine.batching import (
     OutOfMemoryAtBatchSizeOne,
     is_out_of_memory,
 )
-from emu2_eval.engine.evaluate import evaluate
 from emu2_eval.engine.ordering import estimate_length, length_order, shard
 from emu2_eval.engine.prefetch import ImagePrefetcher
 from emu2_eval.models.base import ModelAdapter, PreparedImages
@@ -30,6 +29,7 @@ from emu2_eval.models.topology import (
     parse_max_memory,
     placement,
 )
+from tests.runs import evaluate_run
 
 
 def _samples(run: Path, task: str) -> list[dict]:
@@ -96,7 +96,7 @@ class OutOfMemoryAbove(ModelAdapter):
 @pytest.mark.parametrize("error", ["torch", "runtime"])
 def test_auto_batch_size_halves_on_out_of_memory_and_retries(error, tmp_path) -> None:
     adapter = OutOfMemoryAbove(limit=3, error=error)
-    results = evaluate(
+    results = evaluate_run(
         "oom-above", {}, ["demo_vqa"], tmp_path / "auto", limit=21, batch_size="auto",
         max_batch_size=16, adapter=adapter, progress=False,
     )  # fmt: skip
@@ -109,7 +109,7 @@ def test_auto_batch_size_halves_on_out_of_memory_and_retries(error, tmp_path) ->
     execution = results["manifest"]["execution"]
     assert execution["batching"]["batch_size_used"] == {"demo_vqa": 2}
     assert execution["work"]["demo_vqa"][0]["oom_reductions"] == [16, 8, 4]
-    fixed = evaluate(
+    fixed = evaluate_run(
         "oom-above", {}, ["demo_vqa"], tmp_path / "fixed", limit=21, batch_size=1,
         adapter=OutOfMemoryAbove(limit=3), progress=False,
     )  # fmt: skip
@@ -123,7 +123,7 @@ def test_fixed_batch_size_does_not_hide_out_of_memory(tmp_path) -> None:
     import torch
 
     with pytest.raises(torch.cuda.OutOfMemoryError):
-        evaluate(
+        evaluate_run(
             "oom-above", {}, ["demo_vqa"], tmp_path / "run", limit=8, batch_size=4,
             adapter=OutOfMemoryAbove(limit=3), progress=False,
         )  # fmt: skip
@@ -161,7 +161,7 @@ def test_sorted_batches_and_prefetch_do_not_change_results(tmp_path, tiny_model_
     adapter = TinyVLMAdapter(pretrained=str(tiny_model_dir))
     runs = {}
     for name, batch, workers in (("plain", 1, 0), ("prefetch", 5, 2)):
-        runs[name] = evaluate(
+        runs[name] = evaluate_run(
             "tiny-vlm", {}, ["demo_vqa"], tmp_path / name, limit=20, batch_size=batch,
             prefetch_workers=workers, adapter=adapter, progress=False,
         )  # fmt: skip
@@ -284,7 +284,7 @@ def test_emu2_images_are_decoded_and_preprocessed_by_the_prefetch_workers(
         threads.clear()
         run = tmp_path / f"workers{workers}-cache{cache}"
         args = {"pretrained": str(tiny_emu2_dir), "device": "cpu", "feature_cache": cache}
-        evaluate(
+        evaluate_run(
             "emu2", args, ["demo_vqa"], run, limit=12, batch_size=3, progress=False,
             prefetch_workers=workers, fewshot=FewShotSettings(shots=2),
         )  # fmt: skip

@@ -17,8 +17,8 @@ from emu2_eval.core.video_frames import VideoLoadError, sample_indices
 from emu2_eval.data.docs import DataFormatError
 from emu2_eval.data.video_qa import load_video_qa
 from emu2_eval.engine import evaluate as evaluate_module
-from emu2_eval.engine.evaluate import evaluate
 from tests.helpers import run_cli
+from tests.runs import evaluate_run
 
 SIXTEEN_OF_TWENTY = [0, 1, 3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16, 18, 19]
 
@@ -180,7 +180,7 @@ def test_preflight_refuses_video_tasks_for_adapters_without_video(
 
 def test_demo_video_tasks_run_end_to_end_on_tiny_vlm(tiny_adapter, tmp_path: Path) -> None:
     """tiny-vlm takes a video as the run of its sampled frames (LLaVA images)."""
-    results = evaluate(
+    results = evaluate_run(
         "tiny-vlm", {}, ["demo_msvd", "demo_seed_bench"], tmp_path / "run", limit=None,
         batch_size=8, progress=False, adapter=tiny_adapter,
     )  # fmt: skip

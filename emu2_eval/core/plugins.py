@@ -62,8 +62,6 @@ def load_entry_points() -> None:
                 continue
             registry.register(point.name, point.value)
             ENTRY_POINT_ORIGINS[(registry.kind, point.name)] = _distribution(point)
-    for point in entry_points(group=TASKS_GROUP):
-        _add_task_dir(point)
 
 
 def _distribution(point: EntryPoint) -> str:
@@ -71,21 +69,26 @@ def _distribution(point: EntryPoint) -> str:
     return getattr(dist, "name", None) or point.value.partition(":")[0]
 
 
-def _add_task_dir(point: EntryPoint) -> None:
-    """A ``emu2_eval.tasks`` entry point names a directory of task YAML files: a path string
-    attribute or a function returning one (``my_package:task_dir``). Searched after
-    ``--include-path``, before the bundled tasks."""
-    from emu2_eval.tasks.locations import add_task_dir
-
-    try:
-        target = point.load()
-        directory = target() if callable(target) else target
-        add_task_dir(Path(directory))
-    except Exception as exc:  # a broken plugin must not stop every command
-        log.warning(
-            "entry point %s = %s (group %s, %s) ignored: %s",
-            point.name, point.value, TASKS_GROUP, _distribution(point), exc,
-        )  # fmt: skip
+def entry_point_task_dirs() -> list[Path]:
+    """The directories named by ``emu2_eval.tasks`` entry points, in their order: each a path
+    string attribute or a function returning one (``my_package:task_dir``). The CLI and the API
+    put them in their task index, after ``--include-path``, before the bundled tasks. A broken
+    entry point (import error, not a directory) is skipped with a warning."""
+    dirs: list[Path] = []
+    for point in entry_points(group=TASKS_GROUP):
+        try:
+            target = point.load()
+            directory = Path(target() if callable(target) else target)
+            if not directory.is_dir():
+                raise FileNotFoundError(f"task directory {directory} does not exist")
+        except Exception as exc:  # a broken plugin must not stop every command
+            log.warning(
+                "entry point %s = %s (group %s, %s) ignored: %s",
+                point.name, point.value, TASKS_GROUP, _distribution(point), exc,
+            )  # fmt: skip
+            continue
+        dirs.append(directory)
+    return dirs
 
 
 def load_plugin(target: str) -> ModuleType:

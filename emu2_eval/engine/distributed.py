@@ -19,7 +19,9 @@ response handed over to it in its own cache, so a resumed run recomputes only wo
 machines had not handed over when the run stopped.
 
 The only collective is one broadcast at start-up (before any model is loaded): rank 0's fresh run
-id, which names the directory through which ranks exchange work (see ``coordination``). The process
+id, which names the directory through which ranks exchange work (see ``coordination``). The
+context is a value, not module state: :func:`create_context` makes it once per run (``evaluate``,
+or a sweep or reproduction for all its cells) and it is passed to whoever needs it. The process
 group uses gloo on the CPU whatever the accelerator, so it never allocates GPU memory on a device
 that belongs to another replica, and it has a timeout, so a rank that never starts cannot hang the
 others.
@@ -80,9 +82,6 @@ class DistributedContext:
         }
 
 
-_CONTEXT: DistributedContext | None = None
-
-
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -122,17 +121,13 @@ def refuse_single_cpu_launch() -> None:
         )
 
 
-def current_context(timeout_s: float | None = None) -> DistributedContext:
-    """The process's context, created on first use (process group + run id when launched)."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        _CONTEXT = _create(DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s)
-    elif timeout_s is not None:
-        _CONTEXT.timeout_s = timeout_s
-    return _CONTEXT
+def create_context(timeout_s: float | None = None) -> DistributedContext:
+    """This process's context for one run: a plain single-process one, or, under a launcher,
+    the process group (joined once per process) and a fresh run id broadcast from rank 0.
 
-
-def _create(timeout_s: float) -> DistributedContext:
+    Every rank calls it at the same point (the start of a run), as the broadcast needs.
+    """
+    timeout_s = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
     if timeout_s <= 0:
         raise ValueError("--dist-timeout must be positive")
     world = launched_world_size()
@@ -146,6 +141,7 @@ def _create(timeout_s: float) -> DistributedContext:
     state = PartialState(cpu=True, timeout=timedelta(seconds=timeout_s))
     box: list[Any] = [uuid.uuid4().hex[:16] if state.process_index == 0 else None]
     dist.broadcast_object_list(box, src=0)
+    atexit.unregister(_shutdown)  # once, however many runs this process makes
     atexit.register(_shutdown)
     return DistributedContext(
         rank=state.process_index,
@@ -167,9 +163,3 @@ def _shutdown() -> None:
             dist.destroy_process_group()
     except Exception:  # best effort at interpreter exit
         pass
-
-
-def set_context(context: DistributedContext | None) -> None:
-    """Install a context explicitly (tests, embedding applications); None resets."""
-    global _CONTEXT
-    _CONTEXT = context

@@ -17,8 +17,7 @@ from emu2_eval.core.timing import format_seconds, say
 from emu2_eval.engine.batching import DEFAULT_PREFETCH_WORKERS, BatchSettings
 from emu2_eval.engine.cache import ResponseCache
 from emu2_eval.engine.coordination import Coordinator
-from emu2_eval.engine.distributed import DistributedContext, current_context
-from emu2_eval.engine.limits import parse_limit
+from emu2_eval.engine.distributed import DistributedContext, create_context
 from emu2_eval.engine.manifest import build_manifest
 from emu2_eval.engine.paths import portable_results
 from emu2_eval.engine.preflight import preflight
@@ -28,6 +27,7 @@ from emu2_eval.engine.rerun_guard import (
     refuse_smaller_limit,
     refuse_smaller_limit_before_loading,
 )
+from emu2_eval.engine.run_config import RunConfig
 from emu2_eval.engine.runner import (
     FewShotSettings,
     finalize_task,
@@ -46,6 +46,7 @@ from emu2_eval.rundir.schema import (
 from emu2_eval.submissions.base import write_submission
 from emu2_eval.tasks.config import parse_task
 from emu2_eval.tasks.labels import UnlabelledSplitError
+from emu2_eval.tasks.locations import TaskIndex
 from emu2_eval.tasks.overrides import apply_gen_kwargs
 from emu2_eval.tasks.registry import get_task
 from emu2_eval.tasks.task import Task
@@ -88,16 +89,14 @@ def _previous_tasks(
 def load_adapter(
     model: str,
     model_args: dict[str, Any],
-    topology: Topology | None = None,
-    context: DistributedContext | None = None,
+    topology: Topology,
+    context: DistributedContext,
 ) -> ModelAdapter:
-    """Build the adapter of this process's replica: its GPUs come from the topology."""
+    """Build the adapter of this process's replica: its GPUs come from the topology and the
+    process's place on its machine (``context``)."""
     from emu2_eval.core.registry import MODELS
 
-    context = context or current_context()
-    extra = placement(
-        topology or Topology(), context.local_rank, context.local_world_size, _visible_gpus()
-    )
+    extra = placement(topology, context.local_rank, context.local_world_size, _visible_gpus())
     return build_adapter(model, apply_placement(MODELS.get(model), model, model_args, extra))
 
 
@@ -111,31 +110,18 @@ def _visible_gpus() -> int:
 
 
 def evaluate(
-    model: str,
-    model_args: dict[str, Any],
-    task_names: list[str],
-    output: Path,
-    limit: int | float | None = None,
-    batch_size: int | str = 1,
-    cache_path: Path | None = None,
-    seed: int = 0,
-    progress: bool = True,
+    config: RunConfig,
     adapter: ModelAdapter | None = None,
-    fewshot: FewShotSettings | None = None,
-    max_batch_size: int = 64,
-    prefetch_workers: int | None = None,
-    topology: Topology | None = None,
-    dist_timeout: float | None = None,
-    wait_for_lock: bool = False,
-    gen_kwargs: dict[str, Any] | None = None,
-    overwrite: bool = False,
-    absolute_paths: bool = False,
-    predict_only: bool = False,
+    context: DistributedContext | None = None,
 ) -> dict[str, Any] | None:
-    """Run tasks on a model and write results.json, samples_<task>.jsonl and reports.
+    """Run ``config.tasks`` on a model and write results.json, samples_<task>.jsonl and reports.
 
-    Paths in results.json are relative to ``output`` or to a named root (``{data_root}``...:
-    :mod:`emu2_eval.engine.paths`) unless ``absolute_paths``.
+    ``adapter`` is an already loaded model (the API's objects, a sweep's one load); without it
+    ``config.model`` is built. ``context`` is the run's place in a launch, made by the caller
+    that runs several evaluations in step (a sweep); without it one is made here, once.
+
+    Paths in results.json are relative to ``config.output`` or to a named root
+    (``{data_root}``...: :mod:`emu2_eval.engine.paths`) unless ``absolute_paths``.
 
     ``predict_only`` (and any task marked ``labels: false``) writes responses and the task's
     submission file (``submission_<task>.json``) without scoring: no metric numbers. Otherwise
@@ -159,27 +145,28 @@ def evaluate(
     naming it, or with ``wait_for_lock`` waits and then keeps both runs' tasks.
     """
     check_environment()  # EMU2_EVAL_* limits: a bad value stops here, not as sample errors
-    if prefetch_workers is None:  # overlap decoding with accelerator work; on a CPU, don't
-        prefetch_workers = DEFAULT_PREFETCH_WORKERS if _visible_gpus() else 0
-    batching = BatchSettings.parse(batch_size, max_batch_size, prefetch_workers)
-    limit = parse_limit(limit)
-    fewshot = fewshot or FewShotSettings()
-    topology = topology or Topology()
-    gen_kwargs = dict(gen_kwargs or {})
-    tasks = [apply_gen_kwargs(get_task(name), gen_kwargs) for name in task_names]
+    # overlap decoding with accelerator work; on a CPU, don't
+    batching = config.batching(DEFAULT_PREFETCH_WORKERS if _visible_gpus() else 0)
+    fewshot, output = config.fewshot, config.output
+    tasks = [
+        apply_gen_kwargs(get_task(name, config.task_index), config.gen_kwargs)
+        for name in config.tasks
+    ]
     for task in tasks:
-        task.predict_only = task.predict_only or predict_only
+        task.predict_only = task.predict_only or config.predict_only
         task.profile  # noqa: B018 - fail early on a missing profile
         if fewshot.shots > 0 and task.config.fewshot is None:
             raise ValueError(f"task {task.name!r} has no 'fewshot' pool: it runs 0-shot only")
-    _preflight(tasks, fewshot, model, adapter, model_args)
+    _preflight(tasks, fewshot, config.model, adapter, config.model_args)
     for task in tasks:  # read now (kept for the run): a split without labels stops before
         if not task.predict_only:  # the model loads, naming the fix
             task.load()
-    if not overwrite:
-        refuse_smaller_limit_before_loading(output, tasks, limit, model, model_args)
-    context = current_context(dist_timeout)
-    _check_cache_placement(context, cache_path)
+    if not config.overwrite:
+        refuse_smaller_limit_before_loading(
+            output, tasks, config.limit, config.model, config.model_args
+        )
+    context = context or create_context(config.dist_timeout)
+    _check_cache_placement(context, config.cache_path)
     output.mkdir(parents=True, exist_ok=True)
     coordinator = (
         Coordinator(output / ".dist" / context.next_call_id(), context)
@@ -187,12 +174,8 @@ def evaluate(
         else None
     )
     try:
-        with run_dir_lock(output, wait_for_lock) if context.is_main else nullcontext():
-            return _evaluate(
-                model, model_args, tasks, output, limit, batching, cache_path, seed, progress,
-                adapter, fewshot, topology, context, coordinator, gen_kwargs, overwrite,
-                absolute_paths,
-            )  # fmt: skip
+        with run_dir_lock(output, config.wait_for_lock) if context.is_main else nullcontext():
+            return _evaluate(config, tasks, batching, adapter, context, coordinator)
     except BaseException as exc:
         if coordinator is not None:
             coordinator.fail(exc)
@@ -235,30 +218,21 @@ def _check_cache_placement(context: DistributedContext, cache_path: Path | None)
 
 
 def _evaluate(
-    model: str,
-    model_args: dict[str, Any],
+    config: RunConfig,
     tasks: list[Task],
-    output: Path,
-    limit: int | float | None,
     batching: BatchSettings,
-    cache_path: Path | None,
-    seed: int,
-    progress: bool,
     adapter: ModelAdapter | None,
-    fewshot: FewShotSettings,
-    topology: Topology,
     context: DistributedContext,
     coordinator: Coordinator | None,
-    gen_kwargs: dict[str, Any] | None = None,
-    overwrite: bool = False,
-    absolute_paths: bool = False,
 ) -> dict[str, Any] | None:
+    model, model_args, output = config.model, config.model_args, config.output
+    fewshot, limit, progress = config.fewshot, config.limit, config.progress
     run_started = time.perf_counter()
-    _seed_everything(seed)
+    _seed_everything(config.seed)
     load_seconds = None
     if adapter is None:
         started = time.perf_counter()
-        adapter = load_adapter(model, model_args, topology, context)
+        adapter = load_adapter(model, model_args, config.topology, context)
         load_seconds = round(time.perf_counter() - started, 2)
         if progress and context.is_main:
             say(f"model {model} loaded in {format_seconds(load_seconds)} ({load_seconds:.1f}s)")
@@ -282,9 +256,9 @@ def _evaluate(
                 f"{earlier.get('seed')}; use another --output (`emu2-eval sweep` makes a "
                 "directory per cell)"
             )
-    if not overwrite:
+    if not config.overwrite:
         refuse_smaller_limit(output, tasks, previous, limit)
-    cache = ResponseCache(cache_path or output / "cache.sqlite")
+    cache = ResponseCache(config.cache_path or output / "cache.sqlite")
     if not context.is_main:
         try:
             run_tasks(
@@ -303,13 +277,13 @@ def _evaluate(
         },
         "run": {
             "limit": limit,
-            **({"gen_kwargs": gen_kwargs} if gen_kwargs else {}),
+            **({"gen_kwargs": config.gen_kwargs} if config.gen_kwargs else {}),
             "batch_size": batching.describe(),
             "cache": os.path.abspath(cache.path),  # recorded relative to the run directory
-            "paths": "absolute" if absolute_paths else "relative",
+            "paths": "absolute" if config.absolute_paths else "relative",
         },
         "tasks": previous,
-        "manifest": build_manifest(sys.argv, seed),
+        "manifest": build_manifest(sys.argv, config.seed),
     }
     work: dict[str, list[dict[str, Any]]] = {}
     used: dict[str, int | None] = {}
@@ -322,7 +296,7 @@ def _evaluate(
             batching=batching, coordinator=coordinator, run_dir=output,
         )  # fmt: skip
         assert outcomes is not None  # the main process always gets the outcomes
-        if not overwrite:  # before any task rewrites its samples file
+        if not config.overwrite:  # before any task rewrites its samples file
             for task in tasks:
                 count = len(outcomes[task.name].records)
                 refuse_smaller(output, task.name, previous.get(task.name), count)
@@ -379,11 +353,11 @@ def _evaluate(
         "model_load_seconds": load_seconds,
         "wall_seconds": round(time.perf_counter() - run_started, 3),
         "timing": timing,
-        "topology": topology.describe(),
+        "topology": config.topology.describe(),
         "batching": {**batching.describe_all(), "batch_size_used": used},
         "work": work,
     }
-    if not absolute_paths:
+    if not config.absolute_paths:
         results = portable_results(results, output)
     results = write_run_results(output, results)
     write_run_outputs(results, output, written)
@@ -416,15 +390,16 @@ def write_run_outputs(
         RUN_OUTPUTS.get(name)(results, run_dir, samples=samples)
 
 
-def rescore(run_dir: Path) -> dict[str, Any]:
+def rescore(run_dir: Path, task_index: TaskIndex | None = None) -> dict[str, Any]:
     """Re-apply filters and metrics to a run directory's raw responses, without a model.
 
     The task configs recorded in results.json are used (not today's files), so a re-score
-    reproduces the run unless the scoring code itself changed.
+    reproduces the run unless the scoring code itself changed; their profile names are
+    checked against ``task_index`` (default: the bundled tasks).
     """
     read_run_results(run_dir)  # a missing or damaged results.json is named before the lock
     with run_dir_lock(run_dir):
-        return _rescore(run_dir)
+        return _rescore(run_dir, task_index or TaskIndex())
 
 
 def refuse_predict_only(run_dir: Path, results: dict[str, Any]) -> None:
@@ -447,7 +422,7 @@ def refuse_predict_only(run_dir: Path, results: dict[str, Any]) -> None:
             )
 
 
-def _rescore(run_dir: Path) -> dict[str, Any]:
+def _rescore(run_dir: Path, task_index: TaskIndex) -> dict[str, Any]:
     path = results_path(run_dir)
     results = read_run_results(run_dir).raw  # names the file when missing, damaged or newer
     refuse_predict_only(run_dir, results)
@@ -458,7 +433,7 @@ def _rescore(run_dir: Path) -> dict[str, Any]:
         for name, block in results["tasks"].items()
     }
     for name, block in results["tasks"].items():
-        config = parse_task(block["config"], f"{path} (task {name})")
+        config = parse_task(block["config"], f"{path} (task {name})", task_index.profiles)
         new_block, rows = finalize_task(config, loaded[name], run_dir=run_dir)
         block.update(new_block)
         digest = write_jsonl_atomic(run_dir / f"samples_{name}.jsonl", rows)

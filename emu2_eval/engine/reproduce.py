@@ -16,13 +16,17 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from emu2_eval.core.errors import UserError
 from emu2_eval.rundir.schema import read_run_results
+from emu2_eval.tasks.locations import TaskIndex
 from emu2_eval.tasks.paper_numbers import results_dir
+
+if TYPE_CHECKING:
+    from emu2_eval.engine.run_config import RunConfig
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +155,8 @@ class Plan:
     runs: dict[str, str]
     gen_kwargs: dict[str, Any]
     shots_subset: list[int] | None = None
+    #: where the recipe's tasks are looked up (--include-path, entry points)
+    index: TaskIndex = field(default_factory=TaskIndex)
 
     def stand_ins(self) -> dict[str, str]:
         return {paper: run for paper, run in self.runs.items() if paper != run}
@@ -162,14 +168,17 @@ def plan(
     tasks_map: dict[str, str] | None = None,
     shots: list[int] | None = None,
     seeds: list[int] | None = None,
+    index: TaskIndex | None = None,
 ) -> Plan:
     """Resolve stand-ins and refuse, naming them, when tasks are missing.
 
     ``shots`` keeps only those shots of the recipe (a partial reproduction). ``seeds`` replaces
     the recipe's seeds: the paper publishes none, so several seeds give a mean and a standard
-    deviation per number instead of one draw (not partial: every seed is as good as another)."""
+    deviation per number instead of one draw (not partial: every seed is as good as another).
+    Tasks are looked up in ``index`` (default: the bundled tasks)."""
     from emu2_eval.tasks.registry import get_task, task_index
 
+    index = index or TaskIndex()
     if recipe.missing:
         raise RecipeError(
             f"reproduce {recipe.name}: the paper's {recipe.table} cannot be reproduced yet; "
@@ -205,22 +214,22 @@ def plan(
         if chosen is None:
             raise RecipeError(f"{recipe.path}: task {entry.task} has no 'demo:' for --demo")
         runs[entry.task] = chosen
-    index = task_index()
-    missing = sorted({name for name in runs.values() if name not in index})
+    found = task_index(index)
+    missing = sorted({name for name in runs.values() if name not in found})
     if missing:
         raise RecipeError(
             f"reproduce {recipe.name}: task(s) {', '.join(missing)} do not exist (recipe "
             f"{recipe.path}); `emu2-eval tasks` lists the tasks, --demo runs the demo stand-ins"
         )
     for entry in recipe.tasks:
-        task = get_task(runs[entry.task])
+        task = get_task(runs[entry.task], index)
         if any(k > 0 for k in entry.shots) and task.config.fewshot is None:
             raise RecipeError(
                 f"reproduce {recipe.name}: task {runs[entry.task]} has no 'fewshot' pool but "
                 f"the recipe runs it at shots {entry.shots}"
             )
     gen_kwargs = {} if (demo or tasks_map) else dict(recipe.gen_kwargs)
-    return Plan(recipe, runs, gen_kwargs, sorted(shots) if shots is not None else None)
+    return Plan(recipe, runs, gen_kwargs, sorted(shots) if shots is not None else None, index)
 
 
 def check_before_loading(
@@ -235,7 +244,9 @@ def check_before_loading(
 
     problems: list[str] = []
     for entry in the_plan.recipe.tasks:
-        task = apply_gen_kwargs(get_task(the_plan.runs[entry.task]), the_plan.gen_kwargs)
+        task = apply_gen_kwargs(
+            get_task(the_plan.runs[entry.task], the_plan.index), the_plan.gen_kwargs
+        )
         try:
             preflight([task], max(entry.shots), MODELS.get(model), model, model_args)
         except PreflightError as exc:
@@ -251,65 +262,47 @@ def _warn_idle_seeds(the_plan: Plan) -> None:
     from emu2_eval.tasks.registry import get_task
 
     for entry in the_plan.recipe.tasks:
-        task = get_task(the_plan.runs[entry.task])
+        task = get_task(the_plan.runs[entry.task], the_plan.index)
         for line in seed_warnings([task], list(entry.shots), list(the_plan.recipe.seeds)):
             say(line)
 
 
-def _cell_task_hash(name: str, gen_kwargs: dict[str, Any]) -> str:
+def _cell_task_hash(name: str, gen_kwargs: dict[str, Any], index: TaskIndex) -> str:
     from emu2_eval.tasks.overrides import apply_gen_kwargs
     from emu2_eval.tasks.registry import get_task
 
-    return apply_gen_kwargs(get_task(name), gen_kwargs).config.config_hash
+    return apply_gen_kwargs(get_task(name, index), gen_kwargs).config.config_hash
 
 
 def run_reproduction(
-    the_plan: Plan,
-    model: str,
-    model_args: dict[str, Any],
-    output: Path,
-    limit: int | float | None = None,
-    batch_size: int | str = 1,
-    progress: bool = True,
-    **engine: Any,
+    the_plan: Plan, config: RunConfig
 ) -> list[tuple[str, str, int, int, Path]] | None:
-    """Run every missing cell; return the cells (task, run name, shots, seed, directory) to the
-    main process, which writes the measured-versus-paper table
-    (:func:`emu2_eval.reporting.reproduction.write_reproduction`); None elsewhere."""
-    from emu2_eval.engine.distributed import current_context
+    """Run every missing cell under ``config.output`` (``config.tasks`` is not used: the plan
+    names them; its generation settings replace ``config.gen_kwargs``); return the cells (task,
+    run name, shots, seed, directory) to the main process, which writes the measured-versus-paper
+    table (:func:`emu2_eval.reporting.reproduction.write_reproduction`); None elsewhere."""
+    from emu2_eval.engine.distributed import create_context
     from emu2_eval.engine.evaluate import load_adapter
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.engine.sweep import run_cell
 
     recipe = the_plan.recipe
-    check_before_loading(the_plan, model, model_args)
-    output.mkdir(parents=True, exist_ok=True)
-    context = current_context(engine.get("dist_timeout"))
+    config = dataclasses.replace(config, gen_kwargs=the_plan.gen_kwargs)
+    check_before_loading(the_plan, config.model, config.model_args)
+    config.output.mkdir(parents=True, exist_ok=True)
+    context = create_context(config.dist_timeout)
     if context.is_main:
         _warn_idle_seeds(the_plan)
-    adapter = load_adapter(model, model_args, engine.get("topology"), context)
+    adapter = load_adapter(config.model, config.model_args, config.topology, context)
     fingerprint = adapter.fingerprint()
     cells = []
     for entry in recipe.tasks:
         name = the_plan.runs[entry.task]
-        config_hash = _cell_task_hash(name, the_plan.gen_kwargs)
+        config_hash = _cell_task_hash(name, the_plan.gen_kwargs, config.task_index)
         for shots in entry.shots:
             for seed in recipe.seeds:
-                path = run_cell(
-                    model,
-                    model_args,
-                    output,
-                    name,
-                    FewShotSettings(shots=shots, seed=seed),
-                    config_hash,
-                    fingerprint,
-                    limit,
-                    batch_size=batch_size,
-                    progress=progress,
-                    adapter=adapter,
-                    gen_kwargs=the_plan.gen_kwargs,
-                    **engine,
-                )
+                fewshot = FewShotSettings(shots=shots, seed=seed)
+                path = run_cell(config, name, fewshot, config_hash, fingerprint, adapter, context)
                 cells.append((entry.task, name, shots, seed, path))
     if not context.is_main:
         return None

@@ -8,6 +8,7 @@ ddof=0, as open_flamingo reports it) beside the paper's numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ import pandas as pd
 
 from emu2_eval.core.atomic import write_csv_atomic
 from emu2_eval.core.timing import bar_prefix, say
-from emu2_eval.engine.distributed import current_context
+from emu2_eval.engine.distributed import DistributedContext, create_context
 from emu2_eval.engine.evaluate import evaluate, load_adapter
 from emu2_eval.engine.preflight import preflight
+from emu2_eval.engine.run_config import RunConfig
 from emu2_eval.engine.runner import FewShotSettings
 from emu2_eval.engine.seed_notes import seed_warnings
-from emu2_eval.models.topology import Topology
+from emu2_eval.models.base import ModelAdapter
 from emu2_eval.rundir.schema import read_run_results, results_path
 from emu2_eval.tasks.paper_numbers import paper_fewshot_table, paper_value
 from emu2_eval.tasks.registry import get_task
@@ -65,55 +67,46 @@ def _cell_complete(path: Path, task: str, config_hash: str, fingerprint: str, li
 
 
 def run_cell(
-    model: str,
-    model_args: dict[str, Any],
-    output: Path,
+    config: RunConfig,
     name: str,
     fewshot: FewShotSettings,
     config_hash: str,
     fingerprint: str,
-    limit: Any,
-    **evaluate_kwargs: Any,
+    adapter: ModelAdapter | None = None,
+    context: DistributedContext | None = None,
 ) -> Path:
     """Evaluate one (task, shots, seed) cell of a sweep or reproduction into its own run
-    directory, sharing ``output``'s response cache; a complete cell is skipped."""
-    path = cell_dir(output, name, fewshot.shots, fewshot.seed)
-    if _cell_complete(path, name, config_hash, fingerprint, limit):
+    directory, sharing ``config.output``'s response cache; a complete cell is skipped.
+
+    ``config`` is the grid's: the cell's config replaces its task, shots, seed, output and cache.
+    ``context`` is the grid's one distributed context (every cell runs in step on every rank).
+    """
+    path = cell_dir(config.output, name, fewshot.shots, fewshot.seed)
+    if _cell_complete(path, name, config_hash, fingerprint, config.limit):
         logger.info("skip complete cell %s", path)
         return path
+    cell = dataclasses.replace(
+        config,
+        tasks=(name,),
+        output=path,
+        cache_path=config.output / "cache.sqlite",
+        seed=fewshot.seed,
+        fewshot=fewshot,
+    )
     with bar_prefix(cell_label(name, fewshot.shots, fewshot.seed)):
-        evaluate(
-            model,
-            model_args,
-            [name],
-            path,
-            limit=limit,
-            cache_path=output / "cache.sqlite",
-            seed=fewshot.seed,
-            fewshot=fewshot,
-            **evaluate_kwargs,
-        )
+        evaluate(cell, adapter, context)
     return path
 
 
 def run_sweep(
-    model: str,
-    model_args: dict[str, Any],
-    task_names: list[str],
+    config: RunConfig,
     shots_list: list[int],
     seeds: list[int],
-    output: Path,
-    limit: int | None = None,
-    batch_size: int | str = 1,
-    context_policy: str = "error",
     reference_model: str = "Emu2-37B",
-    progress: bool = True,
-    max_batch_size: int = 64,
-    prefetch_workers: int | None = None,
-    topology: Topology | None = None,
-    dist_timeout: float | None = None,
 ) -> pd.DataFrame | None:
-    """Run every missing cell of the grid, then write the cell and summary tables (CSV).
+    """Run every missing cell of the grid (``config.tasks`` x shots x seeds) under
+    ``config.output``, then write the cell and summary tables (CSV). The context policy of
+    every cell is ``config.fewshot``'s.
 
     The Markdown summary and the plot are the reporting layer's
     (:func:`emu2_eval.reporting.sweep.write_sweep_report`, called by the CLI).
@@ -121,40 +114,35 @@ def run_sweep(
     Under a data-parallel launch every process runs every cell's shards; the main process
     writes the summary and the others return None.
     """
-    tasks = {name: get_task(name) for name in task_names}
+    model, model_args, output = config.model, config.model_args, config.output
+    tasks = {name: get_task(name, config.task_index) for name in config.tasks}
     for name, task in tasks.items():
         if any(k > 0 for k in shots_list) and task.config.fewshot is None:
             raise ValueError(f"task {name!r} has no 'fewshot' pool: it runs 0-shot only")
     preflight_grid(list(tasks.values()), shots_list, model, model_args)
-    context = current_context(dist_timeout)
+    context = create_context(config.dist_timeout)
     if context.is_main:
         for line in seed_warnings(tasks.values(), shots_list, seeds):
             say(line)
     output.mkdir(parents=True, exist_ok=True)
-    adapter = load_adapter(model, model_args, topology, context)
+    adapter = load_adapter(model, model_args, config.topology, context)
     fingerprint = adapter.fingerprint()
+    policy = config.fewshot.context_policy
     for name, task in tasks.items():
         for shots in shots_list:
             for seed in seeds:
                 run_cell(
-                    model,
-                    model_args,
-                    output,
+                    config,
                     name,
-                    FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
+                    FewShotSettings(shots=shots, seed=seed, context_policy=policy),
                     task.config.config_hash,
                     fingerprint,
-                    limit,
-                    batch_size=batch_size,
-                    progress=progress,
-                    adapter=adapter,
-                    max_batch_size=max_batch_size,
-                    prefetch_workers=prefetch_workers,
-                    topology=topology,
+                    adapter,
+                    context,
                 )
     if not context.is_main:
         return None
-    cells = collect_cells(output, task_names, shots_list, seeds)
+    cells = collect_cells(output, list(config.tasks), shots_list, seeds)
     summary = summarise(cells, reference_model)
     write_csv_atomic(output / "sweep_cells.csv", cells)
     write_csv_atomic(output / "sweep_summary.csv", summary)

@@ -22,6 +22,8 @@ from emu2_eval.tasks.config import (
     load_task_config,
     resolve_roots,
 )
+from emu2_eval.tasks.locations import TaskIndex
+from emu2_eval.tasks.registry import task_index
 
 
 def origin(registry: Registry, name: str) -> str:
@@ -81,13 +83,15 @@ def data_status(config: TaskConfig) -> str:
     return "generated" if generated else "not checked"
 
 
-def task_listing_table(index: dict[str, Path]) -> str:
-    """One line per task: name, kind (request), few-shot support, data status, group, file."""
+def task_listing_table(tasks: TaskIndex) -> str:
+    """One line per task of ``tasks``: name, kind (request), few-shot support, data status,
+    group, file."""
+    index = task_index(tasks)
     header = f"{'task':28s} {'kind':16s} {'few-shot':9s} {'group':14s} {'data':40s} file"
     lines = [header]
     for name, path in sorted(index.items()):
         try:
-            config = load_task_config(path)
+            config = load_task_config(path, tasks.profiles)
         except TaskConfigError as exc:
             lines.append(
                 f"{name:28s} {'(invalid)':16s} {'-':9s} {'-':14s} {'-':40s} {path}: "

@@ -31,6 +31,8 @@ from emu2_eval.tasks.checks import (
     check_task_name,
 )
 from emu2_eval.tasks.files import TaskConfigError, read_yaml
+from emu2_eval.tasks.locations import TaskIndex
+from emu2_eval.tasks.profiles import ProfileRegistry
 
 TASK_KEYS = {
     "task",
@@ -177,21 +179,23 @@ def _check_roots(value: Any, problems: list[str]) -> None:
             _check_roots(item, problems)
 
 
-def _check_profile_spec(prompt: Any, where: str, problems: list[str]) -> None:
-    from emu2_eval.tasks.profiles import PROFILES
-
+def _check_profile_spec(
+    prompt: Any, where: str, problems: list[str], profiles: ProfileRegistry
+) -> None:
     if isinstance(prompt, str):
-        if prompt not in PROFILES:
+        if prompt not in profiles:
             problems.append(
-                f"{where}: unknown prompt profile {prompt!r}; valid: {', '.join(PROFILES)}"
+                f"{where}: unknown prompt profile {prompt!r}; valid: {', '.join(profiles)}"
             )
     elif isinstance(prompt, dict):
-        problems.extend(f"{where}: {p}" for p in PROFILES.check_inline(prompt))
+        problems.extend(f"{where}: {p}" for p in profiles.check_inline(prompt))
     else:
         problems.append(f"'{where}' must be a profile name or an inline profile mapping")
 
 
-def _parse_fewshot(raw: Any, problems: list[str], prompt: Any = None) -> FewShotSpec | None:
+def _parse_fewshot(
+    raw: Any, problems: list[str], profiles: ProfileRegistry, prompt: Any = None
+) -> FewShotSpec | None:
     """Validate the ``fewshot:`` block (None when the task has none)."""
     if raw is None:
         return None
@@ -222,7 +226,7 @@ def _parse_fewshot(raw: Any, problems: list[str], prompt: Any = None) -> FewShot
     elif strategy == "rices":
         problems.extend(check_encoder_args(encoder, raw.get("encoder_args") or {}))
     if raw.get("profile") is not None:
-        _check_profile_spec(raw["profile"], "fewshot.profile", problems)
+        _check_profile_spec(raw["profile"], "fewshot.profile", problems, profiles)
     text_examples = raw.get("zero_shot_text_examples", 0)
     if not isinstance(text_examples, int) or text_examples < 0:
         problems.append("fewshot.zero_shot_text_examples must be a non-negative integer")
@@ -238,7 +242,9 @@ def _parse_fewshot(raw: Any, problems: list[str], prompt: Any = None) -> FewShot
         )
         demo_answer = "multiple_choice_answer"
     elif demo_answer != "multiple_choice_answer":
-        problems.extend(_answer_target_problems(raw.get("profile") or prompt, demo_answer))
+        problems.extend(
+            _answer_target_problems(raw.get("profile") or prompt, demo_answer, profiles)
+        )
     return FewShotSpec(
         pool_loader=pool["loader"],
         pool_args=pool_args,
@@ -252,15 +258,13 @@ def _parse_fewshot(raw: Any, problems: list[str], prompt: Any = None) -> FewShot
     )
 
 
-def _answer_target_problems(profile: Any, demo_answer: str) -> list[str]:
+def _answer_target_problems(profile: Any, demo_answer: str, profiles: ProfileRegistry) -> list[str]:
     """``demo_answer`` only changes what ``{answer}`` shows: refuse it on a few-shot profile
     whose demonstration target has no ``{answer}`` (captions), where it would do nothing."""
-    from emu2_eval.tasks.profiles import PROFILES
-
     if isinstance(profile, dict):
         target = str(profile.get("target", "{answer}"))
-    elif isinstance(profile, str) and profile in PROFILES:
-        target = PROFILES.get(profile).target
+    elif isinstance(profile, str) and profile in profiles:
+        target = profiles.get(profile).target
     else:
         return []  # a bad profile name: reported by its own check
     if "{answer}" in target:
@@ -292,8 +296,12 @@ def _parse_submission(raw: Any, problems: list[str]) -> SubmissionSpec | None:
     return SubmissionSpec(raw["writer"], args)
 
 
-def parse_task(raw: Any, path: str | Path) -> TaskConfig:
-    """Validate a parsed YAML mapping and build a TaskConfig, or raise TaskConfigError."""
+def parse_task(raw: Any, path: str | Path, profiles: ProfileRegistry | None = None) -> TaskConfig:
+    """Validate a parsed YAML mapping and build a TaskConfig, or raise TaskConfigError.
+
+    Profile names are looked up in ``profiles`` (a task index's; default: the bundled ones)."""
+    if profiles is None:
+        profiles = TaskIndex().profiles
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise TaskConfigError(path, ["top level must be a mapping"])
@@ -328,8 +336,8 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
     if request not in REQUEST_KINDS:
         problems.append(f"unknown request kind {request!r}; valid: {', '.join(REQUEST_KINDS)}")
     prompt = raw.get("prompt")
-    _check_profile_spec(prompt, "prompt", problems)
-    fewshot = _parse_fewshot(raw.get("fewshot"), problems, prompt)
+    _check_profile_spec(prompt, "prompt", problems, profiles)
+    fewshot = _parse_fewshot(raw.get("fewshot"), problems, profiles, prompt)
     reference = raw.get("reference") or {}
     if not isinstance(reference, dict):
         problems.append("'reference' must be a mapping (benchmark, split, metric of the paper)")
@@ -401,5 +409,5 @@ def parse_task(raw: Any, path: str | Path) -> TaskConfig:
     )
 
 
-def load_task_config(path: str | Path) -> TaskConfig:
-    return parse_task(read_yaml(path), path)
+def load_task_config(path: str | Path, profiles: ProfileRegistry | None = None) -> TaskConfig:
+    return parse_task(read_yaml(path), path, profiles)

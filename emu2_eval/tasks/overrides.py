@@ -57,4 +57,4 @@ def apply_gen_kwargs(task: Task, gen_kwargs: dict[str, Any]) -> Task:
         return task
     generation = {**task.config.generation, **gen_kwargs}
     raw = {**task.config.raw, "generation": generation}
-    return Task(dataclasses.replace(task.config, generation=generation, raw=raw))
+    return Task(dataclasses.replace(task.config, generation=generation, raw=raw), task.profiles)

@@ -10,6 +10,7 @@ in results.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,18 +139,22 @@ def build_profile(raw: dict[str, Any], name: str) -> PromptProfile:
 
 
 class ProfileRegistry:
-    """Profiles found in ``tasks/profiles/*.yaml``, read on first use."""
+    """The profiles of one task index (its ``profiles/*.yaml``), read on first use.
 
-    def __init__(self) -> None:
+    Built by :attr:`emu2_eval.tasks.locations.TaskIndex.profiles` from the index's directories,
+    so it sees exactly that index's profiles (first directory wins).
+    """
+
+    def __init__(self, yaml_files: Callable[[], list[Path]]) -> None:
+        self._yaml_files = yaml_files
         self._files: dict[str, Path] | None = None
 
     def _index(self) -> dict[str, Path]:
         if self._files is None:
             from emu2_eval.tasks.files import read_yaml
-            from emu2_eval.tasks.locations import yaml_files
 
             self._files = {}
-            for path in yaml_files("profiles"):
+            for path in self._yaml_files():
                 raw = read_yaml(path)
                 if isinstance(raw, dict) and isinstance(raw.get("profile"), str):
                     self._files.setdefault(raw["profile"], path)
@@ -177,6 +182,3 @@ class ProfileRegistry:
         if problems:
             raise TaskConfigError(path, problems)
         return build_profile(raw, spec)
-
-
-PROFILES = ProfileRegistry()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emu2_eval.core.registry import UnknownNameError
 from emu2_eval.tasks.config import TaskConfigError, read_yaml
+from emu2_eval.tasks.locations import TaskIndex
 from emu2_eval.tasks.registry import task_index
 
 WILDCARDS = ("*", "?", "[")
@@ -33,13 +34,13 @@ def task_groups(index: dict[str, Path] | None = None) -> dict[str, list[str]]:
     return {group: sorted(names) for group, names in groups.items()}
 
 
-def expand_task_names(entries: list[str]) -> list[str]:
+def expand_task_names(entries: list[str], tasks: TaskIndex | None = None) -> list[str]:
     """The task names that ``entries`` select; an entry selecting nothing is an error.
 
     A plain name that is neither a task nor a group is passed through unchanged, so the task
     registry reports it (with its "did you mean" and any unreadable task file).
     """
-    index = task_index()
+    index = task_index(tasks)
     groups = task_groups(index)
     selected: list[str] = []
     for entry in entries:
@@ -66,9 +67,9 @@ def expand_task_names(entries: list[str]) -> list[str]:
     return selected
 
 
-def task_listing() -> str:
+def task_listing(tasks: TaskIndex | None = None) -> str:
     """What ``--tasks list`` prints: each task with its group and file, then the groups."""
-    index = task_index()
+    index = task_index(tasks)
     groups = task_groups(index)
     group_of = {task: group for group, tasks in groups.items() for task in tasks}
     lines = [f"{'task':32s} {'group':16s} file"]

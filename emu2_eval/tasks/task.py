@@ -14,7 +14,8 @@ from emu2_eval.data.integrity import verify_checksums
 from emu2_eval.fewshot.answers import check_pool, with_demo_answer
 from emu2_eval.tasks.config import TaskConfig, resolve_roots
 from emu2_eval.tasks.labels import check_labelled
-from emu2_eval.tasks.profiles import PROFILES, PromptProfile, fill
+from emu2_eval.tasks.locations import TaskIndex
+from emu2_eval.tasks.profiles import ProfileRegistry, PromptProfile, fill
 
 
 def merge_text(parts: Sequence[Part]) -> tuple[Part, ...]:
@@ -60,8 +61,10 @@ def check_unicode(data: LoadedData, loader: str) -> LoadedData:
 class Task:
     """Builds requests for documents from a validated TaskConfig."""
 
-    def __init__(self, config: TaskConfig) -> None:
+    def __init__(self, config: TaskConfig, profiles: ProfileRegistry | None = None) -> None:
         self.config = config
+        #: where its profile names are looked up: its task index's (default: the bundled ones)
+        self.profiles = profiles if profiles is not None else TaskIndex().profiles
         self._selector = None
         # responses (and a submission file) only, no scoring: an unlabelled split always
         self.predict_only = not config.labels
@@ -74,13 +77,13 @@ class Task:
     @cached_property
     def profile(self) -> PromptProfile:
         """The prompt of zero-shot requests."""
-        return PROFILES.get(self.config.prompt)
+        return self.profiles.get(self.config.prompt)
 
     @cached_property
     def fewshot_profile(self) -> PromptProfile:
         """The prompt of requests with demonstrations (the task's own when none is given)."""
         spec = self.config.fewshot
-        return PROFILES.get(spec.profile) if spec and spec.profile else self.profile
+        return self.profiles.get(spec.profile) if spec and spec.profile else self.profile
 
     def load(self) -> LoadedData:
         """Read the dataset through its registered loader (paths resolved now, not at parse).
