@@ -217,3 +217,64 @@ def test_api_takes_an_already_loaded_diffusers_pipeline(
     images_a = sorted(p.read_bytes() for p in (tmp_path / "a" / "images").rglob("*.png"))
     images_b = sorted(p.read_bytes() for p in (tmp_path / "b" / "images").rglob("*.png"))
     assert images_a and images_a == images_b
+
+
+PLUGIN_PACKAGE = """
+from pathlib import Path
+
+from emu2_eval.scoring.metrics.base import Metric, MetricResult
+
+TASK_DIR = Path(__file__).parent / "yaml"
+
+
+def shout(text: str) -> str:
+    return text.upper()
+
+
+class AnswerLength(Metric):
+    name = "answer_length"
+    higher_is_better = False
+
+    def score(self, samples):
+        lengths = [float(len(s.prediction)) for s in samples]
+        return MetricResult(
+            summary={"answer_length": sum(lengths) / len(lengths)},
+            per_sample={s.doc_id: {"answer_length": n} for s, n in zip(samples, lengths)},
+        )
+"""
+
+
+def test_entry_point_metric_filter_and_task_run_without_any_flag(tmp_path: Path) -> None:
+    """One installed distribution declares a metric, a filter and a task directory (groups
+    emu2_eval.metrics, emu2_eval.filters, emu2_eval.tasks); a plain `run` finds all three."""
+    site = tmp_path / "site"
+    package = site / "len_plugin"
+    (package / "yaml").mkdir(parents=True)
+    (package / "__init__.py").write_text(PLUGIN_PACKAGE)
+    demo = (REPO / "tasks" / "demo" / "demo_vqa.yaml").read_text()
+    task = demo.replace("task: demo_vqa", "task: plugin_len")
+    task = task.replace("filters: [short_answer]", "filters: [short_answer, shout]")
+    task = task.replace("  - name: vqa_accuracy\n    variant: official", "  - name: answer_length")
+    assert "shout" in task and "answer_length" in task
+    (package / "yaml" / "plugin_len.yaml").write_text(task)
+    info = site / "len_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: len-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[emu2_eval.metrics]\nanswer_length = len_plugin:AnswerLength\n\n"
+        "[emu2_eval.filters]\nshout = len_plugin:shout\n\n"
+        "[emu2_eval.tasks]\nlen = len_plugin:TASK_DIR\n"
+    )
+    out = tmp_path / "run"
+    done = _cli(
+        ["run", "--model", "tiny-vlm", "--tasks", "plugin_len", "--limit", "3",
+         "--output", str(out), "--no-progress"],
+        tmp_path, PYTHONPATH=f"{site}{os.pathsep}{REPO}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = (out / "samples_plugin_len.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["filtered"] for r in rows] == [r["filtered"].upper() for r in rows]
+    assert any(r["filtered"] != r["filtered"].lower() for r in rows)  # letters were shouted
+    metrics = json.loads((out / "results.json").read_text())["tasks"]["plugin_len"]["metrics"]
+    assert metrics["answer_length"] == sum(len(r["filtered"]) for r in rows) / len(rows)

@@ -7,8 +7,7 @@ Two ways, neither needing an edit of emu2_eval:
       [project.entry-points."emu2_eval.models"]
       my-vlm = "my_package.adapter:MyAdapter"
 
-  (groups ``emu2_eval.models``, ``emu2_eval.scoring.metrics``, ``emu2_eval.scoring.filters``); they
-  are
+  (groups ``emu2_eval.models``, ``emu2_eval.metrics``, ``emu2_eval.filters``); they are
   registered by name, imported only when used; group ``emu2_eval.tasks`` names a directory of
   task YAML files (``my-tasks = "my_package:TASK_DIR"``, a path or a function returning one);
 - ``emu2-eval --plugin FILE.py`` (or a module name) imports that code first; it registers
@@ -32,8 +31,8 @@ log = logging.getLogger(__name__)
 
 GROUPS: dict[str, Registry] = {
     "emu2_eval.models": MODELS,
-    "emu2_eval.scoring.metrics": METRICS,
-    "emu2_eval.scoring.filters": FILTERS,
+    "emu2_eval.metrics": METRICS,
+    "emu2_eval.filters": FILTERS,
 }
 #: entry points naming a directory of task YAML files
 TASKS_GROUP = "emu2_eval.tasks"
