@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from emu2_eval.core.errors import UserError
-from emu2_eval.tasks.config import ROOT_PATTERN, resolve_roots
+from emu2_eval.tasks.config import ROOT_PATTERN, resolve_roots, root_templates
 from emu2_eval.tasks.task import Task
 
 #: Path roots -> the variable that moves them (``{demo}`` data is generated, never missing).
@@ -161,19 +161,6 @@ def _unsupported_inputs(task: Task, shots: int, model_class: type | None, model:
     ]
 
 
-def _paths(value: Any) -> Iterable[tuple[str, str]]:
-    """(template, resolved path) of every string holding a ``{root}``."""
-    if isinstance(value, str):
-        if ROOT_PATTERN.search(value):
-            yield value, resolve_roots(value)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _paths(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _paths(item)
-
-
 def _where(template: str) -> str:
     """How to move a root: the variable, its current value or default."""
     hints = []
@@ -203,7 +190,8 @@ def _data_problems(task: Task, shots: int) -> list[str]:
         sources.append(("submission", config.submission.args))
     problems = []
     for what, value in sources:
-        for template, path in _paths(value):
+        for template in root_templates(value):
+            path = resolve_roots(template)
             if not Path(path).exists():
                 problems.append(
                     f"task {task.name!r}: {what} file {path} is missing (task file "

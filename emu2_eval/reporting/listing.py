@@ -9,7 +9,6 @@ just to be listed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from emu2_eval.tasks.config import (
     TaskConfigError,
     load_task_config,
     resolve_roots,
+    root_templates,
 )
 from emu2_eval.tasks.locations import TaskIndex
 from emu2_eval.tasks.registry import task_index
@@ -47,19 +47,6 @@ def model_listing() -> str:
     return "\n".join(lines)
 
 
-def _templates(value: Any) -> Iterator[str]:
-    """Every string holding a ``{root}``, unresolved."""
-    if isinstance(value, str):
-        if ROOT_PATTERN.search(value):
-            yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _templates(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _templates(item)
-
-
 def data_status(config: TaskConfig) -> str:
     """``present``, ``missing: <first file> (+N more)``, ``generated`` (built-in demo data,
     made on first use) or ``not checked`` (no file paths: e.g. a hub dataset)."""
@@ -67,7 +54,7 @@ def data_status(config: TaskConfig) -> str:
     sources: list[Any] = [config.loader_args]
     if config.fewshot is not None:
         sources.append(config.fewshot.pool_args)
-    for template in _templates(sources):
+    for template in root_templates(sources):
         if any(root not in ROOT_VARIABLES for root in ROOT_PATTERN.findall(template)):
             generated = True  # e.g. {demo}: resolving it would build the demo data
             continue

@@ -8,6 +8,7 @@ problem of a file at once, each message naming the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,20 @@ def resolve_roots(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: resolve_roots(v) for k, v in value.items()}
     return value
+
+
+def root_templates(value: Any) -> Iterator[str]:
+    """Every string under ``value`` (nested lists, tuples, dicts) holding a ``{root}``,
+    unresolved: what preflight checks on disk and ``emu2-eval tasks`` reports."""
+    if isinstance(value, str):
+        if ROOT_PATTERN.search(value):
+            yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from root_templates(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from root_templates(item)
 
 
 def _check_roots(value: Any, problems: list[str]) -> None:
