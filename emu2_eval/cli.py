@@ -217,6 +217,35 @@ def _parallel_kwargs(
     }
 
 
+def _run_config(
+    model: str,
+    model_args: str | None,
+    device: str | None,
+    output: Path,
+    index: TaskIndex,
+    common: tuple[int | float | None, int | str, bool],
+    parallel: dict[str, Any],
+    **fields: Any,
+) -> RunConfig:
+    """The one :class:`RunConfig` of `run`, `sweep` and `reproduce`: the options they share
+    (``common`` = limit, batch size, no-progress; ``parallel`` from :func:`_parallel_kwargs`)
+    plus each command's own ``fields``."""
+    from emu2_eval.engine.run_config import RunConfig
+
+    limit, batch_size, no_progress = common
+    return RunConfig(
+        model=model,
+        model_args=_model_args(model_args, device),
+        output=output,
+        task_index=index,
+        limit=limit,
+        batch_size=batch_size,
+        progress=not no_progress,
+        **parallel,
+        **fields,
+    )
+
+
 def with_options(options):
     def decorate(function):
         for option in reversed(options):
@@ -389,7 +418,6 @@ def run(
     """Run tasks on a model, write the run directory and print the report."""
     from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.evaluate import evaluate
-    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.tasks.overrides import parse_gen_kwargs
 
@@ -398,27 +426,20 @@ def run(
         return
     model, output = _required(model, "--model"), _required(output, "--output")
     try:
-        config = RunConfig(
-            model=model,
-            model_args=_model_args(model_args, device),
+        config = _run_config(
+            model, model_args, device, output, index, (limit, batch_size, no_progress),
+            _parallel_kwargs(max_batch_size, prefetch_workers, gpus_per_replica, max_memory,
+                             dist_timeout),
             tasks=tuple(_selected_tasks(task_list, index)),
-            output=output,
-            task_index=index,
-            limit=limit,
             gen_kwargs=parse_gen_kwargs(gen_kwargs),
             overwrite=overwrite,
             absolute_paths=record_absolute_paths,
             predict_only=predict_only,
-            batch_size=batch_size,
             cache_path=cache,
             seed=seed,
-            progress=not no_progress,
             fewshot=FewShotSettings(shots=shots, seed=seed, context_policy=context_policy),
             wait_for_lock=wait_for_lock,
-            **_parallel_kwargs(
-                max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
-            ),
-        )
+        )  # fmt: skip
         results = evaluate(config)
     except (*USER_ERRORS, DistributedError) as exc:
         raise _user_error(exc) from None
@@ -525,7 +546,6 @@ def sweep(
 ) -> None:
     """Run a (task x shots x seed) grid of resumable cells; mean/std per shots beside the paper."""
     from emu2_eval.engine.distributed import DistributedError
-    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.engine.runner import FewShotSettings
     from emu2_eval.engine.sweep import run_sweep
     from emu2_eval.reporting.sweep import write_sweep_report
@@ -540,20 +560,13 @@ def sweep(
             param_hint="--gen-kwargs",
         )
     try:
-        config = RunConfig(
-            model=model,
-            model_args=_model_args(model_args, device),
+        config = _run_config(
+            model, model_args, device, output, index, (limit, batch_size, no_progress),
+            _parallel_kwargs(max_batch_size, prefetch_workers, gpus_per_replica, max_memory,
+                             dist_timeout),
             tasks=tuple(_selected_tasks(task_list, index)),
-            output=output,
-            task_index=index,
-            limit=limit,
-            batch_size=batch_size,
             fewshot=FewShotSettings(context_policy=context_policy),
-            progress=not no_progress,
-            **_parallel_kwargs(
-                max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
-            ),
-        )
+        )  # fmt: skip
         summary = run_sweep(
             config,
             _ints(shots_list, "--shots"),
@@ -625,7 +638,6 @@ def reproduce(
     resumable cells, then the measured-versus-paper table (reproduce_TABLE.csv/.md)."""
     from emu2_eval.engine.distributed import DistributedError
     from emu2_eval.engine.reproduce import load_recipe, parse_tasks_map, plan, run_reproduction
-    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.reporting.reproduction import write_reproduction
 
     index = _task_index(include_path)
@@ -639,18 +651,11 @@ def reproduce(
             index=index,
         )
         model = _required(model, "--model")
-        config = RunConfig(
-            model=model,
-            model_args=_model_args(model_args, device),
-            output=output,
-            task_index=index,
-            limit=limit,
-            batch_size=batch_size,
-            progress=not no_progress,
-            **_parallel_kwargs(
-                max_batch_size, prefetch_workers, gpus_per_replica, max_memory, dist_timeout
-            ),
-        )
+        config = _run_config(
+            model, model_args, device, output, index, (limit, batch_size, no_progress),
+            _parallel_kwargs(max_batch_size, prefetch_workers, gpus_per_replica, max_memory,
+                             dist_timeout),
+        )  # fmt: skip
         cells = run_reproduction(the_plan, config)
         if cells is None:  # another process of a data-parallel run
             return
@@ -679,6 +684,7 @@ def score(run_dir: Path) -> None:
 
 
 if TYPE_CHECKING:
+    from emu2_eval.engine.run_config import RunConfig
     from emu2_eval.scoring.stats.settings import BootstrapSettings
     from emu2_eval.tasks.locations import TaskIndex
 
