@@ -313,6 +313,14 @@ def list_models() -> None:
     click.echo(model_listing())
 
 
+@main.command("metrics")
+def list_metrics() -> None:
+    """List the metrics and answer filters: built in, from installed entry points, or --plugin."""
+    from emu2_eval.reporting.listing import metric_listing
+
+    click.echo(metric_listing())
+
+
 @main.command()
 @include_option
 def validate(include_path: tuple[str, ...]) -> None:

@@ -265,6 +265,12 @@ def test_entry_point_metric_filter_and_task_run_without_any_flag(tmp_path: Path)
         "[emu2_eval.filters]\nshout = len_plugin:shout\n\n"
         "[emu2_eval.tasks]\nlen = len_plugin:TASK_DIR\n"
     )
+    listed = _cli(["metrics"], tmp_path, PYTHONPATH=f"{site}{os.pathsep}{REPO}")
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in listed.stdout.splitlines() if line}
+    assert rows["answer_length"] == ["entry", "point", "(len-plugin)", "len_plugin:AnswerLength"]
+    assert rows["shout"] == ["entry", "point", "(len-plugin)", "len_plugin:shout"]
+    assert rows["vqa_accuracy"][0] == "built-in"
     out = tmp_path / "run"
     done = _cli(
         ["run", "--model", "tiny-vlm", "--tasks", "plugin_len", "--limit", "3",

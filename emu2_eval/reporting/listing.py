@@ -1,4 +1,4 @@
-"""What ``emu2-eval models`` and ``emu2-eval tasks`` print: plugins included, nothing heavy.
+"""What ``emu2-eval models``, ``metrics`` and ``tasks`` print: plugins included, nothing heavy.
 
 Models are listed from the registry without importing them (a name, where it comes from: built
 in, an installed package's entry point, or a ``--plugin``). Tasks are read from their YAML
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from emu2_eval.core.registry import MODELS, Registry
+from emu2_eval.core.registry import FILTERS, METRICS, MODELS, Registry
 from emu2_eval.engine.preflight import ROOT_VARIABLES
 from emu2_eval.tasks.config import (
     ROOT_PATTERN,
@@ -39,12 +39,26 @@ def origin(registry: Registry, name: str) -> str:
     return f"plugin ({target.partition(':')[0]})"
 
 
+def registry_listing(registry: Registry, label: str, column: str = "class") -> str:
+    """One line per registered name: name, origin, and the ``module:object`` it names (nothing
+    is imported: listing a broken plugin does not fail)."""
+    lines = [f"{label:16s} {'origin':32s} {column}"]
+    for name in registry.names():
+        lines.append(f"{name:16s} {origin(registry, name):32s} {registry.target(name)}")
+    return "\n".join(lines)
+
+
 def model_listing() -> str:
     """One line per adapter: name, origin, and the class it names."""
-    lines = [f"{'model':16s} {'origin':32s} class"]
-    for name in MODELS.names():
-        lines.append(f"{name:16s} {origin(MODELS, name):32s} {MODELS.target(name)}")
-    return "\n".join(lines)
+    return registry_listing(MODELS, "model")
+
+
+def metric_listing() -> str:
+    """The metrics, then the answer filters, each with its origin (built in, entry point of an
+    installed package, or ``--plugin``)."""
+    metrics = registry_listing(METRICS, "metric")
+    filters = registry_listing(FILTERS, "filter", "function")
+    return f"{metrics}\n\n{filters}"
 
 
 def data_status(config: TaskConfig) -> str:
