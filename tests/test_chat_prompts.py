@@ -16,7 +16,6 @@ import pytest
 from emu2_eval.core.prompts import ImagePart, TextPart
 from emu2_eval.data.docs import Doc
 from emu2_eval.models.emu2.prompting import chat_prompt, parts_to_text, system_message
-from tests.emu2_factories import requires_emu2_assets
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "emu2_chat_prompt_golden.json").read_text())
 IMAGE = ImagePart.from_bytes(b"picture")
@@ -101,14 +100,13 @@ def test_mmmu_loader_fields_fill_the_official_mmmu_prompt() -> None:
     assert chat_prompt(text, system_message("detailed")) == wanted
 
 
-@requires_emu2_assets
-def test_emu2_chat_adapter_renders_the_published_string(tiny_emu2_chat_llama_dir: Path) -> None:
+def test_emu2_chat_adapter_renders_the_published_string(tiny_emu2_chat_dir: Path) -> None:
     """The adapter's default (native layout) equals chat.py; the hf layout is a recorded option
     with the same reference token ids."""
     from emu2_eval.models.base import build_adapter
 
     args = {
-        "pretrained": str(tiny_emu2_chat_llama_dir),
+        "pretrained": str(tiny_emu2_chat_dir),
         "device": "cpu",
         "system_message": "detailed",
     }

@@ -169,16 +169,15 @@ def test_adapter_token_ids_of_a_video_prompt_equal_the_published_ids(
     assert positions == case["video_positions"]
 
 
-@requires_emu2_assets
 def test_adapter_generates_from_a_video_as_the_model_does_from_its_frames(
-    tiny_emu2_chat_llama_dir: Path, tmp_path: Path
+    tiny_emu2_chat_dir: Path, tmp_path: Path
 ) -> None:
     """The adapter's video path: frames preprocessed like images, encoded with v_query tokens
     each and written at the ``[gIMG]`` slots; its answer is the model's on those inputs."""
     from emu2_eval.core.requests import Request
     from emu2_eval.models.emu2.adapter import Emu2Adapter
 
-    adapter = Emu2Adapter(pretrained=str(tiny_emu2_chat_llama_dir), device="cpu")
+    adapter = Emu2Adapter(pretrained=str(tiny_emu2_chat_dir), device="cpu")
     video = VideoPart.from_path(_frame_dir(tmp_path, "clip", 6), key="clip", frames=3)
     prompt = (video, TextPart("What happens?"))
     options = (("max_new_tokens", 4), ("num_beams", 1))

@@ -92,7 +92,6 @@ def test_grounding_token_ids_equal_the_published_code(tiny_emu2_chat_llama_dir: 
         assert adapter.tokenizer.decode_with_special_tokens(answer["ids"]) == answer["decoded"]
 
 
-@requires_emu2_assets
 def test_base_emu2_refuses_the_grounding_mode(tiny_emu2_adapter) -> None:
     assert not tiny_emu2_adapter.supports_prompt_mode("grounding")
     assert tiny_emu2_adapter.supports_prompt_mode("")
@@ -100,13 +99,13 @@ def test_base_emu2_refuses_the_grounding_mode(tiny_emu2_adapter) -> None:
         tiny_emu2_adapter.encode_prompt(_parts("the dog"), "grounding")
 
 
-@requires_emu2_assets
 def test_emu2_chat_generates_a_grounding_answer_with_its_special_tokens(
-    tiny_emu2_chat_llama_dir: Path,
+    tiny_emu2_chat_dir: Path,
 ) -> None:
+    """On the tokenizer built in code: no real token ids are compared here."""
     from emu2_eval.models.emu2.adapter import Emu2Adapter
 
-    adapter = Emu2Adapter(str(tiny_emu2_chat_llama_dir), device="cpu")
+    adapter = Emu2Adapter(str(tiny_emu2_chat_dir), device="cpu")
     request = Request(
         "generate",
         _parts("the dog"),
