@@ -64,6 +64,8 @@ class ModelAdapter(ABC):
     #: What a prompt may show the model: ``image`` and/or ``video`` parts. The preflight refuses
     #: a task whose prompt holds a kind not listed here before any model work.
     input_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+    #: The supported kinds whose method takes ``images`` (set for each subclass when defined).
+    _image_kinds: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Refuse a class whose ``supported_kinds`` names a kind it does not implement."""
@@ -79,6 +81,10 @@ class ModelAdapter(ABC):
                     f"adapter {cls.__name__} declares {kind!r} in supported_kinds but does not "
                     f"implement {kind}()"
                 )
+        # read once per class, not per batch: which kind methods take the batch's images
+        cls._image_kinds = frozenset(
+            kind for kind in cls.supported_kinds if _takes_images(getattr(cls, kind))
+        )
 
     @abstractmethod
     def fingerprint(self) -> str:
@@ -154,7 +160,7 @@ class ModelAdapter(ABC):
                 f"it supports: {', '.join(sorted(self.supported_kinds))}"
             )
         method = getattr(self, kind)
-        if _takes_images(method):
+        if kind in self._image_kinds:
             return method(requests, images=images)
         return method(requests)  # a kind method that reads no images
 
