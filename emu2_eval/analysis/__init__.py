@@ -1,2 +1,2 @@
-"""Comparing runs: compare two runs, the score-regression gate, and what differs in their
-settings."""
+"""Comparing runs: `compare` (run B against run A, paired intervals) and the score-regression
+gate (`baseline`/`check`)."""

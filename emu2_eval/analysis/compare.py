@@ -4,9 +4,8 @@ Per task and metric: the difference B - A on the documents both runs scored, wit
 bootstrap interval (the same resampled document ids applied to both runs, so per-document
 agreement cancels out) and a two-sided bootstrap p-value
 (:func:`emu2_eval.scoring.stats.bootstrap.two_sided_p_value`).  Before that, the settings that
-differ
-(:mod:`emu2_eval.rundir.settings_diff`), because they explain most gaps; after it, the samples whose
-score changed, largest change first.
+differ (:mod:`emu2_eval.rundir.settings_diff`), because they explain most gaps; after it, the
+samples whose score changed, largest change first.
 """
 
 from __future__ import annotations

@@ -1,2 +1,2 @@
-"""Low-level pieces every layer shares: errors, registries, requests and prompt parts, hashing,
-atomic files, devices, environment."""
+"""What every layer shares: errors, registries and plugins, requests and prompt parts, hashing,
+atomic files, devices, environment settings, bounded image and video reading."""

@@ -3,9 +3,8 @@
 Records are the JSON lines of a run directory, so scoring needs neither the model nor the data.
 Scoring never mutates the records it is given.  Every metric value gets a bootstrap interval
 (:mod:`emu2_eval.scoring.stats.intervals`) computed with the default settings
-(:func:`emu2_eval.scoring.stats.settings.current`: 1000 resamples, seed 0, 95 %); ``emu2-eval
-report``
-recomputes them with others.
+(:func:`emu2_eval.scoring.stats.settings.current`: 1000 resamples, seed 0, 95 %);
+``emu2-eval report`` recomputes them with others.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The report files of a run directory: report.csv/.md/.tex/.html, groups.csv, task_groups.csv.
 
-Kept apart from :mod:`emu2_eval.reporting.tables` (the tables) so that the HTML page can build on
-those
-tables without a cycle. ``run`` and ``score`` reach :func:`write_reports` through the
+Kept apart from :mod:`emu2_eval.reporting.tables` (the tables) so that the HTML page can build
+on those tables without a cycle. ``run`` and ``score`` reach :func:`write_reports` through the
 ``RUN_OUTPUTS`` registry (the engine never imports the reporting layer); ``emu2-eval report``
 calls it again with more options (paper model).
 """

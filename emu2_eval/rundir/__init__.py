@@ -1,2 +1,2 @@
-"""The run directory: its results.json schema (one reader, one writer), reading samples, the run
-lock."""
+"""The run directory: results.json's schema (one reader, one writer), samples files, the run
+lock, generated images and the settings two runs differ in."""

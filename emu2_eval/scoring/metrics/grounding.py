@@ -1,8 +1,7 @@
 """Referring-expression comprehension accuracy: a box is right when IoU >= threshold (0.5).
 
-Per sample: the answer's box is parsed (:func:`emu2_eval.scoring.metrics.boxes.parse_box`), scaled
-to
-pixels of the original image with the task's ``box_format``, and compared with the doc's
+Per sample: the answer's box is parsed (:func:`emu2_eval.scoring.metrics.boxes.parse_box`),
+scaled to pixels of the original image with the task's ``box_format``, and compared with the doc's
 ``bbox`` (COCO ``[x, y, w, h]``). An answer without a box is wrong and counted in
 ``unparseable``. Options are recorded with the result and shown in reports.
 """
